@@ -1,0 +1,23 @@
+"""neuronsim: a hardware-faithful discrete-event simulator of AWS Neuron devices and the Neuron Runtime API."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from neuronsim import nrt
+from neuronsim.errors import ConfigError, NeuronSimError, NrtError
+from neuronsim.topology import Topology, load_topology, preset_names
+
+try:
+    __version__ = version("neuronsim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ConfigError",
+    "NeuronSimError",
+    "NrtError",
+    "Topology",
+    "__version__",
+    "load_topology",
+    "nrt",
+    "preset_names",
+]

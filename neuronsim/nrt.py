@@ -1,0 +1,219 @@
+"""The Neuron Runtime's C constants, enums and macros with their exact names and values.
+
+``from neuronsim import nrt`` gives the names a C program sees through ``nrt/nrt.h``,
+``nrt/nrt_async.h`` and ``nrt/nrt_status.h``: ``nrt.NRT_SUCCESS``, ``nrt.NRTA_XU_COMPUTE``,
+``nrt.NRTA_SEQ_GET_SEQ_NUM(seq)``... Every enum is an ``IntEnum`` equal to the C value, and its
+members are also exported at module level under their C names. ``nrt.Ref`` stands in for a C
+out-pointer: the mirror writes ``ref.value`` as C would write ``*ptr``.
+
+Values are from reference/nrt-api.md §1-§3 (SDK 2.28 headers, 3.0 docs). This module has no
+dependencies inside neuronsim.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class NRT_STATUS(IntEnum):  # noqa: N801 - the C name
+    """``nrt_status.h``: note the gaps at 8 and 12, as in C."""
+
+    NRT_SUCCESS = 0
+    NRT_FAILURE = 1
+    NRT_INVALID = 2
+    NRT_INVALID_HANDLE = 3
+    NRT_RESOURCE = 4
+    NRT_TIMEOUT = 5
+    NRT_HW_ERROR = 6
+    NRT_QUEUE_FULL = 7
+    NRT_LOAD_NOT_ENOUGH_NC = 9
+    NRT_UNSUPPORTED_NEFF_VERSION = 10
+    NRT_FAIL_HOST_MEM_ALLOC = 11
+    NRT_UNINITIALIZED = 13
+    NRT_CLOSED = 14
+    NRT_QUEUE_EMPTY = 15
+    NRT_EXEC_UNIT_UNRECOVERABLE = 101
+    NRT_EXEC_BAD_INPUT = 1002
+    NRT_EXEC_COMPLETED_WITH_NUM_ERR = 1003
+    NRT_EXEC_COMPLETED_WITH_ERR = 1004
+    NRT_EXEC_NC_BUSY = 1005
+    NRT_EXEC_OOB = 1006
+    NRT_COLL_PENDING = 1100
+    NRT_EXEC_HW_ERR_COLLECTIVES = 1200
+    NRT_EXEC_HW_ERR_HBM_UE = 1201
+    NRT_EXEC_HW_ERR_NC_UE = 1202
+    NRT_EXEC_HW_ERR_DMA_ABORT = 1203
+    NRT_EXEC_SW_NQ_OVERFLOW = 1204
+    NRT_EXEC_HW_ERR_REPAIRABLE_HBM_UE = 1205
+    NRT_NETWORK_PROXY_FAILURE = 1206
+
+
+class nrta_xu_t(IntEnum):  # noqa: N801 - the C name
+    """Execution-unit types of the 3.0 API (SDK >= 2.29)."""
+
+    NRTA_XU_TENSOR_OP = 0
+    NRTA_XU_COMPUTE = 1
+    NRTA_XU_COLLECTIVES = 2
+    NRTA_XU_TYPE_NUM = 3
+
+
+class nrta_xu_t_2_28(IntEnum):  # noqa: N801 - the C name of the Gen-1 (SDK 2.28) enum
+    """Execution-unit types of the 2.28 (Gen-1, error-tracker) API; not exported at module level."""
+
+    NRTA_XU_TENSOR_READ = 0
+    NRTA_XU_TENSOR_WRITE = 1
+    NRTA_XU_TENSOR_OP = 2
+    NRTA_XU_COMPUTE = 3
+    NRTA_XU_COLLECTIVES = 4
+    NRTA_XU_TYPE_NUM = 5
+
+
+class nrt_tensor_placement_t(IntEnum):  # noqa: N801
+    NRT_TENSOR_PLACEMENT_DEVICE = 0
+    NRT_TENSOR_PLACEMENT_HOST = 1
+    NRT_TENSOR_PLACEMENT_VIRTUAL = 2
+
+
+class nrt_framework_type_t(IntEnum):  # noqa: N801
+    NRT_FRAMEWORK_TYPE_INVALID = 0
+    NRT_FRAMEWORK_TYPE_NO_FW = 1
+    NRT_FRAMEWORK_TYPE_TENSORFLOW = 2
+    NRT_FRAMEWORK_TYPE_PYTORCH = 3
+    NRT_FRAMEWORK_TYPE_MXNET = 4
+    NRT_FRAMEWORK_TYPE_PRECHECK = 5
+
+
+class nrt_instance_family_t(IntEnum):  # noqa: N801 - an anonymous enum in nrt.h
+    NRT_INSTANCE_UNKNOWN = 0
+    NRT_INSTANCE_INF1 = 1
+    NRT_INSTANCE_TRN1 = 2
+    NRT_INSTANCE_TRN1N = 3
+    NRT_INSTANCE_INF2 = 4
+    NRT_INSTANCE_TRN2 = 5
+    NRT_INSTANCE_TRN2N = 6
+    NRT_INSTANCE_INF2E = 7
+    NRT_INSTANCE_TRN2P = 8
+    NRT_INSTANCE_TRN2U = 9
+    NRT_INSTANCE_TRN2E = 10
+    NRT_INSTANCE_TRN2EU = 11
+    NRT_INSTANCE_TRN2AC = 12
+    NRT_INSTANCE_TRN2UAC = 13
+    NRT_INSTANCE_TRN3 = 14
+    NRT_INSTANCE_TRN3PDS98 = 15
+
+
+class nrt_instance_size_t(IntEnum):  # noqa: N801 - an anonymous enum in nrt.h
+    NRT_INSTANCE_SIZE_1XL = 0
+    NRT_INSTANCE_SIZE_2XL = 1
+    NRT_INSTANCE_SIZE_4XL = 2
+    NRT_INSTANCE_SIZE_6XL = 3
+    NRT_INSTANCE_SIZE_8XL = 4
+    NRT_INSTANCE_SIZE_24XL = 5
+    NRT_INSTANCE_SIZE_32XL = 6
+    NRT_INSTANCE_SIZE_48XL = 7
+    NRT_INSTANCE_SIZE_3XL = 8
+    NRT_INSTANCE_SIZE_UNKNOWN = 9
+    # NRT_INSTANCE_SIZE_NUM = NRT_INSTANCE_SIZE_UNKNOWN (an alias in C; exported below)
+
+
+class nrt_op_type_t(IntEnum):  # noqa: N801
+    NRT_OP_ADD = 0x0
+    NRT_OP_FMA = 0x1
+    NRT_OP_MAX = 0x2
+    NRT_OP_MIN = 0x3
+    NRT_OP_INVALID = 0xF
+
+
+class nrt_dtype_t(IntEnum):  # noqa: N801 - hardware codes, as in the header (not the stale guide)
+    NRT_DTYPE_UNKNOWN = 0x0
+    NRT_DTYPE_FP8_E3 = 0xD
+    NRT_DTYPE_FP8_E4 = 0xE
+    NRT_DTYPE_FP8_E5 = 0xF
+    NRT_DTYPE_FLOAT16 = 0x7
+    NRT_DTYPE_BFLOAT16 = 0x6
+    NRT_DTYPE_FLOAT32 = 0xA
+    NRT_DTYPE_FP32R = 0xB
+    NRT_DTYPE_UINT8 = 0x3
+    NRT_DTYPE_UINT16 = 0x5
+    NRT_DTYPE_UINT32 = 0x9
+    NRT_DTYPE_UINT64 = 0x1
+    NRT_DTYPE_INT8 = 0x2
+    NRT_DTYPE_INT16 = 0x4
+    NRT_DTYPE_INT32 = 0x8
+    NRT_DTYPE_INT64 = 0xC
+    # NRT_DTYPE_INVALID = 0x0 is an alias of UNKNOWN in C (exported below)
+
+
+class nrt_cc_op_type_t(IntEnum):  # noqa: N801
+    NRT_CC_ALLGATHER = 0
+    NRT_CC_ALLREDUCE = 1
+    NRT_CC_REDUCESCATTER = 2
+
+
+class nrt_tensor_usage_t(IntEnum):  # noqa: N801
+    NRT_TENSOR_USAGE_INPUT = 0
+    NRT_TENSOR_USAGE_OUTPUT = 1
+
+
+_EXPORTED_ENUMS = (
+    NRT_STATUS,
+    nrta_xu_t,
+    nrt_tensor_placement_t,
+    nrt_framework_type_t,
+    nrt_instance_family_t,
+    nrt_instance_size_t,
+    nrt_op_type_t,
+    nrt_dtype_t,
+    nrt_cc_op_type_t,
+    nrt_tensor_usage_t,
+)
+for _enum in _EXPORTED_ENUMS:
+    for _member in _enum:
+        globals()[_member.name] = _member
+del _enum, _member
+
+NRT_INSTANCE_SIZE_NUM = nrt_instance_size_t.NRT_INSTANCE_SIZE_UNKNOWN
+NRT_DTYPE_INVALID = nrt_dtype_t.NRT_DTYPE_UNKNOWN
+
+NRT_MAJOR_VERSION = 2
+NRT_MINOR_VERSION = 0
+NRT_TENSOR_NAME_MAX = 256
+
+NRTA_SEQ_NUM_MAX = (1 << 48) - 1
+NRTA_SEQ_NUM_MASK = NRTA_SEQ_NUM_MAX
+
+
+def NRTA_SEQ_GET_SEQ_NUM(seq_id: int) -> int:  # noqa: N802 - the C macro
+    """``(seq_id & NRTA_SEQ_NUM_MASK)``: the 48-bit per-queue counter."""
+    return int(seq_id) & NRTA_SEQ_NUM_MASK
+
+
+def NRTA_SEQ_GET_XU_ID(seq_id: int) -> int:  # noqa: N802 - the C macro
+    """``(seq_id >> 48)``: the 16-bit execution-unit id."""
+    return (int(seq_id) >> 48) & 0xFFFF
+
+
+class Ref(Generic[T]):
+    """An out-parameter cell, standing in for a C pointer: ``ref.value`` is ``*ptr``.
+
+    A fresh ``Ref()`` holds ``None``; ``Ref(x)`` starts with ``x`` (an in/out pointer).
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Ref({self.value!r})"
+
+
+def status_label(status: int) -> str:
+    """``"NRT_QUEUE_FULL(7)"`` for a known status, ``"NRT_STATUS(42)"`` otherwise."""
+    try:
+        return f"{NRT_STATUS(status).name}({int(status)})"
+    except ValueError:
+        return f"NRT_STATUS({int(status)})"

@@ -1,0 +1,184 @@
+"""Loading topologies: presets shipped in the package, user YAML files, and N-instance clusters.
+
+``load_topology("trn1.32xlarge")``, ``load_topology("path/to/my.yaml")`` and
+``load_topology("2x trn2.48xlarge")`` all return a :class:`~neuronsim.topology.model.Topology`.
+Every problem becomes a :class:`~neuronsim.errors.ConfigError` naming the file, the field path and
+the reason; nothing here raises a bare pydantic or YAML exception.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from neuronsim.errors import ConfigError, ConfigIssue
+from neuronsim.topology.model import Topology
+from neuronsim.topology.spec import ClusterSpec, InstanceSpec
+
+__all__ = ["preset_names", "load_topology", "load_spec", "preset_path", "cluster_of"]
+
+_CLUSTER_SHORTHAND = re.compile(r"^\s*(\d+)\s*x\s*(\S+)\s*$")
+
+
+def _presets_dir() -> Path:
+    return Path(str(resources.files("neuronsim") / "topologies"))
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in instance presets, sorted."""
+    return sorted(p.stem for p in _presets_dir().glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path:
+    """Path of a built-in preset; ``ConfigError`` listing the known presets when there is none."""
+    path = _presets_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(name, f"unknown instance preset {name!r}; known presets: {', '.join(preset_names())}")
+    return path
+
+
+# fields of an instance file that may name a shared part shipped with the package
+_NAMED_PARTS = {"chip": "chips", "runtime": "runtimes"}
+
+
+def _part_path(field: str, name: str, source: str) -> Path:
+    folder = _presets_dir() / _NAMED_PARTS[field]
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(source, f"unknown {field} {name!r}; known: {', '.join(known)}", field=field)
+    return path
+
+
+def _read_yaml(path: Path, source: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, f"malformed YAML: {where}{problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, f"the file must hold a mapping of fields, not {type(data).__name__}")
+    return data
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + path if path.startswith("[") else f"{prefix}.{path}"
+
+
+def issues_from_validation(exc: ValidationError) -> list[ConfigIssue]:
+    """One ``ConfigIssue`` per pydantic error, with our field paths and plain reasons."""
+    issues: list[ConfigIssue] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if p not in ("InstanceSpec", "ClusterSpec"))
+        path = _loc_path(loc)
+        ctx = err.get("ctx") or {}
+        kind = err["type"]
+        if kind == "topology":
+            path, reason = _join(path, ctx["path"]), ctx["reason"]
+        elif kind in ("unit", "id_list"):
+            reason = ctx["reason"]
+        elif kind == "extra_forbidden":
+            reason = "unknown key"
+        elif kind == "missing":
+            reason = "required field is missing"
+        else:
+            reason = err["msg"]
+        issues.append(ConfigIssue(path, reason))
+    return issues
+
+
+def _resolve_parts(data: dict[str, Any], source: str) -> None:
+    for field in _NAMED_PARTS:
+        value = data.get(field)
+        if isinstance(value, str):
+            path = _part_path(field, value, source)
+            data[field] = _read_yaml(path, str(path))
+
+
+def _instance_data(ref: str, base: Path | None) -> tuple[dict[str, Any], str]:
+    candidate = Path(ref) if base is None else base / ref
+    if ref.endswith((".yaml", ".yml")) or candidate.is_file():
+        path = candidate
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(source, "file not found")
+    else:
+        path = preset_path(ref)
+        source = ref
+    data = _read_yaml(path, source)
+    _resolve_parts(data, source)
+    return data, source
+
+
+def load_spec(name_or_path: str | Path) -> InstanceSpec | ClusterSpec:
+    """Load and validate a preset name, a YAML file, or ``"<N>x <preset>"``, returning the spec."""
+    text = str(name_or_path)
+    match = _CLUSTER_SHORTHAND.match(text)
+    if match:
+        count, inner = int(match.group(1)), match.group(2)
+        instance = load_spec(inner)
+        if isinstance(instance, ClusterSpec):
+            raise ConfigError(text, f"{inner!r} is already a cluster")
+        return cluster_of(instance, count, source=text)
+    data, source = _instance_data(text, None)
+    if "instance" in data or "count" in data:
+        ref = data.get("instance")
+        base = None if source == text and not Path(text).is_file() else Path(source).parent
+        if isinstance(ref, str):
+            inner_data, inner_source = _instance_data(ref, base)
+            try:
+                data["instance"] = InstanceSpec.model_validate(inner_data)
+            except ValidationError as exc:
+                raise ConfigError(inner_source, issues_from_validation(exc)) from None
+        model: type[InstanceSpec] | type[ClusterSpec] = ClusterSpec
+    else:
+        model = InstanceSpec
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc)) from None
+
+
+def cluster_of(instance: InstanceSpec, count: int, *, source: str | None = None) -> ClusterSpec:
+    """A cluster of ``count`` copies of ``instance`` joined by its EFA devices."""
+    name = f"{count}x {instance.name}"
+    try:
+        return ClusterSpec(schema_version=1, name=name, instance=instance, count=count)
+    except ValidationError as exc:
+        raise ConfigError(source or name, issues_from_validation(exc)) from None
+
+
+def load_topology(name_or_path: str | Path | InstanceSpec | ClusterSpec, *, lnc: int | None = None) -> Topology:
+    """Load a topology and resolve its logical NeuronCores for ``lnc`` (default: the chip's)."""
+    if isinstance(name_or_path, (InstanceSpec, ClusterSpec)):
+        spec = name_or_path
+        source = spec.name
+    else:
+        spec = load_spec(name_or_path)
+        source = str(name_or_path)
+    return Topology.build(spec, lnc=lnc, source=source)

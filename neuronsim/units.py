@@ -1,0 +1,211 @@
+"""Units: integer nanoseconds, integer bytes, bandwidth in bytes per nanosecond.
+
+The bottom layer of neuronsim; it imports nothing from the package. Every quantity that
+crosses a layer boundary is in one of three canonical units:
+
+* time: ``int`` nanoseconds (the SimPy clock itself, no scaling);
+* size: ``int`` bytes;
+* bandwidth: ``float`` bytes per nanosecond, which is numerically equal to decimal GB/s.
+
+Human units appear only at the edges: YAML files and the command line accept strings such
+as ``"32 GiB"``, ``"1.5 us"``, ``"820 GB/s"`` or ``"100 Gbps"``; reports format them back.
+Decimal prefixes are powers of ten (GB = 10**9 bytes) and binary prefixes powers of two
+(GiB = 2**30 bytes), exactly. An unknown unit is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+__all__ = [
+    "NS",
+    "US",
+    "MS",
+    "S",
+    "KiB",
+    "MiB",
+    "GiB",
+    "TiB",
+    "KB",
+    "MB",
+    "GB",
+    "TB",
+    "UnitError",
+    "parse_bytes",
+    "parse_time_ns",
+    "parse_bandwidth",
+    "transfer_time_ns",
+    "format_bytes",
+    "format_ns",
+]
+
+NS: Final = 1
+US: Final = 1_000
+MS: Final = 1_000_000
+S: Final = 1_000_000_000
+
+KiB: Final = 1 << 10
+MiB: Final = 1 << 20
+GiB: Final = 1 << 30
+TiB: Final = 1 << 40
+KB: Final = 10**3
+MB: Final = 10**6
+GB: Final = 10**9
+TB: Final = 10**12
+
+
+class UnitError(ValueError):
+    """A quantity string that cannot be parsed: unknown unit, bad number, or not exact."""
+
+
+_BYTE_UNITS: Final[dict[str, int]] = {
+    "B": 1,
+    "kB": KB,
+    "KB": KB,
+    "MB": MB,
+    "GB": GB,
+    "TB": TB,
+    "KiB": KiB,
+    "MiB": MiB,
+    "GiB": GiB,
+    "TiB": TiB,
+}
+_TIME_UNITS: Final[dict[str, int]] = {"ns": NS, "us": US, "µs": US, "ms": MS, "s": S}
+# bandwidth units as (numerator bytes, per seconds); bits are bytes / 8
+_BW_UNITS: Final[dict[str, Decimal]] = {
+    "B/ns": Decimal(1),
+    "B/s": Decimal(1) / Decimal(S),
+    "kB/s": Decimal(KB) / Decimal(S),
+    "KB/s": Decimal(KB) / Decimal(S),
+    "MB/s": Decimal(MB) / Decimal(S),
+    "GB/s": Decimal(GB) / Decimal(S),
+    "TB/s": Decimal(TB) / Decimal(S),
+    "KiB/s": Decimal(KiB) / Decimal(S),
+    "MiB/s": Decimal(MiB) / Decimal(S),
+    "GiB/s": Decimal(GiB) / Decimal(S),
+    "TiB/s": Decimal(TiB) / Decimal(S),
+    "Mbps": Decimal(MB) / Decimal(8 * S),
+    "Gbps": Decimal(GB) / Decimal(8 * S),
+    "Tbps": Decimal(TB) / Decimal(8 * S),
+    "Mbit/s": Decimal(MB) / Decimal(8 * S),
+    "Gbit/s": Decimal(GB) / Decimal(8 * S),
+    "Tbit/s": Decimal(TB) / Decimal(8 * S),
+}
+
+_QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-zµ/]+)\s*$")
+
+
+def _split(text: str, kind: str, units: dict) -> tuple[Decimal, str]:
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise UnitError(f"{text!r} is not a {kind} (expected a number and a unit, e.g. {_example(kind)})")
+    number, unit = match.groups()
+    if unit not in units:
+        known = ", ".join(units)
+        raise UnitError(f"unknown {kind} unit {unit!r} in {text!r} (known units: {known})")
+    try:
+        return Decimal(number), unit
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
+        raise UnitError(f"bad number in {text!r}") from exc
+
+
+def _example(kind: str) -> str:
+    return {"size": '"32 GiB"', "time": '"1.5 us"', "bandwidth": '"820 GB/s"'}[kind]
+
+
+def _exact_int(value: Decimal, text: str, what: str) -> int:
+    if value != value.to_integral_value():
+        raise UnitError(f"{text!r} is not a whole number of {what}")
+    return int(value)
+
+
+def parse_bytes(value: str | int) -> int:
+    """Parse a size: an ``int`` number of bytes or a string such as ``"32 GiB"`` or ``"96 GB"``.
+
+    Raises:
+        UnitError: on an unknown unit, a negative size or a fractional byte count.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError(f"size {value} must be >= 0")
+        return value
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a size")
+    number, unit = _split(value, "size", _BYTE_UNITS)
+    return _exact_int(number * _BYTE_UNITS[unit], value, "bytes")
+
+
+def parse_time_ns(value: str | int) -> int:
+    """Parse a duration into integer nanoseconds: ``int`` ns or ``"1.5 us"``, ``"30 s"``, ``"10ms"``.
+
+    Raises:
+        UnitError: on an unknown unit, a negative duration or a fractional nanosecond count.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a duration")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError(f"duration {value} must be >= 0")
+        return value
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a duration")
+    number, unit = _split(value, "time", _TIME_UNITS)
+    return _exact_int(number * _TIME_UNITS[unit], value, "nanoseconds")
+
+
+def parse_bandwidth(value: str | float | int) -> float:
+    """Parse a bandwidth into bytes per nanosecond (numerically decimal GB/s).
+
+    Accepts a number (already bytes/ns) or a string: ``"820 GB/s"`` -> 820.0,
+    ``"384 GiB/s"`` -> 412.316860416, ``"100 Gbps"`` -> 12.5.
+
+    Raises:
+        UnitError: on an unknown unit or a bandwidth that is not > 0.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a bandwidth")
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        number, unit = _split(value, "bandwidth", _BW_UNITS)
+        result = float(number * _BW_UNITS[unit])
+    else:
+        raise UnitError(f"{value!r} is not a bandwidth")
+    if not result > 0 or math.isinf(result):
+        raise UnitError(f"bandwidth {value!r} must be a finite number > 0")
+    return result
+
+
+def transfer_time_ns(size_bytes: int, bandwidth_bytes_per_ns: float) -> int:
+    """Serialisation time of ``size_bytes`` at ``bandwidth_bytes_per_ns``, rounded up to whole ns.
+
+    Any non-empty transfer costs at least 1 ns; an empty one costs 0. A relative slack of
+    1e-12 absorbs float error so that exact quotients (8200 B at 820 B/ns) stay exact.
+    """
+    if size_bytes <= 0:
+        return 0
+    quotient = size_bytes / bandwidth_bytes_per_ns
+    return max(1, math.ceil(quotient * (1 - 1e-12)))
+
+
+def format_bytes(size_bytes: int) -> str:
+    """Format a size with the largest binary unit that divides it evenly, else two decimals."""
+    for unit, scale in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if size_bytes >= scale:
+            if size_bytes % scale == 0:
+                return f"{size_bytes // scale} {unit}"
+            return f"{size_bytes / scale:.2f} {unit}"
+    return f"{size_bytes} B"
+
+
+def format_ns(duration_ns: int) -> str:
+    """Format a duration in the largest unit that keeps it >= 1 (``1.500 us``, ``12.000 ms``)."""
+    for unit, scale in (("s", S), ("ms", MS), ("us", US)):
+        if abs(duration_ns) >= scale:
+            return f"{duration_ns / scale:.3f} {unit}"
+    return f"{duration_ns} ns"
