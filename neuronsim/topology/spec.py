@@ -358,6 +358,7 @@ class InstanceSpec(_WithProvenance):
         numa_ids = {node.id for node in self.host.numa_nodes}
         host_cpus = {c for node in self.host.numa_nodes for c in parse_id_list(node.cpus)}
         per_device = self.logical_cores_per_device(self.default_lnc)
+        core_owner: dict[int, int] = {}
         for i, dev in enumerate(self.devices):
             if dev.numa_node != -1 and dev.numa_node not in numa_ids:
                 raise _fail(f"devices[{i}].numa_node", f"NUMA node {dev.numa_node} does not exist "
@@ -381,6 +382,10 @@ class InstanceSpec(_WithProvenance):
                     ids = parse_id_list(dev.core_ids)
                 except IdListError as exc:
                     raise _fail(f"devices[{i}].core_ids", str(exc)) from None
+                for core in ids:
+                    if core in core_owner:
+                        raise _fail(f"devices[{i}].core_ids", f"core id {core} is also on device {core_owner[core]}")
+                    core_owner[core] = i
                 if not is_contiguous(ids):
                     raise _fail(f"devices[{i}].core_ids", f"{dev.core_ids!r} is not contiguous")
                 expected = tuple(range(i * per_device, (i + 1) * per_device))
