@@ -4,6 +4,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from neuronsim import nrt
 from neuronsim.errors import ConfigError, NeuronSimError, NrtError
+from neuronsim.runtime.neff import FixedCost, Neff, Roofline
+from neuronsim.simulator import Simulator
 from neuronsim.topology import Topology, load_topology, preset_names
 
 try:
@@ -13,6 +15,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "ConfigError",
+    "FixedCost",
+    "Neff",
+    "Roofline",
+    "Simulator",
     "NeuronSimError",
     "NrtError",
     "Topology",

@@ -1,0 +1,150 @@
+"""The hardware of one instance as SimPy-time components, and the one builder from a topology.
+
+``build_system(topology)`` is the only place that maps specs to components; the components
+themselves (:class:`HBMStack`, :class:`Device`, :class:`CoreHW`, channels, links) take plain values.
+
+Per device: HBM stacks (a capacity pool and a bandwidth channel each, shared by the cores on the
+stack); per logical core a DMA channel standing for its engines working one transfer together
+(16 engines per physical core); the host DMA engines (the first half carry host-to-device traffic,
+the second half device-to-host, docs/assumptions.md A8); a PCIe channel per direction to the
+device's NUMA node. Per NeuronLink pair a channel per direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from neuronsim.hw.channel import Channel
+from neuronsim.hw.memory import MemoryPool
+from neuronsim.topology.model import Topology
+
+__all__ = ["HBMStack", "Device", "CoreHW", "Link", "System", "build_system"]
+
+
+@dataclass
+class HBMStack:
+    name: str
+    pool: MemoryPool
+    channel: Channel
+
+
+@dataclass
+class Link:
+    """One direction of a NeuronLink: busy for the serialisation time, delivers after latency too."""
+
+    src: int
+    dst: int
+    channel: Channel
+    latency_ns: int
+
+
+@dataclass
+class Device:
+    index: int
+    numa_node: int
+    hbm: list[HBMStack]
+    h2d_engines: list[Channel]
+    d2h_engines: list[Channel]
+    pcie_h2d: Channel
+    pcie_d2h: Channel
+    cores: list[CoreHW] = field(default_factory=list)
+
+
+@dataclass
+class CoreHW:
+    """A logical NeuronCore's hardware: its HBM stack, DMA engines and compute peak."""
+
+    id: int
+    device: Device
+    local_index: int
+    physical_cores: int
+    hbm: HBMStack
+    dma: Channel
+    bf16_flops_per_ns: float
+    fp32_flops_per_ns: float
+
+    @property
+    def name(self) -> str:
+        return f"nc{self.id}"
+
+
+@dataclass
+class System:
+    topology: Topology
+    devices: list[Device]
+    cores: list[CoreHW]
+    links: dict[tuple[int, int], Link]
+    dma_setup_ns: int
+    pcie_latency_ns: int
+    numa_remote_bandwidth_factor: float
+    numa_remote_latency_ns: int
+
+    def channels(self) -> list[Channel]:
+        """Every channel, in a fixed order (devices, then links)."""
+        out: list[Channel] = []
+        for dev in self.devices:
+            out += [stack.channel for stack in dev.hbm]
+            out += [core.dma for core in dev.cores]
+            out += dev.h2d_engines + dev.d2h_engines + [dev.pcie_h2d, dev.pcie_d2h]
+        out += [link.channel for link in self.links.values()]
+        return out
+
+
+def build_system(topology: Topology) -> System:
+    """Components for one instance of ``topology`` at its LNC."""
+    spec = topology.spec
+    chip = spec.chip
+    hbm = chip.hbm
+    dma = chip.dma
+    host = spec.host
+    devices: list[Device] = []
+    cores: list[CoreHW] = []
+    usable = hbm.stack_capacity_bytes - hbm.reserved_bytes_per_physical_core * hbm.physical_cores_per_stack
+    half = max(1, dma.host_engines // 2)
+    for dev_spec in spec.devices:
+        d = dev_spec.index
+        stacks = [HBMStack(f"dev{d}/hbm{s}", MemoryPool(f"dev{d}/hbm{s}", usable),
+                           Channel(f"dev{d}/hbm{s}", hbm.stack_bandwidth_bytes_per_ns)) for s in range(hbm.stacks)]
+        engines = [Channel(f"dev{d}/hdma{e}", dma.engine_bandwidth_bytes_per_ns) for e in range(dma.host_engines)]
+        device = Device(
+            index=d,
+            numa_node=max(dev_spec.numa_node, 0),
+            hbm=stacks,
+            h2d_engines=engines[:half],
+            d2h_engines=engines[half:] or engines[:half],
+            pcie_h2d=Channel(f"dev{d}/pcie.h2d", host.pcie_bandwidth_bytes_per_ns),
+            pcie_d2h=Channel(f"dev{d}/pcie.d2h", host.pcie_bandwidth_bytes_per_ns),
+        )
+        for core in topology.cores_of_device(d):
+            physical = len(core.physical_cores)
+            hw = CoreHW(
+                id=core.id,
+                device=device,
+                local_index=core.local_index,
+                physical_cores=physical,
+                hbm=stacks[core.hbm_stack],
+                dma=Channel(f"dev{d}/nc{core.id}/dma",
+                            dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
+                bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
+                fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
+            )
+            device.cores.append(hw)
+            cores.append(hw)
+        devices.append(device)
+    links: dict[tuple[int, int], Link] = {}
+    if spec.neuronlink is not None:
+        nl = spec.neuronlink
+        for a, b in topology.links():
+            for src, dst in ((a, b), (b, a)):
+                links[(src, dst)] = Link(src, dst, Channel(f"link.dev{src}-dev{dst}", nl.link_bandwidth_bytes_per_ns),
+                                         nl.latency_ns)
+    return System(
+        topology=topology,
+        devices=devices,
+        cores=cores,
+        links=links,
+        dma_setup_ns=dma.setup_latency_ns,
+        pcie_latency_ns=host.pcie_latency_ns,
+        numa_remote_bandwidth_factor=host.numa_remote_bandwidth_factor,
+        numa_remote_latency_ns=host.numa_remote_latency_ns,
+    )

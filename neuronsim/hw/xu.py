@@ -1,0 +1,120 @@
+"""Execution-unit queues: in-order servers with a capacity, a sequence counter and completion events.
+
+An :class:`ExecutionUnit` is one ``(logical core, XU type, queue)``. It runs one request at a time in
+submit order; different units run concurrently and meet only in the channels their requests
+reserve. Sequence numbers start at 1 and are consecutive per unit; ``completed_num`` is the number of
+the last completed request (0 before any). A request counts against ``capacity`` from the submit that
+accepts it until it completes. Each request costs one SimPy event.
+
+A request is any object with ``start(now_ns) -> end_ns`` (reserve hardware, snapshot inputs) and
+``finish(now_ns)`` (land data, write the status); it also gets ``seq_num``, ``start_ns``, ``end_ns``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import simpy
+
+__all__ = ["ExecutionUnit", "Request"]
+
+
+class Request(Protocol):
+    seq_num: int
+    submit_ns: int
+    start_ns: int
+    end_ns: int
+
+    def start(self, now_ns: int) -> int: ...
+
+    def finish(self, now_ns: int) -> None: ...
+
+
+class ExecutionUnit:
+    """One execution-unit queue.
+
+    Args:
+        env: the simulation environment.
+        name: entity path, e.g. ``nc0/xu.compute.0``.
+        xu_id: the 16-bit id placed in the top bits of its sequence ids.
+        capacity: requests it holds from submit to completion (>= 1).
+    """
+
+    __slots__ = ("env", "name", "xu_id", "capacity", "_queue", "next_num", "completed_num", "busy_ns",
+                 "listeners", "fatal_status", "_seq_base", "history")
+
+    def __init__(self, env: simpy.Environment, name: str, xu_id: int, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity(={capacity}) must be >= 1.")
+        if not 0 <= xu_id <= 0xFFFF:
+            raise ValueError(f"xu_id(={xu_id}) must fit in 16 bits.")
+        self.env = env
+        self.name = name
+        self.xu_id = xu_id
+        self.capacity = capacity
+        self._queue: deque[Any] = deque()
+        self.next_num = 1
+        self.completed_num = 0
+        self.busy_ns = 0
+        self.listeners: list[Callable[[ExecutionUnit, Any], None]] = []
+        self.fatal_status: int | None = None
+        self._seq_base = xu_id << 48
+        self.history: list[Any] | None = None
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """Requests accepted and not yet completed."""
+        return len(self._queue)
+
+    @property
+    def full(self) -> bool:
+        return len(self._queue) >= self.capacity
+
+    def seq_id(self, num: int) -> int:
+        """The full 64-bit sequence id of counter value ``num``."""
+        return self._seq_base | num
+
+    @property
+    def last_submitted_num(self) -> int:
+        return self.next_num - 1
+
+    def pending(self) -> tuple[Any, ...]:
+        return tuple(self._queue)
+
+    # -- operation ---------------------------------------------------------------------------------
+
+    def submit(self, request: Any) -> int:
+        """Accept ``request`` and return its sequence number; the caller checks ``full`` first."""
+        num = self.next_num
+        self.next_num = num + 1
+        request.seq_num = num
+        request.submit_ns = self.env.now
+        self._queue.append(request)
+        if self.history is not None:
+            self.history.append(request)
+        if len(self._queue) == 1:
+            self._start(request)
+        return num
+
+    def _start(self, request: Any) -> None:
+        now = self.env.now
+        request.start_ns = now
+        end = request.start(now)
+        request.end_ns = end
+        event = self.env.timeout(end - now)
+        event.callbacks.append(self._finish)
+
+    def _finish(self, _event: simpy.Event) -> None:
+        request = self._queue.popleft()
+        now = self.env.now
+        self.busy_ns += now - request.start_ns
+        request.finish(now)  # the status is written here, before the completion is visible
+        self.completed_num = request.seq_num
+        for listener in self.listeners:
+            listener(self, request)
+        if self._queue:
+            self._start(self._queue[0])

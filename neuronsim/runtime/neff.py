@@ -1,0 +1,161 @@
+"""Simulated NEFFs: a model's named inputs and outputs, a cost model, and an optional numpy kernel.
+
+``Neff(inputs={"x": ((1024,), "float32")}, outputs={"y": ((1024,), "float32")}, duration_ns=50_000,
+kernel=lambda x: {"y": x * 2})``. Cost models:
+
+* :class:`FixedCost` — the execution takes ``duration_ns`` (``Neff(duration_ns=...)``);
+* :class:`Roofline` — ``max(flops / core peak, hbm_bytes / HBM bandwidth)``: compute at the logical
+  core's published TensorE peak (physical cores x per-core peak) and memory traffic reserved on the
+  core's HBM stack, where it contends with DMA transfers and the other cores on the stack.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neuronsim.nrt import nrt_dtype_t
+
+__all__ = ["Neff", "FixedCost", "Roofline", "TensorSpec", "DTYPES"]
+
+# name -> (itemsize, numpy dtype the kernel sees, nrt_dtype_t)
+DTYPES: dict[str, tuple[int, np.dtype, nrt_dtype_t]] = {
+    "float32": (4, np.dtype(np.float32), nrt_dtype_t.NRT_DTYPE_FLOAT32),
+    "float16": (2, np.dtype(np.float16), nrt_dtype_t.NRT_DTYPE_FLOAT16),
+    "bfloat16": (2, np.dtype(np.uint16), nrt_dtype_t.NRT_DTYPE_BFLOAT16),
+    "fp8_e3": (1, np.dtype(np.uint8), nrt_dtype_t.NRT_DTYPE_FP8_E3),
+    "fp8_e4": (1, np.dtype(np.uint8), nrt_dtype_t.NRT_DTYPE_FP8_E4),
+    "fp8_e5": (1, np.dtype(np.uint8), nrt_dtype_t.NRT_DTYPE_FP8_E5),
+    "int8": (1, np.dtype(np.int8), nrt_dtype_t.NRT_DTYPE_INT8),
+    "int16": (2, np.dtype(np.int16), nrt_dtype_t.NRT_DTYPE_INT16),
+    "int32": (4, np.dtype(np.int32), nrt_dtype_t.NRT_DTYPE_INT32),
+    "int64": (8, np.dtype(np.int64), nrt_dtype_t.NRT_DTYPE_INT64),
+    "uint8": (1, np.dtype(np.uint8), nrt_dtype_t.NRT_DTYPE_UINT8),
+    "uint16": (2, np.dtype(np.uint16), nrt_dtype_t.NRT_DTYPE_UINT16),
+    "uint32": (4, np.dtype(np.uint32), nrt_dtype_t.NRT_DTYPE_UINT32),
+    "uint64": (8, np.dtype(np.uint64), nrt_dtype_t.NRT_DTYPE_UINT64),
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named model input or output: shape and dtype, and the bytes that follow from them."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def size_bytes(self) -> int:
+        return math.prod(self.shape) * DTYPES[self.dtype][0]
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return DTYPES[self.dtype][1]
+
+    @property
+    def nrt_dtype(self) -> nrt_dtype_t:
+        return DTYPES[self.dtype][2]
+
+
+@dataclass(frozen=True)
+class FixedCost:
+    """An execution takes ``duration_ns`` whatever else runs."""
+
+    duration_ns: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.duration_ns, int) or self.duration_ns < 0:
+            raise ValueError(f"duration_ns(={self.duration_ns!r}) must be an int >= 0.")
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """An execution bound by compute or HBM traffic, whichever is slower.
+
+    Args:
+        flops: floating-point operations of one execution.
+        hbm_bytes: HBM bytes one execution moves; ``None`` means its inputs plus its outputs.
+        precision: ``"bf16"`` (also FP16/FP8 at the BF16 rate) or ``"fp32"``.
+        efficiency: fraction of the peak reached (0 < efficiency <= 1).
+    """
+
+    flops: int
+    hbm_bytes: int | None = None
+    precision: str = "bf16"
+    efficiency: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.flops < 0:
+            raise ValueError(f"flops(={self.flops}) must be >= 0.")
+        if self.hbm_bytes is not None and self.hbm_bytes < 0:
+            raise ValueError(f"hbm_bytes(={self.hbm_bytes}) must be >= 0.")
+        if self.precision not in ("bf16", "fp32"):
+            raise ValueError(f"precision(={self.precision!r}) must be 'bf16' or 'fp32'.")
+        if not 0 < self.efficiency <= 1:
+            raise ValueError(f"efficiency(={self.efficiency}) must be in (0, 1].")
+
+
+CostModel = FixedCost | Roofline
+
+
+def _specs(kind: str, tensors: Mapping[str, Any]) -> tuple[TensorSpec, ...]:
+    out = []
+    for name, desc in tensors.items():
+        try:
+            shape, dtype = desc
+            shape = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"{kind}[{name!r}] must be (shape, dtype), not {desc!r}") from None
+        if dtype not in DTYPES:
+            raise ValueError(f"{kind}[{name!r}]: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{kind}[{name!r}]: negative dimension in {shape}")
+        out.append(TensorSpec(name, shape, dtype))
+    return tuple(out)
+
+
+class Neff:
+    """A simulated NEFF: what ``nrt_load`` accepts in place of NEFF bytes.
+
+    Args:
+        inputs: name -> ``(shape, dtype)`` of each input.
+        outputs: name -> ``(shape, dtype)`` of each output.
+        duration_ns: a fixed execution time (shorthand for ``cost=FixedCost(duration_ns)``).
+        cost: a cost model (:class:`FixedCost` or :class:`Roofline`).
+        kernel: optional callable taking the inputs as numpy arrays (keyword arguments by name) and
+            returning a dict of output arrays; run when the execution ends unless in timing-only mode.
+        name: a name for traces and logs.
+    """
+
+    def __init__(
+        self,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        duration_ns: int | None = None,
+        *,
+        cost: CostModel | None = None,
+        kernel: Callable[..., Mapping[str, Any]] | None = None,
+        name: str = "model.neff",
+    ) -> None:
+        if (duration_ns is None) == (cost is None):
+            raise ValueError("give exactly one of duration_ns and cost")
+        self.inputs = _specs("inputs", inputs)
+        self.outputs = _specs("outputs", outputs)
+        names = [t.name for t in self.inputs + self.outputs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"input and output names must be unique: {names}")
+        self.cost: CostModel = FixedCost(duration_ns) if duration_ns is not None else cost  # type: ignore[assignment]
+        self.kernel = kernel
+        self.name = name
+
+    @property
+    def io_bytes(self) -> int:
+        return sum(t.size_bytes for t in self.inputs + self.outputs)
+
+    def __repr__(self) -> str:
+        return f"Neff({self.name!r}, inputs={[t.name for t in self.inputs]}, outputs={[t.name for t in self.outputs]})"

@@ -1,0 +1,203 @@
+"""The request kinds an execution unit runs, and what each does to the hardware and the data.
+
+* ``WriteRequest`` (host -> tensor): host DMA engine, PCIe host-to-device, the tensor's HBM stack.
+  The host bytes are taken when the DMA starts and land in device memory when it completes.
+* ``ReadRequest`` (tensor -> host): HBM stack, PCIe device-to-host, host DMA engine. Device bytes
+  are taken when the DMA starts; the host buffer is filled when it completes.
+* ``CopyRequest`` (tensor -> tensor on one core): the core's DMA engines and the HBM stack(s),
+  which see the bytes twice (read and write) when source and destination share a stack.
+* ``ExecuteRequest``: the model's cost model on the core (a roofline reserves the HBM stack); the
+  inputs are read when it starts and the outputs written when it ends.
+
+Each request writes its status into its ``ret`` cell in ``finish``, before the execution unit marks
+it complete.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuronsim.hw.channel import Channel, reserve
+from neuronsim.nrt import NRT_STATUS, Ref
+from neuronsim.runtime.neff import FixedCost, Roofline
+
+if TYPE_CHECKING:
+    from neuronsim.hw.system import CoreHW, System
+    from neuronsim.runtime.objects import Model, Tensor
+
+__all__ = ["WriteRequest", "ReadRequest", "CopyRequest", "ExecuteRequest"]
+
+
+class _Request:
+    __slots__ = ("seq_num", "seq_id", "submit_ns", "start_ns", "end_ns", "ret", "status", "error")
+    kind = "request"
+
+    def __init__(self, ret: Ref | None) -> None:
+        self.ret = ret
+        self.seq_num = 0
+        self.seq_id = 0
+        self.submit_ns = self.start_ns = self.end_ns = 0
+        self.status = NRT_STATUS.NRT_SUCCESS
+        self.error: BaseException | None = None
+
+    def _complete(self) -> None:
+        if self.ret is not None:
+            self.ret.value = self.status
+
+
+class _Transfer(_Request):
+    __slots__ = ("system", "tensor", "offset", "size", "engine", "host", "snapshot", "numa_remote")
+
+    def __init__(self, system: System, tensor: Tensor, offset: int, size: int, engine: Channel,
+                 host: memoryview | None, ret: Ref | None, numa_remote: bool = False) -> None:
+        super().__init__(ret)
+        self.system = system
+        self.tensor = tensor
+        self.offset = offset
+        self.size = size
+        self.engine = engine
+        self.host = host
+        self.snapshot: Any = None
+        self.numa_remote = numa_remote
+
+    def _pcie(self, pcie: Channel, now_ns: int) -> int:
+        system = self.system
+        latency = system.pcie_latency_ns
+        path: list[tuple[Channel, int]] = [(self.engine, self.size), (pcie, self.size),
+                                           (self.tensor.alloc.channel, self.size)]
+        if self.numa_remote:
+            # the remote socket's link carries the bytes at a fraction of PCIe bandwidth (A4)
+            factor = system.numa_remote_bandwidth_factor
+            path[1] = (pcie, math.ceil(self.size / factor))
+            latency += system.numa_remote_latency_ns
+        _, end = reserve(now_ns, path, setup_ns=system.dma_setup_ns, latency_ns=latency)
+        return end
+
+
+class WriteRequest(_Transfer):
+    __slots__ = ()
+    kind = "tensor_write"
+
+    def start(self, now_ns: int) -> int:
+        storage = self.tensor.alloc.storage
+        if storage is not None and self.host is not None:
+            self.snapshot = np.frombuffer(self.host, dtype=np.uint8, count=self.size).copy()
+        return self._pcie(self.tensor.core.device.pcie_h2d, now_ns)
+
+    def finish(self, now_ns: int) -> None:
+        storage = self.tensor.alloc.storage
+        if storage is not None and self.snapshot is not None:
+            storage.write(self.tensor.offset + self.offset, self.snapshot)
+            self.snapshot = None
+        self._complete()
+
+
+class ReadRequest(_Transfer):
+    __slots__ = ()
+    kind = "tensor_read"
+
+    def start(self, now_ns: int) -> int:
+        storage = self.tensor.alloc.storage
+        if storage is not None and self.host is not None:
+            self.snapshot = storage.read(self.tensor.offset + self.offset, self.size)
+        return self._pcie(self.tensor.core.device.pcie_d2h, now_ns)
+
+    def finish(self, now_ns: int) -> None:
+        if self.snapshot is not None and self.host is not None:
+            self.host[:self.size] = self.snapshot
+            self.snapshot = None
+        self._complete()
+
+
+class CopyRequest(_Request):
+    __slots__ = ("system", "core", "src", "src_offset", "dst", "dst_offset", "size", "snapshot")
+    kind = "tensor_copy"
+
+    def __init__(self, system: System, core: CoreHW, src: Tensor, src_offset: int, dst: Tensor, dst_offset: int,
+                 size: int, ret: Ref | None) -> None:
+        super().__init__(ret)
+        self.system = system
+        self.core = core
+        self.src, self.src_offset, self.dst, self.dst_offset, self.size = src, src_offset, dst, dst_offset, size
+        self.snapshot: Any = None
+
+    def start(self, now_ns: int) -> int:
+        storage = self.src.alloc.storage
+        if storage is not None:
+            self.snapshot = storage.read(self.src.offset + self.src_offset, self.size)
+        src_hbm = self.src.alloc.channel
+        dst_hbm = self.dst.alloc.channel
+        path = [(self.core.dma, self.size)]
+        if src_hbm is dst_hbm:
+            path.append((src_hbm, 2 * self.size))
+        else:
+            path += [(src_hbm, self.size), (dst_hbm, self.size)]
+        _, end = reserve(now_ns, path, setup_ns=self.system.dma_setup_ns)
+        return end
+
+    def finish(self, now_ns: int) -> None:
+        storage = self.dst.alloc.storage
+        if storage is not None and self.snapshot is not None:
+            storage.write(self.dst.offset + self.dst_offset, self.snapshot)
+            self.snapshot = None
+        self._complete()
+
+
+class ExecuteRequest(_Request):
+    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel")
+    kind = "execute"
+
+    def __init__(self, model: Model, inputs: dict[str, Tensor], outputs: dict[str, Tensor], ret: Ref | None,
+                 run_kernel: bool) -> None:
+        super().__init__(ret)
+        self.model = model
+        self.inputs = inputs
+        self.outputs = outputs
+        self.snapshot: dict[str, np.ndarray] | None = None
+        self.run_kernel = run_kernel
+
+    def start(self, now_ns: int) -> int:
+        neff = self.model.neff
+        if self.run_kernel and neff.kernel is not None:
+            self.snapshot = {}
+            for spec in neff.inputs:
+                tensor = self.inputs[spec.name]
+                raw = tensor.alloc.storage.read(tensor.offset, spec.size_bytes)
+                self.snapshot[spec.name] = raw.view(spec.numpy_dtype).reshape(spec.shape)
+        cost = neff.cost
+        if isinstance(cost, FixedCost):
+            return now_ns + cost.duration_ns
+        return self._roofline(cost, now_ns)
+
+    def _roofline(self, cost: Roofline, now_ns: int) -> int:
+        core = self.model.core
+        peak = core.bf16_flops_per_ns if cost.precision == "bf16" else core.fp32_flops_per_ns
+        compute_ns = math.ceil(cost.flops / (peak * cost.efficiency)) if cost.flops else 0
+        hbm_bytes = cost.hbm_bytes if cost.hbm_bytes is not None else self.model.neff.io_bytes
+        if not hbm_bytes:
+            return now_ns + compute_ns
+        bandwidth_share = core.hbm.channel
+        size = hbm_bytes if cost.efficiency == 1.0 else math.ceil(hbm_bytes / cost.efficiency)
+        _, memory_end = reserve(now_ns, [(bandwidth_share, size)])
+        return max(now_ns + compute_ns, memory_end)
+
+    def finish(self, now_ns: int) -> None:
+        neff = self.model.neff
+        if self.snapshot is not None:
+            try:
+                results = neff.kernel(**self.snapshot)  # type: ignore[misc]
+                for spec in neff.outputs:
+                    value = np.ascontiguousarray(results[spec.name], dtype=spec.numpy_dtype)
+                    if value.size * value.itemsize != spec.size_bytes:
+                        raise ValueError(f"kernel output {spec.name!r} has {value.nbytes} bytes, "
+                                         f"expected {spec.size_bytes}")
+                    tensor = self.outputs[spec.name]
+                    tensor.alloc.storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
+            except Exception as exc:  # noqa: BLE001 - a user kernel's failure becomes the request's status
+                self.error = exc
+                self.status = NRT_STATUS.NRT_FAILURE
+            self.snapshot = None
+        self._complete()

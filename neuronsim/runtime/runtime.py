@@ -1,0 +1,645 @@
+"""One simulated host process of the Neuron Runtime, with the C API mirrored method by method.
+
+``NrtRuntime`` is what ``Simulator.runtime(env=...)`` returns. Its ``nrt_*`` / ``nrta_*`` methods take
+the C arguments in C order and return an ``NRT_STATUS``; out-parameters are ``nrt.Ref`` cells. A bad
+argument returns the status the real runtime returns (reference/nrt-api.md; choices where it is
+silent are in docs/assumptions.md A10-A14) and never raises.
+
+Direct mode: every call first spends its host cost (``runtime.call_costs``) in simulated time, during
+which the devices run; then it acts. A poll therefore sees progress and a polling loop terminates.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuronsim.hw.channel import reserve
+from neuronsim.hw.memory import MemoryPool, SparseBytes
+from neuronsim.hw.xu import ExecutionUnit
+from neuronsim.idlist import IdListError, is_contiguous, parse_id_list
+from neuronsim.nrt import (
+    NRT_STATUS,
+    NRTA_SEQ_NUM_MASK,
+    Ref,
+    nrt_framework_type_t,
+    nrt_tensor_placement_t,
+    nrt_tensor_usage_t,
+    nrta_xu_t,
+)
+from neuronsim.runtime.neff import Neff
+from neuronsim.runtime.objects import Allocation, Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
+from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
+from neuronsim.units import MiB, UnitError, parse_time_ns
+
+if TYPE_CHECKING:
+    from neuronsim.hw.system import CoreHW
+    from neuronsim.simulator import Simulator
+
+__all__ = ["NrtRuntime"]
+
+log = logging.getLogger(__name__)
+
+S = NRT_STATUS
+HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
+XU_TYPES = (nrta_xu_t.NRTA_XU_TENSOR_OP, nrta_xu_t.NRTA_XU_COMPUTE, nrta_xu_t.NRTA_XU_COLLECTIVES)
+
+
+class _Status(Exception):
+    """Raised inside a mirror method to return ``status``."""
+
+    def __init__(self, status: NRT_STATUS) -> None:
+        self.status = status
+
+
+def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
+    """Wrap a mirror method: state check, host cost, argument errors -> statuses."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(self: NrtRuntime, *args: Any, **kwargs: Any) -> Any:
+            if needs_init:
+                if self._state != "open":
+                    return S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
+            if cost is not None:
+                self._spend(getattr(self._costs, cost))
+            try:
+                return fn(self, *args, **kwargs)
+            except _Status as exc:
+                return exc.status
+            except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError) as exc:
+                log.debug("%s: bad argument: %s", fn.__name__, exc)
+                return S.NRT_INVALID
+
+        return wrapper
+
+    return decorate
+
+
+def _ref(cell: Any) -> Ref:
+    if not isinstance(cell, Ref):
+        raise _Status(S.NRT_INVALID)  # a NULL (or non-pointer) out-parameter
+    return cell
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _Status(S.NRT_INVALID)
+    return int(value)
+
+
+def _host_buffer(buf: Any, size: int, writable: bool) -> memoryview:
+    try:
+        view = memoryview(buf).cast("B")
+    except TypeError:
+        raise _Status(S.NRT_INVALID) from None
+    if view.nbytes < size or (writable and view.readonly):
+        raise _Status(S.NRT_INVALID)
+    return view
+
+
+class NrtRuntime:
+    """A simulated Neuron Runtime in one host process (``libnrt`` as that process sees it).
+
+    Created by :meth:`neuronsim.Simulator.runtime`. Environment variables (``env``) are read at
+    ``nrt_init`` as the real runtime reads them.
+    """
+
+    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, api: str = "3.0") -> None:
+        self.sim = sim
+        self.env = dict(env or {})
+        self.api = api
+        self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
+        self._costs = sim.topology.spec.runtime.call_costs
+        self._cores: list[CoreHW] = []
+        self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
+        self._xu_by_id: dict[int, ExecutionUnit] = {}
+        self._tensors: set[int] = set()
+        self._models: dict[int, Model] = {}
+        self._model_ids = itertools.count(10000)
+        self.exec_timeout_ns = sim.topology.spec.runtime.exec_timeout_ns
+        self.history: list[Any] = []
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _spend(self, cost_ns: int) -> None:
+        if cost_ns:
+            self.sim.advance_to(self.sim.env.now + cost_ns)
+
+    def _core(self, vnc: Any) -> CoreHW:
+        index = _int(vnc)
+        if not 0 <= index < len(self._cores):
+            raise _Status(S.NRT_INVALID)
+        return self._cores[index]
+
+    def _tensor(self, tensor: Any) -> Tensor:
+        if not isinstance(tensor, Tensor) or tensor.freed or tensor.owner is not self:
+            raise _Status(S.NRT_INVALID)
+        return tensor
+
+    def _device_tensor(self, tensor: Any) -> Tensor:
+        t = self._tensor(tensor)
+        if not t.on_device:
+            raise _Status(S.NRT_INVALID)  # [RE]: host tensors are rejected by the async paths
+        return t
+
+    def _xu(self, vnc: Any, xu_type: nrta_xu_t, queue: Any) -> ExecutionUnit:
+        xu = self._xus.get((_int(vnc), int(xu_type), _int(queue)))
+        if xu is None:
+            raise _Status(S.NRT_INVALID)
+        return xu
+
+    def _submit(self, xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
+        if xu.fatal_status is not None:
+            return S.NRT_EXEC_UNIT_UNRECOVERABLE
+        if xu.full:
+            return S.NRT_QUEUE_FULL
+        num = xu.submit(request)
+        request.seq_id = xu.seq_id(num)
+        req_sequence.value = request.seq_id
+        return S.NRT_SUCCESS
+
+    @staticmethod
+    def _range(tensor: Tensor, offset: Any, size: Any) -> tuple[int, int]:
+        off, n = _int(offset), _int(size)
+        if off < 0 or n <= 0 or off + n > tensor.size:
+            raise _Status(S.NRT_INVALID)
+        return off, n
+
+    # -- init / close -----------------------------------------------------------------------------
+
+    def _env_cores(self) -> list[int]:
+        """Global logical core ids this process asks for (NEURON_RT_VISIBLE_CORES / NUM_CORES)."""
+        topo = self.sim.topology
+        total = len(topo.logical_cores)
+        lnc_text = self.env.get("NEURON_LOGICAL_NC_CONFIG")
+        if lnc_text is not None:
+            if lnc_text.strip() not in ("1", "2") or int(lnc_text) != topo.lnc:
+                raise _Status(S.NRT_INVALID)
+        visible = self.env.get("NEURON_RT_VISIBLE_CORES")
+        if visible is not None:
+            try:
+                ids = parse_id_list(visible)
+            except IdListError:
+                raise _Status(S.NRT_INVALID) from None
+            if not is_contiguous(ids) or max(ids) >= total:
+                raise _Status(S.NRT_INVALID)
+            return sorted(ids)
+        num_text = self.env.get("NEURON_RT_NUM_CORES")
+        if num_text is not None:
+            try:
+                wanted = int(num_text)
+            except ValueError:
+                raise _Status(S.NRT_INVALID) from None
+            if wanted < 0 or wanted > total:
+                raise _Status(S.NRT_RESOURCE)
+            if wanted == 0:
+                return list(range(total))
+            free = [c for c in range(total) if c not in self.sim.core_owners]
+            for start in range(total - wanted + 1):
+                run = list(range(start, start + wanted))
+                if all(c not in self.sim.core_owners for c in run):
+                    return run
+            log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:%d Available:%d",
+                      wanted, len(free))
+            raise _Status(S.NRT_RESOURCE)
+        return list(range(total))
+
+    @_mirror(None, needs_init=False)
+    def nrt_init(self, framework: Any, fw_version: Any, fal_version: Any) -> NRT_STATUS:
+        """``NRT_STATUS nrt_init(nrt_framework_type_t framework, const char *fw_version, const char *fal_version)``."""
+        if self._state == "open":
+            return S.NRT_FAILURE
+        try:
+            nrt_framework_type_t(_int(framework))
+        except ValueError:
+            return S.NRT_INVALID
+        if framework == nrt_framework_type_t.NRT_FRAMEWORK_TYPE_INVALID:
+            return S.NRT_INVALID
+        self._spend(self._costs.init_ns)
+        timeout = self.env.get("NEURON_RT_EXEC_TIMEOUT")
+        if timeout is not None:
+            try:
+                self.exec_timeout_ns = parse_time_ns(f"{int(timeout)} s")
+            except (ValueError, UnitError):
+                return S.NRT_INVALID
+        ids = self._env_cores()
+        taken = [c for c in ids if c in self.sim.core_owners]
+        if taken:
+            log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:nc%d-nc%d",
+                      ids[0], ids[-1])
+            return S.NRT_RESOURCE
+        for c in ids:
+            self.sim.core_owners[c] = self
+        self._cores = [self.sim.system.cores[c] for c in ids]
+        self._make_xus()
+        self._state = "open"
+        return S.NRT_SUCCESS
+
+    def _make_xus(self) -> None:
+        rt = self.sim.topology.spec.runtime
+        counts = {nrta_xu_t.NRTA_XU_TENSOR_OP: rt.queues.tensor_op, nrta_xu_t.NRTA_XU_COMPUTE: rt.queues.compute,
+                  nrta_xu_t.NRTA_XU_COLLECTIVES: rt.queues.collectives}
+        names = {nrta_xu_t.NRTA_XU_TENSOR_OP: "tensor_op", nrta_xu_t.NRTA_XU_COMPUTE: "compute",
+                 nrta_xu_t.NRTA_XU_COLLECTIVES: "collectives"}
+        self._xus.clear()
+        self._xu_by_id.clear()
+        for vnc in range(len(self._cores)):
+            for xu_type in XU_TYPES:
+                for queue in range(counts[xu_type]):
+                    xu_id = int(xu_type) | (queue << 4) | (vnc << 8)  # {type:4, queue:4, vnc:8} ([RE])
+                    xu = ExecutionUnit(self.sim.env, f"nc{vnc}/xu.{names[xu_type]}.{queue}", xu_id,
+                                       rt.queue_capacity)
+                    xu.history = self.history if self.sim.record else None
+                    self._xus[(vnc, int(xu_type), queue)] = xu
+                    self._xu_by_id[xu_id] = xu
+
+    @_mirror(None, needs_init=False)
+    def nrt_close(self) -> NRT_STATUS:
+        """``void nrt_close()``: releases the cores, models and tensors of this process."""
+        if self._state != "open":
+            return S.NRT_SUCCESS
+        self._spend(self._costs.init_ns)
+        for c in [c for c, owner in self.sim.core_owners.items() if owner is self]:
+            del self.sim.core_owners[c]
+        for model in self._models.values():
+            model.unloaded = True
+        self._models.clear()
+        self._state = "closed"
+        return S.NRT_SUCCESS
+
+    # -- counts and info --------------------------------------------------------------------------
+
+    @_mirror(None, needs_init=False)
+    def nrt_get_total_vnc_count(self, vnc_count: Any) -> NRT_STATUS:
+        """``nrt_get_total_vnc_count(uint32_t *vnc_count)``: every logical core of the instance."""
+        _ref(vnc_count).value = len(self.sim.topology.logical_cores)
+        return S.NRT_SUCCESS
+
+    nrt_get_total_nc_count = nrt_get_total_vnc_count  # (deprecated twin)
+
+    @_mirror(None, needs_init=False)
+    def nrt_get_visible_vnc_count(self, vnc_count: Any) -> NRT_STATUS:
+        """``nrt_get_visible_vnc_count(uint32_t *vnc_count)``: after NEURON_RT_VISIBLE_CORES / NUM_CORES."""
+        cell = _ref(vnc_count)
+        cell.value = len(self._cores) if self._state == "open" else len(self._env_cores())
+        return S.NRT_SUCCESS
+
+    nrt_get_visible_nc_count = nrt_get_visible_vnc_count  # (deprecated twin)
+
+    @_mirror(None, needs_init=False)
+    def nrt_get_instance_info(self, info: Any, instance_info_len: Any) -> NRT_STATUS:
+        """``nrt_get_instance_info(nrt_instance_info_t *info, size_t len)``: fills a dict-like record."""
+        spec = self.sim.topology.spec
+        _ref(info).value = {"family": spec.nrt_instance_family, "size": spec.nrt_instance_size,
+                            "arch_name": spec.chip.name, "device_revision": spec.chip.nc_version}
+        return S.NRT_SUCCESS
+
+    # -- models -----------------------------------------------------------------------------------
+
+    @_mirror("load_ns")
+    def nrt_load(self, neff: Any, vnc: Any, vnc_count: Any, model: Any) -> NRT_STATUS:
+        """``nrt_load(const void *neff_bytes, size_t size, int32_t vnc, int32_t vnc_count, nrt_model_t **model)``.
+
+        The Python mirror takes a :class:`neuronsim.Neff` in place of the bytes and their size
+        (DESIGN.md: ``(neff, vnc, vnc_count, model_out)``). ``vnc`` -1 picks the first core with no
+        model loaded; ``vnc_count`` is deprecated and must be -1 or 1.
+        """
+        out = _ref(model)
+        if not isinstance(neff, Neff):
+            return S.NRT_INVALID
+        index, count = _int(vnc), _int(vnc_count)
+        if count not in (-1, 1):
+            return S.NRT_INVALID
+        if index == -1:
+            used = {m.vnc for m in self._models.values()}
+            free = [i for i in range(len(self._cores)) if i not in used]
+            if not free:
+                return S.NRT_LOAD_NOT_ENOUGH_NC
+            index = free[0]
+        core = self._core(index)
+        loaded = Model(neff, index, core, self, next(self._model_ids))
+        self._models[id(loaded)] = loaded
+        out.value = loaded
+        return S.NRT_SUCCESS
+
+    @_mirror("load_ns")
+    def nrt_unload(self, model: Any) -> NRT_STATUS:
+        """``nrt_unload(nrt_model_t *model)``."""
+        if not isinstance(model, Model) or model.unloaded or model.owner is not self:
+            return S.NRT_INVALID
+        model.unloaded = True
+        del self._models[id(model)]
+        return S.NRT_SUCCESS
+
+    def _model(self, model: Any) -> Model:
+        if not isinstance(model, Model) or model.unloaded or model.owner is not self:
+            raise _Status(S.NRT_INVALID)
+        return model
+
+    @_mirror("tensor_ns")
+    def nrt_get_model_tensor_info(self, model: Any, tensor_info: Any) -> NRT_STATUS:
+        """``nrt_get_model_tensor_info(nrt_model_t *model, nrt_tensor_info_array_t **tensor_info)``."""
+        out = _ref(tensor_info)
+        neff = self._model(model).neff
+        infos = [TensorInfo(t.name, nrt_tensor_usage_t.NRT_TENSOR_USAGE_INPUT, t.size_bytes, int(t.nrt_dtype), t.shape)
+                 for t in neff.inputs]
+        infos += [TensorInfo(t.name, nrt_tensor_usage_t.NRT_TENSOR_USAGE_OUTPUT, t.size_bytes, int(t.nrt_dtype),
+                             t.shape) for t in neff.outputs]
+        out.value = TensorInfoArray(tuple(infos))
+        return S.NRT_SUCCESS
+
+    @_mirror(None)
+    def nrt_free_model_tensor_info(self, tensor_info: Any) -> NRT_STATUS:
+        """``nrt_free_model_tensor_info(nrt_tensor_info_array_t *tensor_info)``."""
+        return S.NRT_SUCCESS if isinstance(tensor_info, TensorInfoArray) else S.NRT_INVALID
+
+    @_mirror(None)
+    def nrt_get_model_vnc_count(self, model: Any, vnc_count: Any) -> NRT_STATUS:
+        """``nrt_get_model_vnc_count(const nrt_model_t *model, uint32_t *vnc_count)`` (deprecated)."""
+        out = _ref(vnc_count)
+        self._model(model)
+        out.value = 1
+        return S.NRT_SUCCESS
+
+    nrt_get_model_nc_count = nrt_get_model_vnc_count
+
+    # -- tensors ----------------------------------------------------------------------------------
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_allocate(self, tensor_placement: Any, vnc: Any, size: Any, name: Any, tensor: Any) -> NRT_STATUS:
+        """``nrt_tensor_allocate(nrt_tensor_placement_t placement, int vnc, size_t size, const char *name,
+        nrt_tensor_t **tensor)``. Device tensors take HBM from the core's stack (``NRT_RESOURCE`` when it
+        is exhausted); host tensors are limited to 4 MB as the header says."""
+        out = _ref(tensor)
+        placement = nrt_tensor_placement_t(_int(tensor_placement))
+        nbytes = _int(size)
+        if nbytes <= 0 or (name is not None and not isinstance(name, str)):
+            return S.NRT_INVALID
+        label = name or ""
+        index = _int(vnc)
+        if placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_DEVICE:
+            core = self._core(index)
+            stack = core.hbm
+            if not stack.pool.allocate(nbytes):
+                log.error("NRT: failed to allocate %d bytes for tensor %r on nc%d (%d bytes free on %s)",
+                          nbytes, label, index, stack.pool.free_bytes, stack.name)
+                return S.NRT_RESOURCE
+            storage = None if self.sim.timing_only else SparseBytes(nbytes)
+            hbm_index = core.device.hbm.index(stack)
+            alloc = Allocation(stack.pool, nbytes, storage, hbm_index, stack.channel)
+        elif placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_HOST:
+            if nbytes > HOST_TENSOR_MAX_BYTES:
+                return S.NRT_RESOURCE
+            core = self._core(index) if index != -1 else (self._cores[0] if self._cores else None)
+            pool: MemoryPool = self.sim.host_memory
+            if not pool.allocate(nbytes):
+                return S.NRT_RESOURCE
+            storage = None if self.sim.timing_only else SparseBytes(nbytes)
+            alloc = Allocation(pool, nbytes, storage, -1, None)
+        else:
+            return S.NRT_INVALID  # VIRTUAL support was removed in runtime 2.32
+        t = Tensor(label, nbytes, 0, placement, index, core, alloc, self)
+        self._tensors.add(id(t))
+        out.value = t
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_allocate_slice(self, tensor_source: Any, offset: Any, size: Any, name: Any,
+                                  tensor_slice: Any) -> NRT_STATUS:
+        """``nrt_tensor_allocate_slice(const nrt_tensor_t *src, size_t offset, size_t size, const char *name,
+        nrt_tensor_t **slice)``: shares the source's memory, reference-counted."""
+        out = _ref(tensor_slice)
+        src = self._tensor(tensor_source)
+        off, n = self._range(src, offset, size)
+        src.alloc.refs += 1
+        t = Tensor(name or "", n, src.offset + off, src.placement, src.vnc, src.core, src.alloc, self)
+        self._tensors.add(id(t))
+        out.value = t
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_free(self, tensor: Any) -> NRT_STATUS:
+        """``void nrt_tensor_free(nrt_tensor_t **tensor)``: frees and sets ``*tensor = NULL``.
+
+        Takes the ``Ref`` that holds the tensor (or the tensor itself)."""
+        cell = tensor if isinstance(tensor, Ref) else None
+        t = self._tensor(cell.value if cell is not None else tensor)
+        t.freed = True
+        self._tensors.discard(id(t))
+        t.alloc.refs -= 1
+        if t.alloc.refs == 0:
+            t.alloc.pool.release(t.alloc.size_bytes)
+            t.alloc.storage = None
+        if cell is not None:
+            cell.value = None
+        return S.NRT_SUCCESS
+
+    def nrt_tensor_get_size(self, tensor: Any) -> int:
+        """``size_t nrt_tensor_get_size(const nrt_tensor_t *tensor)`` (0 for an invalid tensor)."""
+        if self._state != "open" or not isinstance(tensor, Tensor) or tensor.freed:
+            return 0
+        self._spend(self._costs.query_ns)
+        return tensor.size
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_get_device_allocation_info(self, tensor: Any, alloc_info: Any) -> NRT_STATUS:
+        """``nrt_tensor_get_device_allocation_info(const nrt_tensor_t *, nrt_tensor_device_allocation_info_t *)``."""
+        out = _ref(alloc_info)
+        t = self._device_tensor(tensor)
+        out.value = {"physical_address": id(t.alloc) + t.offset, "size": t.size, "hbm_index": t.alloc.hbm_index}
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_memset(self, tensor: Any, offset: Any, value: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_memset(nrt_tensor_t *tensor, uint64_t offset, int value, size_t size)`` (blocking)."""
+        t = self._tensor(tensor)
+        off, n = self._range(t, offset, size)
+        byte = _int(value) & 0xFF
+        if t.on_device:
+            _, end = reserve(self.sim.env.now, [(t.core.dma, n), (t.alloc.channel, n)],
+                             setup_ns=self.sim.system.dma_setup_ns)
+            self.sim.advance_to(end)
+        if t.alloc.storage is not None:
+            t.alloc.storage.fill(t.offset + off, n, byte)
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_allocate_tensor_set(self, result: Any) -> NRT_STATUS:
+        """``nrt_allocate_tensor_set(nrt_tensor_set_t **result)``."""
+        _ref(result).value = TensorSet(self)
+        return S.NRT_SUCCESS
+
+    def _set(self, tensor_set: Any) -> TensorSet:
+        if not isinstance(tensor_set, TensorSet) or tensor_set.destroyed or tensor_set.owner is not self:
+            raise _Status(S.NRT_INVALID)
+        return tensor_set
+
+    @_mirror("tensor_ns")
+    def nrt_add_tensor_to_tensor_set(self, tensor_set: Any, tensor_name: Any, tensor: Any) -> NRT_STATUS:
+        """``nrt_add_tensor_to_tensor_set(nrt_tensor_set_t *set, const char *name, nrt_tensor_t *tensor)``."""
+        s = self._set(tensor_set)
+        if not isinstance(tensor_name, str) or not tensor_name:
+            return S.NRT_INVALID
+        s.tensors[tensor_name] = self._tensor(tensor)
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_get_tensor_from_tensor_set(self, tensor_set: Any, tensor_name: Any, tensor: Any) -> NRT_STATUS:
+        """``nrt_get_tensor_from_tensor_set(set, name, nrt_tensor_t **tensor)``: ``NRT_FAILURE`` and nothing
+        written when the name is not in the set."""
+        out = _ref(tensor)
+        s = self._set(tensor_set)
+        found = s.tensors.get(tensor_name) if isinstance(tensor_name, str) else None
+        if found is None:
+            return S.NRT_FAILURE
+        out.value = found
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_destroy_tensor_set(self, tensor_set: Any) -> NRT_STATUS:
+        """``void nrt_destroy_tensor_set(nrt_tensor_set_t **tensor_set)``: sets ``*tensor_set = NULL``.
+
+        Takes the ``Ref`` that holds the set (or the set itself); the tensors are not freed."""
+        cell = tensor_set if isinstance(tensor_set, Ref) else None
+        s = self._set(cell.value if cell is not None else tensor_set)
+        s.destroyed = True
+        s.tensors.clear()
+        if cell is not None:
+            cell.value = None
+        return S.NRT_SUCCESS
+
+    # -- the explicit async API (3.0) -------------------------------------------------------------
+
+    def _transfer_engine(self, core: CoreHW, queue: int, to_device: bool):  # noqa: ANN202
+        engines = core.device.h2d_engines if to_device else core.device.d2h_engines
+        queues = self.sim.topology.spec.runtime.queues.tensor_op
+        return engines[(core.local_index * queues + queue) % len(engines)]
+
+    def _numa_remote(self, core: CoreHW) -> bool:
+        return False  # direct mode: the implicit host thread is placed on the device's node
+
+    def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any) -> tuple[Tensor, ExecutionUnit, CoreHW]:
+        t = self._device_tensor(tensor)
+        xu = self._xu(lnc_idx, nrta_xu_t.NRTA_XU_TENSOR_OP, queue)
+        core = self._cores[_int(lnc_idx)]
+        if core.device is not t.core.device:
+            raise _Status(S.NRT_INVALID)  # A12: lnc_idx must be a core of the tensor's device
+        return t, xu, core
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
+                          ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
+        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+        off, n = self._range(t, offset, size)
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
+        request = WriteRequest(self.sim.system, t, off, n, self._transfer_engine(core, _int(queue), True), host,
+                               ret_cell, self._numa_remote(core))
+        return self._submit(xu, request, seq_cell)
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
+                         ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
+        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+        off, n = self._range(t, offset, size)
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
+        request = ReadRequest(self.sim.system, t, off, n, self._transfer_engine(core, _int(queue), False), host,
+                              ret_cell, self._numa_remote(core))
+        return self._submit(xu, request, seq_cell)
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, lnc_idx: Any,
+                         queue: Any, ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
+        uint64_t size, int lnc_idx, int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``: both tensors
+        on the same logical core."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        s, xu, core = self._tensor_op(src, lnc_idx, queue)
+        d = self._device_tensor(dst)
+        if s.core is not d.core:
+            return S.NRT_INVALID  # "must both be allocated on the SAME Neuron Core"
+        n = _int(size)
+        so, _ = self._range(s, src_offset, n)
+        do, _ = self._range(d, dst_offset, n)
+        request = CopyRequest(self.sim.system, core, s, so, d, do, n, ret_cell)
+        return self._submit(xu, request, seq_cell)
+
+    def _io(self, neff_tensors: tuple, tensor_set: Any) -> dict[str, Tensor]:
+        s = self._set(tensor_set)
+        out = {}
+        for spec in neff_tensors:
+            t = s.tensors.get(spec.name)
+            if t is None:
+                raise _Status(S.NRT_INVALID)  # names must match the NEFF's I/O names
+            t = self._device_tensor(t)
+            if t.size != spec.size_bytes:
+                raise _Status(S.NRT_INVALID)  # "input tensor name/size does not match the model"
+            out[spec.name] = t
+        return out
+
+    @_mirror("schedule_ns")
+    def nrta_execute_schedule(self, model: Any, input: Any, output: Any, queue: Any, ret: Any,  # noqa: A002
+                              req_sequence: Any) -> NRT_STATUS:
+        """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
+        int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        m = self._model(model)
+        xu = self._xu(m.vnc, nrta_xu_t.NRTA_XU_COMPUTE, queue)
+        inputs = self._io(m.neff.inputs, input)
+        outputs = self._io(m.neff.outputs, output)
+        request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
+        return self._submit(xu, request, seq_cell)
+
+    @_mirror("query_ns")
+    def nrta_is_completed(self, seq: Any, is_completed: Any) -> NRT_STATUS:
+        """``nrta_is_completed(nrta_seq_t seq, bool *is_completed)``: ``NRT_INVALID`` only for an invalid id
+        (unknown execution unit, counter 0, or a counter never issued: A11)."""
+        out = _ref(is_completed)
+        value = _int(seq)
+        xu = self._xu_by_id.get((value >> 48) & 0xFFFF)
+        num = value & NRTA_SEQ_NUM_MASK
+        if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
+            return S.NRT_INVALID
+        out.value = num <= xu.completed_num
+        return S.NRT_SUCCESS
+
+    @_mirror("query_ns")
+    def nrta_get_sequence(self, lnc: Any, xu: Any, queue: Any, seq: Any) -> NRT_STATUS:
+        """``nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq)``: the full id of the last
+        completed request on that queue (counter 0 with the queue's bits before any)."""
+        out = _ref(seq)
+        unit = self._xu(lnc, _int(xu), queue)
+        out.value = unit.seq_id(unit.completed_num)
+        return S.NRT_SUCCESS
+
+    # -- Python-side conveniences (not part of the C surface) -------------------------------------
+
+    @property
+    def visible_cores(self) -> tuple[int, ...]:
+        """Global logical core ids this process holds (in-process ids are their positions)."""
+        return tuple(core.id for core in self._cores)
+
+    def execution_unit(self, vnc: int, xu: int, queue: int) -> ExecutionUnit:
+        """The execution unit behind ``(vnc, xu, queue)`` (for inspection and tests)."""
+        return self._xus[(vnc, int(xu), queue)]
+
+    def execution_units(self) -> list[ExecutionUnit]:
+        return list(self._xus.values())
+
+    def request(self, seq: int) -> Any:
+        """The request with sequence id ``seq`` (needs ``Simulator(record=True)``)."""
+        for req in self.history:
+            if req.seq_id == seq:
+                return req
+        raise KeyError(seq)

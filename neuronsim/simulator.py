@@ -1,0 +1,106 @@
+"""The Simulator: one simulated instance (its hardware in SimPy time) and the host processes on it.
+
+``sim = neuronsim.Simulator("trn1.32xlarge", seed=0)``; ``rt = sim.runtime(env={...})`` is one simulated
+host process running the Neuron Runtime. The simulator owns the clock (integer nanoseconds), the
+seeded random streams and the record of which process holds which NeuronCore; there is no global
+state, so simulators in one process never interfere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from neuronsim.errors import ConfigError
+from neuronsim.hw.memory import MemoryPool
+from neuronsim.hw.system import build_system
+from neuronsim.runtime.runtime import NrtRuntime
+from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
+
+__all__ = ["Simulator"]
+
+SUPPORTED_APIS = ("3.0",)
+
+
+class Simulator:
+    """A simulated Neuron instance.
+
+    Args:
+        topology: a preset name (``"trn2.48xlarge"``), a topology YAML path, ``"<N>x <preset>"``, or a spec.
+        seed: seed of every random stream the simulation draws from.
+        lnc: logical NeuronCore config (trn2: 1 or 2; default the chip's).
+        timing_only: keep no tensor bytes (tensors of tens of GiB cost no host memory; kernels don't run).
+        record: keep every request in ``runtime.history`` (for invariant checks and tests).
+
+    In a cluster topology the first instance is simulated; collectives across instances come later.
+    """
+
+    def __init__(
+        self,
+        topology: str | Path | InstanceSpec | ClusterSpec = "trn1.32xlarge",
+        *,
+        seed: int = 0,
+        lnc: int | None = None,
+        timing_only: bool = False,
+        record: bool = True,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
+        self.topology = load_topology(topology, lnc=lnc)
+        self.seed = seed
+        self.seed_sequence = np.random.SeedSequence(seed)
+        self.env = simpy.Environment()
+        self.system = build_system(self.topology)
+        self.timing_only = timing_only
+        self.record = record
+        self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
+        self.core_owners: dict[int, NrtRuntime] = {}
+        self.runtimes: list[NrtRuntime] = []
+
+    # -- time --------------------------------------------------------------------------------------
+
+    @property
+    def now_ns(self) -> int:
+        """Simulated time in integer nanoseconds."""
+        return int(self.env.now)
+
+    def advance_to(self, t_ns: int) -> None:
+        """Process every event at or before ``t_ns``, then set the clock to ``t_ns``.
+
+        Unlike ``env.run(until=t)``, events due exactly at ``t_ns`` are processed, so a completion at
+        ``t`` is visible to a host call that ends at ``t``.
+        """
+        env = self.env
+        while env.peek() <= t_ns:
+            env.step()
+        if t_ns > env.now:
+            env._now = t_ns  # noqa: SLF001 - SimPy keeps the clock here; nothing is due before t_ns
+
+    def run_for_ns(self, duration_ns: int) -> int:
+        """Let the devices run for ``duration_ns`` of simulated time; returns the new time."""
+        if isinstance(duration_ns, bool) or not isinstance(duration_ns, int) or duration_ns < 0:
+            raise ValueError(f"duration_ns(={duration_ns!r}) must be an int >= 0.")
+        self.advance_to(self.now_ns + duration_ns)
+        return self.now_ns
+
+    def run_until_idle(self) -> int:
+        """Run until nothing is left to happen; returns the time then."""
+        self.env.run()
+        return self.now_ns
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0") -> NrtRuntime:
+        """A new simulated host process; its environment variables are read at ``nrt_init``."""
+        if api not in SUPPORTED_APIS:
+            raise ConfigError("Simulator.runtime", f"api must be one of {list(SUPPORTED_APIS)}, not {api!r}",
+                              field="api")
+        rt = NrtRuntime(self, env, api)
+        self.runtimes.append(rt)
+        return rt
+
+    def __repr__(self) -> str:
+        return f"Simulator({self.topology.name!r}, lnc={self.topology.lnc}, seed={self.seed}, now_ns={self.now_ns})"
