@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from neuronsim import nrt
 from neuronsim.errors import ConfigError, NeuronSimError, NrtError
+from neuronsim.facade import Future, NeuronRuntime
 from neuronsim.runtime.neff import FixedCost, Neff, Roofline
 from neuronsim.simulator import Simulator
 from neuronsim.topology import Topology, load_topology, preset_names
@@ -16,7 +17,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "ConfigError",
     "FixedCost",
+    "Future",
     "Neff",
+    "NeuronRuntime",
     "Roofline",
     "Simulator",
     "NeuronSimError",

@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from neuronsim.errors import ConfigError
+from neuronsim.facade import NeuronRuntime
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import build_system
 from neuronsim.runtime.runtime import NrtRuntime
@@ -101,6 +102,23 @@ class Simulator:
         rt = NrtRuntime(self, env, api)
         self.runtimes.append(rt)
         return rt
+
+    def open(self, visible_cores: str | None = None, env: Mapping[str, str] | None = None, *,
+             retry_queue_full: bool = True) -> NeuronRuntime:
+        """A new process with the Pythonic API, already initialised (``nrt_init``).
+
+        Args:
+            visible_cores: ``NEURON_RT_VISIBLE_CORES`` for the process, e.g. ``"0-1"``.
+            env: further environment variables.
+            retry_queue_full: on ``NRT_QUEUE_FULL`` wait for the oldest request and retry.
+
+        Raises:
+            NrtError: when ``nrt_init`` fails (the cores are taken, a bad variable...).
+        """
+        variables = dict(env or {})
+        if visible_cores is not None:
+            variables["NEURON_RT_VISIBLE_CORES"] = visible_cores
+        return NeuronRuntime(self.runtime(variables), retry_queue_full=retry_queue_full)
 
     def __repr__(self) -> str:
         return f"Simulator({self.topology.name!r}, lnc={self.topology.lnc}, seed={self.seed}, now_ns={self.now_ns})"

@@ -1,0 +1,207 @@
+"""A Pythonic facade over the same runtime: no prefixes, futures, exceptions.
+
+``rt = sim.open(visible_cores="0-1")`` initialises a runtime process and returns a
+:class:`NeuronRuntime`. Schedule methods return a :class:`Future`; ``future.result()`` advances
+simulated time until the request completes and returns its value (the bytes read, for a read), or
+raises :class:`~neuronsim.errors.NrtError` carrying the request's status. A refused call raises at
+once, except ``NRT_QUEUE_FULL``, which by default waits for the oldest request on that queue and
+retries, as the migration guide tells applications to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuronsim.errors import NrtError
+from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, NRTA_SEQ_GET_XU_ID, Ref, nrta_xu_t
+from neuronsim.runtime.neff import Neff
+from neuronsim.runtime.objects import Model, Tensor, TensorSet
+
+if TYPE_CHECKING:
+    from neuronsim.hw.xu import ExecutionUnit
+    from neuronsim.runtime.runtime import NrtRuntime
+
+__all__ = ["NeuronRuntime", "Future"]
+
+S = NRT_STATUS
+TENSOR_OP = int(nrta_xu_t.NRTA_XU_TENSOR_OP)
+COMPUTE = int(nrta_xu_t.NRTA_XU_COMPUTE)
+
+
+def _check(status: int, what: str) -> None:
+    if status != S.NRT_SUCCESS:
+        raise NrtError(status, what)
+
+
+class Future:
+    """A scheduled request: its sequence id now, its status and value when it completes."""
+
+    __slots__ = ("_rt", "seq", "_ret", "_value", "_unit")
+
+    def __init__(self, rt: NeuronRuntime, seq: int, ret: Ref, value: Any, unit: ExecutionUnit) -> None:
+        self._rt = rt
+        self.seq = seq
+        self._ret = ret
+        self._value = value
+        self._unit = unit
+
+    @property
+    def seq_num(self) -> int:
+        return NRTA_SEQ_GET_SEQ_NUM(self.seq)
+
+    def done(self) -> bool:
+        """True once the request has completed (no host time is spent asking)."""
+        return NRTA_SEQ_GET_SEQ_NUM(self.seq) <= self._unit.completed_num
+
+    @property
+    def status(self) -> NRT_STATUS | None:
+        """The request's final status, ``None`` while it runs."""
+        return None if self._ret.value is None else NRT_STATUS(self._ret.value)
+
+    def wait(self) -> NRT_STATUS:
+        """Advance simulated time until the request completes; returns its status."""
+        self._rt._wait_unit(self._unit, NRTA_SEQ_GET_SEQ_NUM(self.seq))
+        return NRT_STATUS(self._ret.value)
+
+    def result(self) -> Any:
+        """Wait, then return the value (the host array for a read) or raise ``NrtError``."""
+        status = self.wait()
+        if status != S.NRT_SUCCESS:
+            raise NrtError(status, f"request {self.seq:#x} failed")
+        return self._value
+
+    def __repr__(self) -> str:
+        state = "pending" if self._ret.value is None else NRT_STATUS(self._ret.value).name
+        return f"<Future seq={self.seq:#x} {state}>"
+
+
+class NeuronRuntime:
+    """An initialised runtime process with a Pythonic API (see the module docstring).
+
+    Args:
+        c: the C mirror (:class:`~neuronsim.runtime.runtime.NrtRuntime`) to drive; ``nrt_init`` is called.
+        retry_queue_full: wait and retry on ``NRT_QUEUE_FULL`` instead of raising.
+    """
+
+    def __init__(self, c: NrtRuntime, *, retry_queue_full: bool = True, framework: int = 1) -> None:
+        self.c = c
+        self.sim = c.sim
+        self.retry_queue_full = retry_queue_full
+        _check(c.nrt_init(framework, "", ""), "nrt_init")
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.c.nrt_close()
+
+    def __enter__(self) -> NeuronRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def num_cores(self) -> int:
+        """Logical NeuronCores this process holds (in-process ids 0 .. num_cores - 1)."""
+        return len(self.c.visible_cores)
+
+    # -- models and tensors -------------------------------------------------------------------------
+
+    def load(self, neff: Neff, core: int = -1) -> Model:
+        out = Ref()
+        _check(self.c.nrt_load(neff, core, -1, out), "nrt_load")
+        return out.value
+
+    def unload(self, model: Model) -> None:
+        _check(self.c.nrt_unload(model), "nrt_unload")
+
+    def allocate(self, size: int, core: int = 0, name: str = "", *, host: bool = False) -> Tensor:
+        out = Ref()
+        _check(self.c.nrt_tensor_allocate(1 if host else 0, -1 if host else core, size, name, out),
+               f"nrt_tensor_allocate({size} bytes on core {core})")
+        return out.value
+
+    def allocate_io(self, model: Model) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Device tensors for every input and output of ``model``, on its core."""
+        inputs = {t.name: self.allocate(t.size_bytes, model.vnc, t.name) for t in model.neff.inputs}
+        outputs = {t.name: self.allocate(t.size_bytes, model.vnc, t.name) for t in model.neff.outputs}
+        return inputs, outputs
+
+    def free(self, tensor: Tensor) -> None:
+        _check(self.c.nrt_tensor_free(tensor), "nrt_tensor_free")
+
+    def tensor_set(self, tensors: Mapping[str, Tensor] | TensorSet) -> TensorSet:
+        if isinstance(tensors, TensorSet):
+            return tensors
+        out = Ref()
+        _check(self.c.nrt_allocate_tensor_set(out), "nrt_allocate_tensor_set")
+        for name, tensor in tensors.items():
+            _check(self.c.nrt_add_tensor_to_tensor_set(out.value, name, tensor), f"add {name!r}")
+        return out.value
+
+    # -- scheduling -----------------------------------------------------------------------------------
+
+    def _schedule(self, call: Any, args: tuple, unit_key: tuple[int, int, int], what: str,
+                  value: Any = None) -> Future:
+        while True:
+            ret, seq = Ref(), Ref()
+            status = call(*args, ret, seq)
+            if status == S.NRT_QUEUE_FULL and self.retry_queue_full:
+                unit = self.c.execution_unit(*unit_key)
+                self._wait_unit(unit, unit.completed_num + 1)  # the oldest in flight
+                continue
+            _check(status, what)
+            unit = self.c._xu_by_id[NRTA_SEQ_GET_XU_ID(seq.value)]  # noqa: SLF001 - same package
+            return Future(self, seq.value, ret, value, unit)
+
+    def _wait_unit(self, unit: ExecutionUnit, num: int) -> None:
+        env = self.sim.env
+        while unit.completed_num < num:
+            if env.peek() == float("inf"):
+                raise NrtError(S.NRT_FAILURE, f"{unit.name}: request {num} can never complete")
+            env.step()
+        self.c._spend(self.c._costs.query_ns)  # noqa: SLF001 - the completion check the host makes
+
+    def write(self, tensor: Tensor, data: Any, offset: int = 0, *, core: int | None = None, queue: int = 0) -> Future:
+        """``nrta_tensor_write`` of all of ``data`` (bytes-like or numpy) at ``offset``."""
+        view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+        lnc = tensor.vnc if core is None else core
+        return self._schedule(self.c.nrta_tensor_write, (tensor, view, offset, view.nbytes, lnc, queue),
+                              (lnc, TENSOR_OP, queue), f"nrta_tensor_write({tensor.name!r})")
+
+    def read(self, tensor: Tensor, out: Any = None, offset: int = 0, size: int | None = None, *,
+             core: int | None = None, queue: int = 0) -> Future:
+        """``nrta_tensor_read`` into ``out`` (a new uint8 array by default); the future's value is ``out``."""
+        nbytes = (tensor.size - offset) if size is None else size
+        if out is None:
+            out = np.zeros(nbytes, dtype=np.uint8)
+        lnc = tensor.vnc if core is None else core
+        return self._schedule(self.c.nrta_tensor_read, (out, tensor, offset, nbytes, lnc, queue),
+                              (lnc, TENSOR_OP, queue), f"nrta_tensor_read({tensor.name!r})", value=out)
+
+    def copy(self, src: Tensor, dst: Tensor, size: int | None = None, *, src_offset: int = 0, dst_offset: int = 0,
+             core: int | None = None, queue: int = 0) -> Future:
+        nbytes = src.size - src_offset if size is None else size
+        lnc = src.vnc if core is None else core
+        return self._schedule(self.c.nrta_tensor_copy, (src, src_offset, dst, dst_offset, nbytes, lnc, queue),
+                              (lnc, TENSOR_OP, queue), "nrta_tensor_copy")
+
+    def execute(self, model: Model, inputs: Mapping[str, Tensor] | TensorSet,
+                outputs: Mapping[str, Tensor] | TensorSet) -> Future:
+        """``nrta_execute_schedule`` on the model's core (queue 0)."""
+        return self._schedule(self.c.nrta_execute_schedule,
+                              (model, self.tensor_set(inputs), self.tensor_set(outputs), 0),
+                              (model.vnc, COMPUTE, 0), f"nrta_execute_schedule({model.neff.name!r})")
+
+    def pending(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
+        """Requests accepted and not completed on one queue."""
+        return self.c.execution_unit(core, xu, queue).depth
+
+    def wait_all(self) -> None:
+        """Advance simulated time until every accepted request of this process has completed."""
+        for unit in self.c.execution_units():
+            if unit.depth:
+                self._wait_unit(unit, unit.last_submitted_num)
