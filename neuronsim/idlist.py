@@ -41,7 +41,7 @@ def parse_id_list(text: str) -> tuple[int, ...]:
 def is_contiguous(ids: tuple[int, ...] | list[int]) -> bool:
     """True when the ids, sorted, form one unbroken run (``3,4,5``, not ``3,5,6``)."""
     ordered = sorted(ids)
-    return all(b == a + 1 for a, b in zip(ordered, ordered[1:]))
+    return all(b == a + 1 for a, b in zip(ordered, ordered[1:], strict=False))
 
 
 def format_id_list(ids: tuple[int, ...] | list[int]) -> str:

@@ -34,7 +34,8 @@ class Simulator:
         seed: seed of every random stream the simulation draws from.
         lnc: logical NeuronCore config (trn2: 1 or 2; default the chip's).
         timing_only: keep no tensor bytes (tensors of tens of GiB cost no host memory; kernels don't run).
-        record: keep every request in ``runtime.history`` (for invariant checks and tests).
+        record: keep every request in ``runtime.history`` (for invariant checks and tests; it grows
+            with the run, so it is off by default).
 
     In a cluster topology the first instance is simulated; collectives across instances come later.
     """
@@ -46,7 +47,7 @@ class Simulator:
         seed: int = 0,
         lnc: int | None = None,
         timing_only: bool = False,
-        record: bool = True,
+        record: bool = False,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
@@ -75,9 +76,10 @@ class Simulator:
         ``t`` is visible to a host call that ends at ``t``.
         """
         env = self.env
-        while env.peek() <= t_ns:
-            env.step()
-        if t_ns > env.now:
+        peek, step = env.peek, env.step
+        while peek() <= t_ns:
+            step()
+        if t_ns > env._now:  # noqa: SLF001
             env._now = t_ns  # noqa: SLF001 - SimPy keeps the clock here; nothing is due before t_ns
 
     def run_for_ns(self, duration_ns: int) -> int:

@@ -38,6 +38,7 @@ __all__ = [
     "parse_time_ns",
     "parse_bandwidth",
     "transfer_time_ns",
+    "TRANSFER_SLACK",
     "format_bytes",
     "format_ns",
 ]
@@ -55,6 +56,9 @@ KB: Final = 10**3
 MB: Final = 10**6
 GB: Final = 10**9
 TB: Final = 10**12
+
+
+TRANSFER_SLACK: Final = 1e-12  # relative slack absorbing float error in transfer_time_ns
 
 
 class UnitError(ValueError):
@@ -190,7 +194,7 @@ def transfer_time_ns(size_bytes: int, bandwidth_bytes_per_ns: float) -> int:
     if size_bytes <= 0:
         return 0
     quotient = size_bytes / bandwidth_bytes_per_ns
-    return max(1, math.ceil(quotient * (1 - 1e-12)))
+    return max(1, math.ceil(quotient * (1 - TRANSFER_SLACK)))
 
 
 def format_bytes(size_bytes: int) -> str:

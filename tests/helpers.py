@@ -7,6 +7,7 @@ from neuronsim import nrt
 
 
 def open_runtime(preset: str = "trn1.32xlarge", env: dict | None = None, **kwargs):
+    kwargs.setdefault("record", True)
     sim = neuronsim.Simulator(preset, **kwargs)
     rt = sim.runtime(env=env or {"NEURON_RT_VISIBLE_CORES": "0-1"})
     assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS

@@ -43,6 +43,15 @@ class SparseBytes:
 
     def write(self, offset: int, data: np.ndarray | bytes | memoryview) -> None:
         """Store ``data`` (bytes-like, uint8 view taken) at ``offset``."""
+        if type(data) is bytes:
+            index, start = divmod(offset, PAGE_BYTES)
+            n = len(data)
+            if start + n <= PAGE_BYTES and offset + n <= self.size_bytes:  # one page: the common small case
+                page = self._pages.get(index)
+                if page is None:
+                    page = self._page(index)
+                page.data[start:start + n] = data
+                return
         src = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
         src = src.reshape(-1)
         end = offset + src.size
@@ -67,6 +76,14 @@ class SparseBytes:
                 continue
             self._page(index)[start:start + take] = value
             pos += take
+
+    def read_bytes(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` as ``bytes``."""
+        index, start = divmod(offset, PAGE_BYTES)
+        if start + size <= PAGE_BYTES and 0 <= offset and offset + size <= self.size_bytes:
+            page = self._pages.get(index)
+            return bytes(size) if page is None else bytes(page.data[start:start + size])
+        return self.read(offset, size).tobytes()
 
     def read(self, offset: int, size: int) -> np.ndarray:
         """A fresh uint8 array with ``size`` bytes from ``offset``."""

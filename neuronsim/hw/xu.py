@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import simpy
+from simpy.events import Timeout
 
 __all__ = ["ExecutionUnit", "Request"]
 
@@ -88,33 +89,40 @@ class ExecutionUnit:
     # -- operation ---------------------------------------------------------------------------------
 
     def submit(self, request: Any) -> int:
-        """Accept ``request`` and return its sequence number; the caller checks ``full`` first."""
+        """Accept ``request`` and return its sequence number, or 0 (nothing changed) when full."""
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            return 0
         num = self.next_num
         self.next_num = num + 1
         request.seq_num = num
-        request.submit_ns = self.env.now
-        self._queue.append(request)
+        request.seq_id = self._seq_base | num
+        request.submit_ns = self.env._now  # noqa: SLF001 - hot path
+        queue.append(request)
         if self.history is not None:
             self.history.append(request)
-        if len(self._queue) == 1:
+        if len(queue) == 1:
             self._start(request)
         return num
 
     def _start(self, request: Any) -> None:
-        now = self.env.now
+        env = self.env
+        now = env._now  # noqa: SLF001 - hot path
         request.start_ns = now
         end = request.start(now)
         request.end_ns = end
-        event = self.env.timeout(end - now)
+        event = Timeout(env, end - now)
         event.callbacks.append(self._finish)
 
     def _finish(self, _event: simpy.Event) -> None:
-        request = self._queue.popleft()
-        now = self.env.now
+        queue = self._queue
+        request = queue.popleft()
+        now = self.env._now  # noqa: SLF001 - hot path
         self.busy_ns += now - request.start_ns
         request.finish(now)  # the status is written here, before the completion is visible
         self.completed_num = request.seq_num
-        for listener in self.listeners:
-            listener(self, request)
-        if self._queue:
-            self._start(self._queue[0])
+        if self.listeners:
+            for listener in self.listeners:
+                listener(self, request)
+        if queue:
+            self._start(queue[0])

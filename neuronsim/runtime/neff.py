@@ -152,6 +152,8 @@ class Neff:
         self.cost: CostModel = FixedCost(duration_ns) if duration_ns is not None else cost  # type: ignore[assignment]
         self.kernel = kernel
         self.name = name
+        self.input_sizes = tuple((t.name, t.size_bytes) for t in self.inputs)
+        self.output_sizes = tuple((t.name, t.size_bytes) for t in self.outputs)
 
     @property
     def io_bytes(self) -> int:

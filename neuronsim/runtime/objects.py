@@ -38,7 +38,7 @@ class Allocation:
 class Tensor:
     """A simulated ``nrt_tensor_t``."""
 
-    __slots__ = ("name", "size", "offset", "placement", "vnc", "core", "alloc", "freed", "owner")
+    __slots__ = ("name", "size", "offset", "placement", "vnc", "core", "alloc", "freed", "owner", "core_only")
 
     def __init__(self, name: str, size: int, offset: int, placement: nrt_tensor_placement_t, vnc: int,
                  core: CoreHW | None, alloc: Allocation, owner: object) -> None:
@@ -51,6 +51,8 @@ class Tensor:
         self.alloc = alloc
         self.freed = False
         self.owner = owner
+        # the core of a device tensor, None for host memory (a fast check on the async paths)
+        self.core_only = core if placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_DEVICE else None
 
     @property
     def on_device(self) -> bool:

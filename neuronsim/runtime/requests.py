@@ -66,13 +66,13 @@ class _Transfer(_Request):
     def _pcie(self, pcie: Channel, now_ns: int) -> int:
         system = self.system
         latency = system.pcie_latency_ns
-        path: list[tuple[Channel, int]] = [(self.engine, self.size), (pcie, self.size),
-                                           (self.tensor.alloc.channel, self.size)]
+        size = self.size
+        pcie_bytes = size
         if self.numa_remote:
             # the remote socket's link carries the bytes at a fraction of PCIe bandwidth (A4)
-            factor = system.numa_remote_bandwidth_factor
-            path[1] = (pcie, math.ceil(self.size / factor))
+            pcie_bytes = math.ceil(size / system.numa_remote_bandwidth_factor)
             latency += system.numa_remote_latency_ns
+        path = ((self.engine, size), (pcie, pcie_bytes), (self.tensor.alloc.channel, size))
         _, end = reserve(now_ns, path, setup_ns=system.dma_setup_ns, latency_ns=latency)
         return end
 
@@ -82,9 +82,8 @@ class WriteRequest(_Transfer):
     kind = "tensor_write"
 
     def start(self, now_ns: int) -> int:
-        storage = self.tensor.alloc.storage
-        if storage is not None and self.host is not None:
-            self.snapshot = np.frombuffer(self.host, dtype=np.uint8, count=self.size).copy()
+        if self.host is not None and self.tensor.alloc.storage is not None:
+            self.snapshot = self.host[:self.size].tobytes()
         return self._pcie(self.tensor.core.device.pcie_h2d, now_ns)
 
     def finish(self, now_ns: int) -> None:
@@ -102,7 +101,7 @@ class ReadRequest(_Transfer):
     def start(self, now_ns: int) -> int:
         storage = self.tensor.alloc.storage
         if storage is not None and self.host is not None:
-            self.snapshot = storage.read(self.tensor.offset + self.offset, self.size)
+            self.snapshot = storage.read_bytes(self.tensor.offset + self.offset, self.size)
         return self._pcie(self.tensor.core.device.pcie_d2h, now_ns)
 
     def finish(self, now_ns: int) -> None:
@@ -127,7 +126,7 @@ class CopyRequest(_Request):
     def start(self, now_ns: int) -> int:
         storage = self.src.alloc.storage
         if storage is not None:
-            self.snapshot = storage.read(self.src.offset + self.src_offset, self.size)
+            self.snapshot = storage.read_bytes(self.src.offset + self.src_offset, self.size)
         src_hbm = self.src.alloc.channel
         dst_hbm = self.dst.alloc.channel
         path = [(self.core.dma, self.size)]

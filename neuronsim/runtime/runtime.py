@@ -38,6 +38,7 @@ from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest,
 from neuronsim.units import MiB, UnitError, parse_time_ns
 
 if TYPE_CHECKING:
+    from neuronsim.hw.channel import Channel
     from neuronsim.hw.system import CoreHW
     from neuronsim.simulator import Simulator
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 S = NRT_STATUS
 HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
 XU_TYPES = (nrta_xu_t.NRTA_XU_TENSOR_OP, nrta_xu_t.NRTA_XU_COMPUTE, nrta_xu_t.NRTA_XU_COLLECTIVES)
+TENSOR_OP, COMPUTE = int(nrta_xu_t.NRTA_XU_TENSOR_OP), int(nrta_xu_t.NRTA_XU_COMPUTE)
 
 
 class _Status(Exception):
@@ -63,11 +65,12 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(self: NrtRuntime, *args: Any, **kwargs: Any) -> Any:
-            if needs_init:
-                if self._state != "open":
-                    return S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
+            if needs_init and self._state != "open":
+                return S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
             if cost is not None:
-                self._spend(getattr(self._costs, cost))
+                spend = self._cost_table[cost]
+                if spend:
+                    self.sim.advance_to(self.sim.env._now + spend)  # noqa: SLF001 - hot path
             try:
                 return fn(self, *args, **kwargs)
             except _Status as exc:
@@ -88,6 +91,8 @@ def _ref(cell: Any) -> Ref:
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise _Status(S.NRT_INVALID)
     return int(value)
@@ -116,6 +121,8 @@ class NrtRuntime:
         self.api = api
         self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
         self._costs = sim.topology.spec.runtime.call_costs
+        self._cost_table = self._costs.model_dump()
+        self._engines: dict[tuple[int, int, bool], Channel] = {}
         self._cores: list[CoreHW] = []
         self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
         self._xu_by_id: dict[int, ExecutionUnit] = {}
@@ -138,29 +145,29 @@ class NrtRuntime:
         return self._cores[index]
 
     def _tensor(self, tensor: Any) -> Tensor:
-        if not isinstance(tensor, Tensor) or tensor.freed or tensor.owner is not self:
+        if type(tensor) is not Tensor or tensor.freed or tensor.owner is not self:
             raise _Status(S.NRT_INVALID)
         return tensor
 
     def _device_tensor(self, tensor: Any) -> Tensor:
-        t = self._tensor(tensor)
-        if not t.on_device:
+        if type(tensor) is not Tensor or tensor.freed or tensor.owner is not self or tensor.core_only is None:
             raise _Status(S.NRT_INVALID)  # [RE]: host tensors are rejected by the async paths
-        return t
+        return tensor
 
-    def _xu(self, vnc: Any, xu_type: nrta_xu_t, queue: Any) -> ExecutionUnit:
-        xu = self._xus.get((_int(vnc), int(xu_type), _int(queue)))
+    def _xu(self, vnc: Any, xu_type: int, queue: Any) -> ExecutionUnit:
+        if type(vnc) is not int or type(queue) is not int:
+            vnc, queue = _int(vnc), _int(queue)
+        xu = self._xus.get((vnc, xu_type, queue))
         if xu is None:
             raise _Status(S.NRT_INVALID)
         return xu
 
-    def _submit(self, xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
+    @staticmethod
+    def _submit(xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
         if xu.fatal_status is not None:
             return S.NRT_EXEC_UNIT_UNRECOVERABLE
-        if xu.full:
+        if not xu.submit(request):
             return S.NRT_QUEUE_FULL
-        num = xu.submit(request)
-        request.seq_id = xu.seq_id(num)
         req_sequence.value = request.seq_id
         return S.NRT_SUCCESS
 
@@ -516,17 +523,22 @@ class NrtRuntime:
 
     # -- the explicit async API (3.0) -------------------------------------------------------------
 
-    def _transfer_engine(self, core: CoreHW, queue: int, to_device: bool):  # noqa: ANN202
-        engines = core.device.h2d_engines if to_device else core.device.d2h_engines
-        queues = self.sim.topology.spec.runtime.queues.tensor_op
-        return engines[(core.local_index * queues + queue) % len(engines)]
+    def _transfer_engine(self, core: CoreHW, queue: int, to_device: bool) -> Channel:
+        """The host DMA engine a tensor-op queue of ``core`` uses (A8), cached."""
+        key = (core.id, queue, to_device)
+        engine = self._engines.get(key)
+        if engine is None:
+            engines = core.device.h2d_engines if to_device else core.device.d2h_engines
+            queues = self.sim.topology.spec.runtime.queues.tensor_op
+            engine = self._engines[key] = engines[(core.local_index * queues + queue) % len(engines)]
+        return engine
 
     def _numa_remote(self, core: CoreHW) -> bool:
         return False  # direct mode: the implicit host thread is placed on the device's node
 
     def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any) -> tuple[Tensor, ExecutionUnit, CoreHW]:
         t = self._device_tensor(tensor)
-        xu = self._xu(lnc_idx, nrta_xu_t.NRTA_XU_TENSOR_OP, queue)
+        xu = self._xu(lnc_idx, TENSOR_OP, queue)
         core = self._cores[_int(lnc_idx)]
         if core.device is not t.core.device:
             raise _Status(S.NRT_INVALID)  # A12: lnc_idx must be a core of the tensor's device
@@ -577,15 +589,14 @@ class NrtRuntime:
 
     def _io(self, neff_tensors: tuple, tensor_set: Any) -> dict[str, Tensor]:
         s = self._set(tensor_set)
+        tensors = s.tensors
         out = {}
-        for spec in neff_tensors:
-            t = s.tensors.get(spec.name)
-            if t is None:
-                raise _Status(S.NRT_INVALID)  # names must match the NEFF's I/O names
-            t = self._device_tensor(t)
-            if t.size != spec.size_bytes:
-                raise _Status(S.NRT_INVALID)  # "input tensor name/size does not match the model"
-            out[spec.name] = t
+        for name, size in neff_tensors:
+            t = tensors.get(name)
+            # names must match the NEFF's I/O names; "input tensor name/size does not match the model"
+            if t is None or t.size != size or t.freed or t.core_only is None:
+                raise _Status(S.NRT_INVALID)
+            out[name] = t
         return out
 
     @_mirror("schedule_ns")
@@ -595,9 +606,9 @@ class NrtRuntime:
         int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
         ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
         m = self._model(model)
-        xu = self._xu(m.vnc, nrta_xu_t.NRTA_XU_COMPUTE, queue)
-        inputs = self._io(m.neff.inputs, input)
-        outputs = self._io(m.neff.outputs, output)
+        xu = self._xu(m.vnc, COMPUTE, queue)
+        inputs = self._io(m.neff.input_sizes, input)
+        outputs = self._io(m.neff.output_sizes, output)
         request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
         return self._submit(xu, request, seq_cell)
 

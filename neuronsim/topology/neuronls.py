@@ -44,10 +44,10 @@ def render_table(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     lines = [rule]
     for part in (0, 1):
-        lines.append("|" + "|".join(f" {_center(_HEADERS[c][part], w)} " for c, w in zip(columns, widths)) + "|")
+        lines.append("|" + "|".join(f" {_center(_HEADERS[c][part], w)} " for c, w in zip(columns, widths, strict=True)) + "|")
     lines.append(rule)
     for row in rows:
-        lines.append("|" + "|".join(f" {row[c].ljust(w)} " for c, w in zip(columns, widths)) + "|")
+        lines.append("|" + "|".join(f" {row[c].ljust(w)} " for c, w in zip(columns, widths, strict=True)) + "|")
     lines.append(rule)
     return lines
 

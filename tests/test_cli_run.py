@@ -1,0 +1,39 @@
+"""`neuronsim run`: the built-in pipeline, its report, determinism and bad arguments."""
+
+from __future__ import annotations
+
+from neuronsim.cli import main
+from neuronsim.demo import run_demo
+
+
+def test_run_prints_a_summary(capsys):
+    assert main(["run", "--instance", "trn1.32xlarge", "--iterations", "10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("neuronsim run: demo pipeline on trn1.32xlarge (LNC=1), seed 0\n")
+    assert "nc0/xu.compute.0" in out and "bottleneck:" in out
+    assert "data check:      all outputs correct" in out
+
+
+def test_run_is_deterministic(capsys):
+    main(["run", "--iterations", "8", "--seed", "3"])
+    first = capsys.readouterr().out
+    main(["run", "--iterations", "8", "--seed", "3"])
+    assert capsys.readouterr().out == first
+
+
+def test_depth_keeps_the_core_busy():
+    shallow = run_demo("trn1.2xlarge", cores=1, iterations=30, depth=1)
+    deep = run_demo("trn1.2xlarge", cores=1, iterations=30, depth=2)
+    util = {name: u for name, u, _ in deep["units"]}
+    assert util["nc0/xu.compute.0"] > 0.95
+    assert deep["elapsed_ns"] < shallow["elapsed_ns"]
+    # depth 1 serialises write, execute and read: every iteration costs all three in turn
+    assert shallow["elapsed_ns"] > 30 * (200_000 + 2 * 67_000)
+
+
+def test_bad_run_arguments(capsys):
+    assert main(["run", "--size", "1 parsec"]) == 2
+    assert "unknown size unit 'parsec'" in capsys.readouterr().err
+    assert main(["run", "--depth", "0"]) == 2
+    assert "--depth: must be >= 1, not 0" in capsys.readouterr().err
+    assert main(["run", "--instance", "trn2.48xlarge", "--lnc", "3"]) == 2
