@@ -372,9 +372,6 @@ class InstanceSpec(_WithProvenance):
                     raise _fail(f"devices[{i}].connected[{j}]", f"device {i} cannot link to itself")
                 if not 0 <= peer < n:
                     raise _fail(f"devices[{i}].connected[{j}]", f"device {peer} does not exist (devices are 0-{n - 1})")
-                if i not in self.devices[peer].connected:
-                    raise _fail(f"devices[{i}].connected[{j}]", f"one-way link: device {i} lists {peer} but "
-                                f"device {peer} does not list {i}")
             if len(set(dev.connected)) != len(dev.connected):
                 raise _fail(f"devices[{i}].connected", "a neighbour is listed twice")
             if dev.core_ids is not None:
@@ -393,6 +390,11 @@ class InstanceSpec(_WithProvenance):
                     raise _fail(f"devices[{i}].core_ids", f"{dev.core_ids!r} should be "
                                 f"{format_id_list(expected)} ({per_device} logical cores per device, "
                                 "numbered in device order)")
+        for i, dev in enumerate(self.devices):  # after every endpoint is known to exist
+            for j, peer in enumerate(dev.connected):
+                if i not in self.devices[peer].connected:
+                    raise _fail(f"devices[{i}].connected[{j}]", f"one-way link: device {i} lists {peer} but "
+                                f"device {peer} does not list {i}")
         has_links = any(dev.connected for dev in self.devices)
         if has_links and self.neuronlink is None:
             raise _fail("neuronlink", "devices list connected neighbours but there is no neuronlink section")
