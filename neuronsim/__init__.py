@@ -3,8 +3,9 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from neuronsim import nrt
-from neuronsim.errors import ConfigError, NeuronSimError, NrtError
+from neuronsim.errors import ConfigError, DeadlockError, NeuronSimError, NrtError
 from neuronsim.facade import Future, NeuronRuntime
+from neuronsim.invariants import Violation, check_invariants
 from neuronsim.runtime.neff import FixedCost, Neff, Roofline
 from neuronsim.simulator import Simulator
 from neuronsim.topology import Topology, load_topology, preset_names
@@ -16,6 +17,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "ConfigError",
+    "DeadlockError",
     "FixedCost",
     "Future",
     "Neff",
@@ -25,7 +27,9 @@ __all__ = [
     "NeuronSimError",
     "NrtError",
     "Topology",
+    "Violation",
     "__version__",
+    "check_invariants",
     "load_topology",
     "nrt",
     "preset_names",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from neuronsim.nrt import status_label
 
-__all__ = ["NeuronSimError", "ConfigError", "ConfigIssue", "NrtError"]
+__all__ = ["NeuronSimError", "ConfigError", "ConfigIssue", "NrtError", "DeadlockError"]
 
 
 class NeuronSimError(Exception):
@@ -56,3 +56,17 @@ class NrtError(NeuronSimError):
         label = status_label(status)
         # nrtpy's format: "NRT Error NRT_FAILURE(1): Failed to load model"
         super().__init__(f"NRT Error {label}: {message}" if message else f"NRT Error {label}")
+
+
+class DeadlockError(NeuronSimError):
+    """The host waits on something the simulation can never deliver.
+
+    Attributes:
+        wait_for: the wait-for chain, one line per link: who waits on what, and why it cannot complete.
+    """
+
+    def __init__(self, summary: str, wait_for: list[str]) -> None:
+        self.summary = summary
+        self.wait_for = list(wait_for)
+        lines = [summary] + [f"  {line}" for line in self.wait_for]
+        super().__init__("\n".join(lines))

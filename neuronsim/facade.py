@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuronsim.errors import NrtError
+from neuronsim.errors import DeadlockError, NrtError
 from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, NRTA_SEQ_GET_XU_ID, Ref, nrta_xu_t
 from neuronsim.runtime.neff import Neff
 from neuronsim.runtime.objects import Model, Tensor, TensorSet
 
 if TYPE_CHECKING:
     from neuronsim.hw.xu import ExecutionUnit
-    from neuronsim.runtime.runtime import NrtRuntime
+    from neuronsim.runtime.nrta import NrtRuntime
 
 __all__ = ["NeuronRuntime", "Future"]
 
@@ -161,9 +161,12 @@ class NeuronRuntime:
         env = self.sim.env
         while unit.completed_num < num:
             if env.peek() == float("inf"):
-                raise NrtError(S.NRT_FAILURE, f"{unit.name}: request {num} can never complete")
+                raise DeadlockError(f"the host waits for request {num} on {unit.name}, which can never complete",
+                                    [f"{unit.name}: completed up to {unit.completed_num}, last accepted "
+                                     f"{unit.last_submitted_num}, {unit.depth} in flight"])
             env.step()
         self.c._spend(self.c._costs.query_ns)  # noqa: SLF001 - the completion check the host makes
+        self.c._observe(unit, num)  # noqa: SLF001 - the host has now seen it complete
 
     def write(self, tensor: Tensor, data: Any, offset: int = 0, *, core: int | None = None, queue: int = 0) -> Future:
         """``nrta_tensor_write`` of all of ``data`` (bytes-like or numpy) at ``offset``."""

@@ -217,3 +217,13 @@ def status_label(status: int) -> str:
         return f"{NRT_STATUS(status).name}({int(status)})"
     except ValueError:
         return f"NRT_STATUS({int(status)})"
+
+
+def status_as_str(status: int) -> str:
+    """What ``nrt_get_status_as_str`` returns: the enumerator's name, e.g. ``"NRT_QUEUE_FULL"``
+    (the real strings are not published; docs/assumptions.md A19). Unknown values give
+    ``"NRT_STATUS_UNKNOWN"``."""
+    try:
+        return NRT_STATUS(int(status)).name
+    except (ValueError, TypeError):
+        return "NRT_STATUS_UNKNOWN"

@@ -18,12 +18,17 @@ from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import build_system
-from neuronsim.runtime.runtime import NrtRuntime
+from neuronsim.runtime.events import EventFd
+from neuronsim.runtime.faults import FaultInjector, FaultPlan, load_fault_plan
+from neuronsim.runtime.nrta import NrtRuntime
+from neuronsim.runtime.nrta_2_28 import NrtRuntime228
+from neuronsim.runtime.races import Hazard, RaceDetector
+from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
 
 __all__ = ["Simulator"]
 
-SUPPORTED_APIS = ("3.0",)
+APIS: dict[str, type[RuntimeBase]] = {"3.0": NrtRuntime, "2.28": NrtRuntime228}
 
 
 class Simulator:
@@ -36,6 +41,10 @@ class Simulator:
         timing_only: keep no tensor bytes (tensors of tens of GiB cost no host memory; kernels don't run).
         record: keep every request in ``runtime.history`` (for invariant checks and tests; it grows
             with the run, so it is off by default).
+        faults: a fault plan: a YAML path or a list of fault dicts (:mod:`neuronsim.runtime.faults`).
+        detect_races: record cross-queue tensor hazards in ``sim.hazards`` (it costs time).
+        hang_polls: completion queries the host may make while nothing is in flight before the run
+            stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
 
     In a cluster topology the first instance is simulated; collectives across instances come later.
     """
@@ -48,6 +57,9 @@ class Simulator:
         lnc: int | None = None,
         timing_only: bool = False,
         record: bool = False,
+        faults: str | Path | list[dict] | FaultPlan | None = None,
+        detect_races: bool = False,
+        hang_polls: int = 100_000,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
@@ -59,8 +71,21 @@ class Simulator:
         self.timing_only = timing_only
         self.record = record
         self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
-        self.core_owners: dict[int, NrtRuntime] = {}
-        self.runtimes: list[NrtRuntime] = []
+        self.core_owners: dict[int, RuntimeBase] = {}
+        self.runtimes: list[RuntimeBase] = []
+        self.hazards: list[Hazard] = []
+        self.race_detector = RaceDetector(self.hazards) if detect_races else None
+        if isinstance(hang_polls, bool) or not isinstance(hang_polls, int) or hang_polls < 1:
+            raise ConfigError("Simulator", f"hang_polls must be an int >= 1, not {hang_polls!r}", field="hang_polls")
+        self.hang_polls = hang_polls
+        self.eventfds: dict[int, EventFd] = {}
+        self._next_fd = 3  # 0-2 are stdin, stdout and stderr
+        plan = load_fault_plan(faults)
+        self.fault_plan = plan
+        self.fault_injector = (FaultInjector(plan, self.system, seed, str(faults) if isinstance(faults, (str, Path))
+                                             else "faults") if plan.faults else None)
+        if self.fault_injector is not None:
+            self.fault_injector.start_degrades(self.env)
 
     # -- time --------------------------------------------------------------------------------------
 
@@ -96,14 +121,31 @@ class Simulator:
 
     # -- processes ---------------------------------------------------------------------------------
 
-    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0") -> NrtRuntime:
-        """A new simulated host process; its environment variables are read at ``nrt_init``."""
-        if api not in SUPPORTED_APIS:
-            raise ConfigError("Simulator.runtime", f"api must be one of {list(SUPPORTED_APIS)}, not {api!r}",
-                              field="api")
-        rt = NrtRuntime(self, env, api)
+    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0") -> RuntimeBase:
+        """A new simulated host process; its environment variables are read at ``nrt_init``.
+
+        Args:
+            env: the process's environment variables.
+            api: ``"3.0"`` (the default: status cells, ``lnc_idx``, events) or ``"2.28"`` (error trackers,
+                split TENSOR_READ / TENSOR_WRITE units).
+        """
+        if api not in APIS:
+            raise ConfigError("Simulator.runtime", f"api must be one of {list(APIS)}, not {api!r}", field="api")
+        rt = APIS[api](self, env)
         self.runtimes.append(rt)
         return rt
+
+    def eventfd(self, nonblock: bool = False) -> EventFd:
+        """A new eventfd-like object for ``nrta_event_register_*`` (``efd.fd`` is its number)."""
+        efd = EventFd(self, self._next_fd, nonblock)
+        self.eventfds[self._next_fd] = efd
+        self._next_fd += 1
+        return efd
+
+    @property
+    def faults_fired(self) -> list[tuple[int, int, int]]:
+        """``(fault index, sequence id, time)`` of every fault that fired (sequence id 0 for degradations)."""
+        return self.fault_injector.fired if self.fault_injector is not None else []
 
     def open(self, visible_cores: str | None = None, env: Mapping[str, str] | None = None, *,
              retry_queue_full: bool = True) -> NeuronRuntime:

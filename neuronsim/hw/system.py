@@ -59,6 +59,7 @@ class CoreHW:
     local_index: int
     physical_cores: int
     hbm: HBMStack
+    hbm_index: int
     dma: Channel
     bf16_flops_per_ns: float
     fp32_flops_per_ns: float
@@ -123,6 +124,7 @@ def build_system(topology: Topology) -> System:
                 local_index=core.local_index,
                 physical_cores=physical,
                 hbm=stacks[core.hbm_stack],
+                hbm_index=core.hbm_stack,
                 dma=Channel(f"dev{d}/nc{core.id}/dma",
                             dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
                 bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,

@@ -6,8 +6,14 @@ reserve. Sequence numbers start at 1 and are consecutive per unit; ``completed_n
 the last completed request (0 before any). A request counts against ``capacity`` from the submit that
 accepts it until it completes. Each request costs one SimPy event.
 
-A request is any object with ``start(now_ns) -> end_ns`` (reserve hardware, snapshot inputs) and
-``finish(now_ns)`` (land data, write the status); it also gets ``seq_num``, ``start_ns``, ``end_ns``.
+A request is any object with ``start(now_ns) -> end_ns`` (reserve hardware, snapshot inputs),
+``finish(now_ns)`` (land data, write the status) and ``abort(status)`` (write a failure status, move no
+data); the unit sets its ``seq_num``, ``seq_id``, ``submit_ns``, ``start_ns``, ``end_ns``, ``done_ns``.
+
+A request whose ``fatal`` flag is set when it finishes puts the unit into its terminal state: its
+``fatal_status`` is set, every request still queued behind it completes at once with
+``NRT_EXEC_UNIT_UNRECOVERABLE`` (docs/assumptions.md A17), and the runtime refuses new ones.
+An optional ``faults`` hook may change a request's end time and outcome when it starts.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import Any, Protocol
 import simpy
 from simpy.events import Timeout
 
-__all__ = ["ExecutionUnit", "Request"]
+__all__ = ["ExecutionUnit", "Request", "UNRECOVERABLE"]
+
+UNRECOVERABLE = 101  # NRT_EXEC_UNIT_UNRECOVERABLE (the hw layer does not import the runtime's enums)
 
 
 class Request(Protocol):
@@ -44,7 +52,8 @@ class ExecutionUnit:
     """
 
     __slots__ = ("env", "name", "xu_id", "capacity", "_queue", "next_num", "completed_num", "busy_ns",
-                 "listeners", "fatal_status", "_seq_base", "history")
+                 "listeners", "seq_waiters", "fatal_status", "_seq_base", "history", "faults", "core_id",
+                 "device_index", "kind", "queue", "timeout_ns")
 
     def __init__(self, env: simpy.Environment, name: str, xu_id: int, capacity: int) -> None:
         if capacity < 1:
@@ -60,9 +69,18 @@ class ExecutionUnit:
         self.completed_num = 0
         self.busy_ns = 0
         self.listeners: list[Callable[[ExecutionUnit, Any], None]] = []
+        self.seq_waiters: dict[int, list[Callable[[], None]]] = {}
         self.fatal_status: int | None = None
         self._seq_base = xu_id << 48
         self.history: list[Any] | None = None
+        self.faults: Any = None
+        # set by the runtime: the global logical core and device it belongs to, its kind and queue index,
+        # and the execution timeout a hung request ends at
+        self.core_id = -1
+        self.device_index = -1
+        self.kind = ""
+        self.queue = 0
+        self.timeout_ns = 0
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -97,6 +115,7 @@ class ExecutionUnit:
         self.next_num = num + 1
         request.seq_num = num
         request.seq_id = self._seq_base | num
+        request.unit = self
         request.submit_ns = self.env._now  # noqa: SLF001 - hot path
         queue.append(request)
         if self.history is not None:
@@ -110,6 +129,8 @@ class ExecutionUnit:
         now = env._now  # noqa: SLF001 - hot path
         request.start_ns = now
         end = request.start(now)
+        if self.faults is not None:
+            end = self.faults.on_start(self, request, now, end)
         request.end_ns = end
         event = Timeout(env, end - now)
         event.callbacks.append(self._finish)
@@ -120,9 +141,25 @@ class ExecutionUnit:
         now = self.env._now  # noqa: SLF001 - hot path
         self.busy_ns += now - request.start_ns
         request.finish(now)  # the status is written here, before the completion is visible
-        self.completed_num = request.seq_num
-        if self.listeners:
-            for listener in self.listeners:
-                listener(self, request)
-        if queue:
+        self._completed(request, now)
+        if request.fatal:
+            self.fatal_status = int(request.status)
+            while queue:
+                flushed = queue.popleft()
+                flushed.start_ns = flushed.end_ns = now
+                flushed.abort(UNRECOVERABLE)
+                self._completed(flushed, now)
+        elif queue:
             self._start(queue[0])
+
+    def _completed(self, request: Any, now: int) -> None:
+        num = request.seq_num
+        request.done_ns = now
+        request.completions += 1
+        self.completed_num = num
+        if self.seq_waiters:
+            for waiter in self.seq_waiters.pop(num, ()):
+                waiter()
+        if self.listeners:
+            for listener in tuple(self.listeners):
+                listener(self, request)

@@ -23,16 +23,17 @@ __all__ = ["Allocation", "Tensor", "TensorSet", "Model", "TensorInfo", "TensorIn
 class Allocation:
     """Memory taken from a pool; freed when its last tensor is."""
 
-    __slots__ = ("pool", "size_bytes", "storage", "refs", "hbm_index", "channel")
+    __slots__ = ("pool", "size_bytes", "storage", "refs", "hbm_index", "channel", "device_index")
 
     def __init__(self, pool: MemoryPool, size_bytes: int, storage: SparseBytes | None, hbm_index: int,
-                 channel: Channel | None) -> None:
+                 channel: Channel | None, device_index: int = -1) -> None:
         self.pool = pool
         self.size_bytes = size_bytes
         self.storage = storage
         self.refs = 1
         self.hbm_index = hbm_index
         self.channel = channel  # the HBM stack's bandwidth channel; None for host memory
+        self.device_index = device_index
 
 
 class Tensor:

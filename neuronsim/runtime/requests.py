@@ -32,20 +32,44 @@ __all__ = ["WriteRequest", "ReadRequest", "CopyRequest", "ExecuteRequest"]
 
 
 class _Request:
-    __slots__ = ("seq_num", "seq_id", "submit_ns", "start_ns", "end_ns", "ret", "status", "error")
+    __slots__ = ("seq_num", "seq_id", "submit_ns", "start_ns", "end_ns", "done_ns", "ret", "status", "error",
+                 "fatal", "completions", "fault", "hb", "xu_name", "unit")
     kind = "request"
 
     def __init__(self, ret: Ref | None) -> None:
         self.ret = ret
         self.seq_num = 0
         self.seq_id = 0
-        self.submit_ns = self.start_ns = self.end_ns = 0
+        self.submit_ns = self.start_ns = self.end_ns = self.done_ns = 0
         self.status = NRT_STATUS.NRT_SUCCESS
         self.error: BaseException | None = None
+        self.fatal = False
+        self.completions = 0
+        self.fault: Any = None  # the fault that hit it, if any
+        self.hb: Any = None  # the host's observed completions when it was scheduled (race detection)
+        self.xu_name = ""
+        self.unit: Any = None  # the execution unit that accepted it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == NRT_STATUS.NRT_SUCCESS
 
     def _complete(self) -> None:
         if self.ret is not None:
             self.ret.value = self.status
+
+    def abort(self, status: int) -> None:
+        """Complete without running: write ``status``, move no data."""
+        self.status = NRT_STATUS(status)
+        self._complete()
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        """``(allocation, lo, hi, is_write, tensor name)`` of every tensor byte range it touches."""
+        return []
+
+    def stacks(self) -> set[tuple[int, int]]:
+        """``(device, HBM stack)`` of every stack it touches (fault targets)."""
+        return {(a.device_index, a.hbm_index) for a, *_ in self.accesses()}
 
 
 class _Transfer(_Request):
@@ -88,10 +112,14 @@ class WriteRequest(_Transfer):
 
     def finish(self, now_ns: int) -> None:
         storage = self.tensor.alloc.storage
-        if storage is not None and self.snapshot is not None:
+        if storage is not None and self.snapshot is not None and self.status == NRT_STATUS.NRT_SUCCESS:
             storage.write(self.tensor.offset + self.offset, self.snapshot)
-            self.snapshot = None
+        self.snapshot = None
         self._complete()
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        lo = self.tensor.offset + self.offset
+        return [(self.tensor.alloc, lo, lo + self.size, True, self.tensor.name)]
 
 
 class ReadRequest(_Transfer):
@@ -105,10 +133,14 @@ class ReadRequest(_Transfer):
         return self._pcie(self.tensor.core.device.pcie_d2h, now_ns)
 
     def finish(self, now_ns: int) -> None:
-        if self.snapshot is not None and self.host is not None:
+        if self.snapshot is not None and self.host is not None and self.status == NRT_STATUS.NRT_SUCCESS:
             self.host[:self.size] = self.snapshot
-            self.snapshot = None
+        self.snapshot = None
         self._complete()
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        lo = self.tensor.offset + self.offset
+        return [(self.tensor.alloc, lo, lo + self.size, False, self.tensor.name)]
 
 
 class CopyRequest(_Request):
@@ -139,10 +171,16 @@ class CopyRequest(_Request):
 
     def finish(self, now_ns: int) -> None:
         storage = self.dst.alloc.storage
-        if storage is not None and self.snapshot is not None:
+        if storage is not None and self.snapshot is not None and self.status == NRT_STATUS.NRT_SUCCESS:
             storage.write(self.dst.offset + self.dst_offset, self.snapshot)
-            self.snapshot = None
+        self.snapshot = None
         self._complete()
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        src_lo = self.src.offset + self.src_offset
+        dst_lo = self.dst.offset + self.dst_offset
+        return [(self.src.alloc, src_lo, src_lo + self.size, False, self.src.name),
+                (self.dst.alloc, dst_lo, dst_lo + self.size, True, self.dst.name)]
 
 
 class ExecuteRequest(_Request):
@@ -183,8 +221,22 @@ class ExecuteRequest(_Request):
         _, memory_end = reserve(now_ns, [(bandwidth_share, size)])
         return max(now_ns + compute_ns, memory_end)
 
+    def stacks(self) -> set[tuple[int, int]]:
+        core = self.model.core
+        return super().stacks() | {(core.device.index, core.hbm_index)}
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        out = [(t.alloc, t.offset, t.offset + t.size, False, t.name) for t in self.inputs.values()]
+        out += [(t.alloc, t.offset, t.offset + t.size, True, t.name) for t in self.outputs.values()]
+        return out
+
     def finish(self, now_ns: int) -> None:
         neff = self.model.neff
+        if self.status == NRT_STATUS.NRT_EXEC_COMPLETED_WITH_NUM_ERR:
+            self._nan_outputs()
+            self.snapshot = None
+        elif self.status != NRT_STATUS.NRT_SUCCESS:
+            self.snapshot = None
         if self.snapshot is not None:
             try:
                 results = neff.kernel(**self.snapshot)  # type: ignore[misc]
@@ -200,3 +252,19 @@ class ExecuteRequest(_Request):
                 self.status = NRT_STATUS.NRT_FAILURE
             self.snapshot = None
         self._complete()
+
+    def _nan_outputs(self) -> None:
+        """NRT_EXEC_COMPLETED_WITH_NUM_ERR: the execution produced NaN; float outputs are filled with it."""
+        for spec in self.model.neff.outputs:
+            tensor = self.outputs[spec.name]
+            storage = tensor.alloc.storage
+            if storage is None:
+                continue
+            kind = spec.numpy_dtype.kind
+            if kind == "f":
+                nan = np.full(spec.shape, np.nan, dtype=spec.numpy_dtype)
+            elif spec.dtype == "bfloat16":
+                nan = np.full(spec.shape, 0x7FC0, dtype=np.uint16)  # bfloat16 quiet NaN
+            else:
+                continue
+            storage.write(tensor.offset, nan.reshape(-1).view(np.uint8))

@@ -1,9 +1,11 @@
-"""One simulated host process of the Neuron Runtime, with the C API mirrored method by method.
+"""One simulated host process of the Neuron Runtime: what every API generation shares.
 
-``NrtRuntime`` is what ``Simulator.runtime(env=...)`` returns. Its ``nrt_*`` / ``nrta_*`` methods take
-the C arguments in C order and return an ``NRT_STATUS``; out-parameters are ``nrt.Ref`` cells. A bad
-argument returns the status the real runtime returns (reference/nrt-api.md; choices where it is
-silent are in docs/assumptions.md A10-A14) and never raises.
+``RuntimeBase`` holds a process's state (its cores, models, tensors, execution units) and the
+``nrt_*`` calls and completion queries common to the 3.0 API (:mod:`neuronsim.runtime.nrta`) and the
+2.28 API (:mod:`neuronsim.runtime.nrta_2_28`). Mirror methods take the C arguments in C order and
+return an ``NRT_STATUS``; out-parameters are ``nrt.Ref`` cells. A bad argument returns the status the
+real runtime returns (reference/nrt-api.md; choices where it is silent are in docs/assumptions.md
+A10-A14) and never raises.
 
 Direct mode: every call first spends its host cost (``runtime.call_costs``) in simulated time, during
 which the devices run; then it acts. A poll therefore sees progress and a polling loop terminates.
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuronsim.errors import DeadlockError
 from neuronsim.hw.channel import reserve
 from neuronsim.hw.memory import MemoryPool, SparseBytes
 from neuronsim.hw.xu import ExecutionUnit
@@ -30,8 +33,9 @@ from neuronsim.nrt import (
     nrt_framework_type_t,
     nrt_tensor_placement_t,
     nrt_tensor_usage_t,
-    nrta_xu_t,
+    status_as_str,
 )
+from neuronsim.runtime.events import EventFd, describe
 from neuronsim.runtime.neff import Neff
 from neuronsim.runtime.objects import Allocation, Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
 from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
@@ -42,14 +46,12 @@ if TYPE_CHECKING:
     from neuronsim.hw.system import CoreHW
     from neuronsim.simulator import Simulator
 
-__all__ = ["NrtRuntime"]
+__all__ = ["RuntimeBase", "_mirror", "_ref", "_int", "_host_buffer", "_Status"]
 
 log = logging.getLogger(__name__)
 
 S = NRT_STATUS
 HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
-XU_TYPES = (nrta_xu_t.NRTA_XU_TENSOR_OP, nrta_xu_t.NRTA_XU_COMPUTE, nrta_xu_t.NRTA_XU_COLLECTIVES)
-TENSOR_OP, COMPUTE = int(nrta_xu_t.NRTA_XU_TENSOR_OP), int(nrta_xu_t.NRTA_XU_COMPUTE)
 
 
 class _Status(Exception):
@@ -64,7 +66,7 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
-        def wrapper(self: NrtRuntime, *args: Any, **kwargs: Any) -> Any:
+        def wrapper(self: RuntimeBase, *args: Any, **kwargs: Any) -> Any:
             if needs_init and self._state != "open":
                 return S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
             if cost is not None:
@@ -108,17 +110,21 @@ def _host_buffer(buf: Any, size: int, writable: bool) -> memoryview:
     return view
 
 
-class NrtRuntime:
+class RuntimeBase:
     """A simulated Neuron Runtime in one host process (``libnrt`` as that process sees it).
 
     Created by :meth:`neuronsim.Simulator.runtime`. Environment variables (``env``) are read at
-    ``nrt_init`` as the real runtime reads them.
+    ``nrt_init`` as the real runtime reads them. Subclasses give the API generation's execution-unit
+    types (``XU_TABLE``: ``(C enum value, kind)``) and its ``nrta_*`` schedule calls.
     """
 
-    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, api: str = "3.0") -> None:
+    XU_TABLE: tuple[tuple[int, str], ...] = ()
+    API = ""
+
+    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None) -> None:
         self.sim = sim
         self.env = dict(env or {})
-        self.api = api
+        self.api = self.API
         self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
         self._costs = sim.topology.spec.runtime.call_costs
         self._cost_table = self._costs.model_dump()
@@ -131,6 +137,10 @@ class NrtRuntime:
         self._model_ids = itertools.count(10000)
         self.exec_timeout_ns = sim.topology.spec.runtime.exec_timeout_ns
         self.history: list[Any] = []
+        self.observed: dict[int, int] = {}  # xu id -> highest completed number the host has seen
+        self._races = sim.race_detector
+        self._idle_polls = 0
+        self._xu_fds: dict[int, tuple[Any, Callable]] = {}  # xu id -> (eventfd, listener)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -162,12 +172,16 @@ class NrtRuntime:
             raise _Status(S.NRT_INVALID)
         return xu
 
-    @staticmethod
-    def _submit(xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
+    def _schedule(self, xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
+        """Submit ``request`` to ``xu``; the status of the schedule call."""
         if xu.fatal_status is not None:
             return S.NRT_EXEC_UNIT_UNRECOVERABLE
         if not xu.submit(request):
             return S.NRT_QUEUE_FULL
+        self._idle_polls = 0
+        request.xu_name = xu.name
+        if self._races is not None:
+            self._races.on_schedule(request, xu.xu_id, self.observed)
         req_sequence.value = request.seq_id
         return S.NRT_SUCCESS
 
@@ -248,22 +262,27 @@ class NrtRuntime:
         self._state = "open"
         return S.NRT_SUCCESS
 
+    def _queue_count(self, kind: str) -> int:
+        queues = self.sim.topology.spec.runtime.queues
+        return {"tensor_op": queues.tensor_op, "tensor_read": queues.tensor_op, "tensor_write": queues.tensor_op,
+                "compute": queues.compute, "collectives": queues.collectives}[kind]
+
     def _make_xus(self) -> None:
         rt = self.sim.topology.spec.runtime
-        counts = {nrta_xu_t.NRTA_XU_TENSOR_OP: rt.queues.tensor_op, nrta_xu_t.NRTA_XU_COMPUTE: rt.queues.compute,
-                  nrta_xu_t.NRTA_XU_COLLECTIVES: rt.queues.collectives}
-        names = {nrta_xu_t.NRTA_XU_TENSOR_OP: "tensor_op", nrta_xu_t.NRTA_XU_COMPUTE: "compute",
-                 nrta_xu_t.NRTA_XU_COLLECTIVES: "collectives"}
         self._xus.clear()
         self._xu_by_id.clear()
-        for vnc in range(len(self._cores)):
-            for xu_type in XU_TYPES:
-                for queue in range(counts[xu_type]):
-                    xu_id = int(xu_type) | (queue << 4) | (vnc << 8)  # {type:4, queue:4, vnc:8} ([RE])
-                    xu = ExecutionUnit(self.sim.env, f"nc{vnc}/xu.{names[xu_type]}.{queue}", xu_id,
-                                       rt.queue_capacity)
+        self._xu_fds.clear()
+        self.observed.clear()
+        for vnc, core in enumerate(self._cores):
+            for xu_type, kind in self.XU_TABLE:
+                for queue in range(self._queue_count(kind)):
+                    xu_id = xu_type | (queue << 4) | (vnc << 8)  # {type:4, queue:4, vnc:8} ([RE])
+                    xu = ExecutionUnit(self.sim.env, f"nc{vnc}/xu.{kind}.{queue}", xu_id, rt.queue_capacity)
                     xu.history = self.history if self.sim.record else None
-                    self._xus[(vnc, int(xu_type), queue)] = xu
+                    xu.kind, xu.queue, xu.core_id, xu.device_index = kind, queue, core.id, core.device.index
+                    xu.timeout_ns = self.exec_timeout_ns
+                    xu.faults = self.sim.fault_injector
+                    self._xus[(vnc, xu_type, queue)] = xu
                     self._xu_by_id[xu_id] = xu
 
     @_mirror(None, needs_init=False)
@@ -399,7 +418,7 @@ class NrtRuntime:
                 return S.NRT_RESOURCE
             storage = None if self.sim.timing_only else SparseBytes(nbytes)
             hbm_index = core.device.hbm.index(stack)
-            alloc = Allocation(stack.pool, nbytes, storage, hbm_index, stack.channel)
+            alloc = Allocation(stack.pool, nbytes, storage, hbm_index, stack.channel, core.device.index)
         elif placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_HOST:
             if nbytes > HOST_TENSOR_MAX_BYTES:
                 return S.NRT_RESOURCE
@@ -536,56 +555,38 @@ class NrtRuntime:
     def _numa_remote(self, core: CoreHW) -> bool:
         return False  # direct mode: the implicit host thread is placed on the device's node
 
-    def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any) -> tuple[Tensor, ExecutionUnit, CoreHW]:
-        t = self._device_tensor(tensor)
-        xu = self._xu(lnc_idx, TENSOR_OP, queue)
-        core = self._cores[_int(lnc_idx)]
-        if core.device is not t.core.device:
-            raise _Status(S.NRT_INVALID)  # A12: lnc_idx must be a core of the tensor's device
-        return t, xu, core
-
-    @_mirror("schedule_ns")
-    def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
-                          ret: Any, req_sequence: Any) -> NRT_STATUS:
-        """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
-        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
-        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+    def _write(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
+               ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
-        request = WriteRequest(self.sim.system, t, off, n, self._transfer_engine(core, _int(queue), True), host,
+        request = WriteRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, True), host,
                                ret_cell, self._numa_remote(core))
-        return self._submit(xu, request, seq_cell)
+        return self._schedule(xu, request, seq_cell)
 
-    @_mirror("schedule_ns")
-    def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
-                         ret: Any, req_sequence: Any) -> NRT_STATUS:
-        """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
-        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
-        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+    def _read(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
+              ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
-        request = ReadRequest(self.sim.system, t, off, n, self._transfer_engine(core, _int(queue), False), host,
+        request = ReadRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, False), host,
                               ret_cell, self._numa_remote(core))
-        return self._submit(xu, request, seq_cell)
+        return self._schedule(xu, request, seq_cell)
 
-    @_mirror("schedule_ns")
-    def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, lnc_idx: Any,
-                         queue: Any, ret: Any, req_sequence: Any) -> NRT_STATUS:
-        """``nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
-        uint64_t size, int lnc_idx, int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``: both tensors
-        on the same logical core."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
-        s, xu, core = self._tensor_op(src, lnc_idx, queue)
+    def _copy(self, s: Tensor, core: CoreHW, xu: ExecutionUnit, src_offset: Any, dst: Any, dst_offset: Any,
+              size: Any, ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         d = self._device_tensor(dst)
         if s.core is not d.core:
             return S.NRT_INVALID  # "must both be allocated on the SAME Neuron Core"
         n = _int(size)
         so, _ = self._range(s, src_offset, n)
         do, _ = self._range(d, dst_offset, n)
-        request = CopyRequest(self.sim.system, core, s, so, d, do, n, ret_cell)
-        return self._submit(xu, request, seq_cell)
+        return self._schedule(xu, CopyRequest(self.sim.system, core, s, so, d, do, n, ret_cell), seq_cell)
+
+    def _execute(self, m: Model, xu: ExecutionUnit, input_set: Any, output_set: Any, ret_cell: Any,
+                 seq_cell: Ref) -> NRT_STATUS:
+        inputs = self._io(m.neff.input_sizes, input_set)
+        outputs = self._io(m.neff.output_sizes, output_set)
+        request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
+        return self._schedule(xu, request, seq_cell)
 
     def _io(self, neff_tensors: tuple, tensor_set: Any) -> dict[str, Tensor]:
         s = self._set(tensor_set)
@@ -599,30 +600,51 @@ class NrtRuntime:
             out[name] = t
         return out
 
-    @_mirror("schedule_ns")
-    def nrta_execute_schedule(self, model: Any, input: Any, output: Any, queue: Any, ret: Any,  # noqa: A002
-                              req_sequence: Any) -> NRT_STATUS:
-        """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
-        int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
-        m = self._model(model)
-        xu = self._xu(m.vnc, COMPUTE, queue)
-        inputs = self._io(m.neff.input_sizes, input)
-        outputs = self._io(m.neff.output_sizes, output)
-        request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
-        return self._submit(xu, request, seq_cell)
+    # -- completion (every generation) -------------------------------------------------------------
+
+    def _poll_state(self, what: str) -> None:
+        """Count a query made while nothing is in flight; past the limit the host can only spin."""
+        if self.sim.env.peek() != float("inf"):
+            self._idle_polls = 0
+            return
+        self._idle_polls += 1
+        if self._idle_polls >= self.sim.hang_polls:
+            self._idle_polls = 0
+            busy = [f"{xu.name}: completed up to {xu.completed_num} of {xu.last_submitted_num}"
+                    for xu in self._xus.values() if xu.last_submitted_num]
+            raise DeadlockError(
+                f"the host has polled {self.sim.hang_polls} times while nothing is in flight: it waits on "
+                "something the simulation can never deliver",
+                [f"last query: {what}"] + (busy or ["no request was ever accepted"]))
+
+    def _observe(self, xu: ExecutionUnit, num: int) -> None:
+        if num > self.observed.get(xu.xu_id, 0):
+            self.observed[xu.xu_id] = num
+
+    def _decode(self, seq: Any) -> tuple[ExecutionUnit, int]:
+        value = _int(seq)
+        xu = self._xu_by_id.get((value >> 48) & 0xFFFF)
+        num = value & NRTA_SEQ_NUM_MASK
+        if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
+            raise _Status(S.NRT_INVALID)
+        return xu, num
 
     @_mirror("query_ns")
     def nrta_is_completed(self, seq: Any, is_completed: Any) -> NRT_STATUS:
         """``nrta_is_completed(nrta_seq_t seq, bool *is_completed)``: ``NRT_INVALID`` only for an invalid id
         (unknown execution unit, counter 0, or a counter never issued: A11)."""
         out = _ref(is_completed)
-        value = _int(seq)
-        xu = self._xu_by_id.get((value >> 48) & 0xFFFF)
-        num = value & NRTA_SEQ_NUM_MASK
-        if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
-            return S.NRT_INVALID
-        out.value = num <= xu.completed_num
+        try:
+            xu, num = self._decode(seq)
+        except _Status:
+            self._poll_state(f"nrta_is_completed({seq!r}) returned NRT_INVALID: no such request was accepted")
+            raise
+        done = num <= xu.completed_num
+        out.value = done
+        if done:
+            self._observe(xu, num)
+        else:
+            self._poll_state(f"nrta_is_completed({xu.seq_id(num):#x})")
         return S.NRT_SUCCESS
 
     @_mirror("query_ns")
@@ -632,7 +654,71 @@ class NrtRuntime:
         out = _ref(seq)
         unit = self._xu(lnc, _int(xu), queue)
         out.value = unit.seq_id(unit.completed_num)
+        self._observe(unit, unit.completed_num)
+        self._poll_state(f"nrta_get_sequence({lnc}, {xu}, {queue}) = {out.value:#x}")
         return S.NRT_SUCCESS
+
+    # -- completion events -------------------------------------------------------------------------
+
+    def _eventfd(self, fd: Any) -> EventFd | None:
+        """The eventfd ``fd`` names (an ``EventFd`` or its number); ``None`` for a negative number."""
+        if isinstance(fd, EventFd):
+            if fd.closed or fd.sim is not self.sim:
+                raise _Status(S.NRT_INVALID)
+            return fd
+        number = _int(fd)
+        if number < 0:
+            return None
+        found = self.sim.eventfds.get(number)
+        if found is None or found.closed:
+            raise _Status(S.NRT_INVALID)
+        return found
+
+    def _register_seq(self, xu: ExecutionUnit, num: int, efd: EventFd) -> None:
+        """Signal ``efd`` when request ``num`` of ``xu`` completes (at once if it already has)."""
+        observe = lambda: self._observe(xu, num)  # noqa: E731 - the host observes it by reading the fd
+        if num <= xu.completed_num:
+            efd.signal(1, observe)
+            return
+        label = describe(xu, num)
+        efd.registrations.append(label)
+
+        def waiter() -> None:
+            if label in efd.registrations:
+                efd.registrations.remove(label)
+            efd.signal(1, observe)
+
+        waiter.efd = efd  # type: ignore[attr-defined]
+        xu.seq_waiters.setdefault(num, []).append(waiter)
+
+    def _deregister_seq(self, xu: ExecutionUnit, num: int) -> None:
+        for waiter in xu.seq_waiters.pop(num, []):
+            efd = waiter.efd  # type: ignore[attr-defined]
+            label = describe(xu, num)
+            if label in efd.registrations:
+                efd.registrations.remove(label)
+
+    def _register_xu(self, xu: ExecutionUnit, efd: EventFd | None) -> None:
+        previous = self._xu_fds.pop(xu.xu_id, None)
+        if previous is not None:
+            old_fd, listener = previous
+            xu.listeners.remove(listener)
+            if xu.name in old_fd.registrations:
+                old_fd.registrations.remove(f"any completion on {xu.name}")
+        if efd is None:
+            return
+
+        def listener(unit: ExecutionUnit, request: Any) -> None:
+            num = request.seq_num
+            efd.signal(1, lambda: self._observe(unit, num))
+
+        xu.listeners.append(listener)
+        efd.registrations.append(f"any completion on {xu.name}")
+        self._xu_fds[xu.xu_id] = (efd, listener)
+
+    def nrt_get_status_as_str(self, status: Any) -> str:
+        """``const char *nrt_get_status_as_str(NRT_STATUS status)``: the enumerator's name (A19)."""
+        return status_as_str(status)
 
     # -- Python-side conveniences (not part of the C surface) -------------------------------------
 

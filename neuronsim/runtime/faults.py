@@ -1,0 +1,274 @@
+"""Fault plans: seeded, exact failures injected into the simulated hardware.
+
+``Simulator(..., faults=PLAN)`` where PLAN is a YAML path or a list of fault dicts. A fault has
+
+* a **target**: ``device`` (its index), ``core`` (a logical core id as the instance numbers them),
+  ``xu`` (a core, an execution-unit kind and a queue), ``dma`` (a device's DMA transfers), ``hbm`` (a
+  device's stack), ``link`` (a NeuronLink pair);
+* a **trigger**: ``at_ns`` (the first matching request still running at or after that time),
+  ``nth`` (the Nth matching request to start, counting from 1), ``probability`` (each matching
+  request, drawn from the fault's own seeded stream), or none (the first matching request);
+* an **effect**: ``status`` (the request completes at its normal time with that ``NRT_STATUS``, moving
+  no data; ``NRT_EXEC_COMPLETED_WITH_NUM_ERR`` fills float outputs with NaN), ``hang`` (the request
+  never finishes; after ``NEURON_RT_EXEC_TIMEOUT`` it completes with ``NRT_TIMEOUT``), ``slowdown``
+  (the request takes that many times longer: a straggler) or ``degrade`` (a channel target's bandwidth
+  is divided by that factor from the trigger time on: a degraded link);
+* ``fatal`` (default: by status, docs/assumptions.md A16): the execution unit that ran the request
+  enters its terminal state; ``times``: how often it fires (default 1; unlimited for ``probability``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from neuronsim.errors import ConfigError
+from neuronsim.nrt import NRT_STATUS
+from neuronsim.topology.load import issues_from_validation
+from neuronsim.topology.spec import Nanoseconds, Spec
+
+if TYPE_CHECKING:
+    from neuronsim.hw.system import System
+    from neuronsim.hw.xu import ExecutionUnit
+
+__all__ = ["FaultSpec", "FaultPlan", "FaultInjector", "load_fault_plan", "FATAL_STATUSES"]
+
+# statuses that leave the execution unit in its terminal state unless the fault says otherwise (A16)
+FATAL_STATUSES = frozenset({
+    NRT_STATUS.NRT_TIMEOUT, NRT_STATUS.NRT_HW_ERROR, NRT_STATUS.NRT_EXEC_HW_ERR_COLLECTIVES,
+    NRT_STATUS.NRT_EXEC_HW_ERR_HBM_UE, NRT_STATUS.NRT_EXEC_HW_ERR_NC_UE, NRT_STATUS.NRT_EXEC_HW_ERR_DMA_ABORT,
+    NRT_STATUS.NRT_EXEC_SW_NQ_OVERFLOW, NRT_STATUS.NRT_NETWORK_PROXY_FAILURE,
+})
+XU_KINDS = ("tensor_op", "compute", "collectives", "tensor_read", "tensor_write")
+_FAULTS_SPAWN_KEY = 0xFA  # the fault streams' key under the simulator's seed
+
+
+def _fail(path: str, reason: str) -> PydanticCustomError:
+    return PydanticCustomError("topology", "{path}: {reason}", {"path": path, "reason": reason})
+
+
+class FaultSpec(Spec):
+    """One fault of a plan (see the module docstring)."""
+
+    target: Literal["device", "core", "xu", "dma", "hbm", "link"]
+    device: int | None = Field(None, ge=0)
+    core: int | None = Field(None, ge=0)
+    xu: Literal["tensor_op", "compute", "collectives", "tensor_read", "tensor_write"] | None = None
+    queue: int | None = Field(None, ge=0)
+    stack: int | None = Field(None, ge=0)
+    link: tuple[int, int] | None = None
+    at_ns: Nanoseconds | None = None
+    nth: int | None = Field(None, ge=1)
+    probability: float | None = Field(None, gt=0, le=1)
+    status: NRT_STATUS | None = None
+    hang: bool = False
+    slowdown: float | None = Field(None, ge=1)
+    degrade: float | None = Field(None, ge=1)
+    fatal: bool | None = None
+    times: int | None = Field(None, ge=1)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return NRT_STATUS[value]
+            except KeyError:
+                raise PydanticCustomError("unit", "{reason}", {"reason": f"unknown NRT_STATUS {value!r}"}) from None
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> FaultSpec:
+        needs = {"device": ("device",), "core": ("core",), "xu": ("core", "xu"), "dma": ("device",),
+                 "hbm": ("device", "stack"), "link": ("link",)}[self.target]
+        for name in needs:
+            if getattr(self, name) is None:
+                raise _fail(name, f"a {self.target} fault needs {name}")
+        effects = [e for e in ("status", "slowdown", "degrade") if getattr(self, e) is not None]
+        if self.hang:
+            effects.append("hang")
+        if len(effects) != 1:
+            raise _fail("status", f"give exactly one effect of status, hang, slowdown, degrade (got {effects or 'none'})")
+        triggers = [t for t in ("at_ns", "nth", "probability") if getattr(self, t) is not None]
+        if len(triggers) > 1:
+            raise _fail(triggers[1], f"give at most one trigger (got {', '.join(triggers)})")
+        if self.status == NRT_STATUS.NRT_SUCCESS:
+            raise _fail("status", "NRT_SUCCESS is not a fault")
+        if self.degrade is not None:
+            if self.target not in ("dma", "hbm", "link"):
+                raise _fail("degrade", "degrade applies to channel targets: dma, hbm, link")
+            if self.nth is not None or self.probability is not None:
+                raise _fail("degrade", "a degraded channel is triggered by at_ns (or from the start)")
+        elif self.target == "link":
+            raise _fail("target", "no request crosses a NeuronLink in this version (collectives come later): "
+                        "a link fault can only degrade the link")
+        return self
+
+    @property
+    def effect(self) -> str:
+        if self.hang:
+            return "hang"
+        return next(e for e in ("status", "slowdown", "degrade") if getattr(self, e) is not None)
+
+    @property
+    def is_fatal(self) -> bool:
+        if self.fatal is not None:
+            return self.fatal
+        return self.hang or (self.status is not None and self.status in FATAL_STATUSES)
+
+    @property
+    def max_times(self) -> float:
+        if self.times is not None:
+            return self.times
+        return math.inf if self.probability is not None else 1
+
+
+class FaultPlan(Spec):
+    faults: tuple[FaultSpec, ...] = ()
+
+
+def load_fault_plan(plan: str | Path | list[dict[str, Any]] | FaultPlan | None) -> FaultPlan:
+    """A validated plan from a YAML path (a list, or a mapping with ``faults:``) or a list of dicts."""
+    if plan is None:
+        return FaultPlan()
+    if isinstance(plan, FaultPlan):
+        return plan
+    source = "faults"
+    data: Any = plan
+    if isinstance(plan, (str, Path)):
+        source = str(plan)
+        try:
+            data = yaml.safe_load(Path(plan).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(source, f"cannot read file: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, f"malformed YAML: {exc}") from None
+    if isinstance(data, dict) and set(data) == {"faults"}:
+        data = data["faults"]
+    if not isinstance(data, list):
+        raise ConfigError(source, "a fault plan is a list of faults (or a mapping with a 'faults' list)")
+    try:
+        return FaultPlan.model_validate({"faults": data})
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc)) from None
+
+
+class _Armed:
+    __slots__ = ("spec", "index", "fired", "count", "rng")
+
+    def __init__(self, spec: FaultSpec, index: int, seed: int) -> None:
+        self.spec = spec
+        self.index = index
+        self.fired = 0
+        self.count = 0
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_FAULTS_SPAWN_KEY, index)))
+
+
+class FaultInjector:
+    """Applies a plan to requests as they start (installed as every execution unit's ``faults`` hook)."""
+
+    def __init__(self, plan: FaultPlan, system: System, seed: int, source: str = "faults") -> None:
+        self.system = system
+        self.armed: list[_Armed] = []
+        self.fired: list[tuple[int, int, int]] = []  # (fault index, seq id, time)
+        self._check_targets(plan, source)
+        for index, spec in enumerate(plan.faults):
+            if spec.effect == "degrade":
+                continue
+            self.armed.append(_Armed(spec, index, seed))
+        self.degrades = [(i, s) for i, s in enumerate(plan.faults) if s.effect == "degrade"]
+
+    def _check_targets(self, plan: FaultPlan, source: str) -> None:
+        topo = self.system.topology
+        for i, spec in enumerate(plan.faults):
+            where = f"[{i}]"
+            if spec.device is not None and spec.device >= topo.num_devices:
+                raise ConfigError(source, f"device {spec.device} does not exist (devices are 0-{topo.num_devices - 1})",
+                                  field=f"{where}.device")
+            if spec.core is not None and spec.core >= len(topo.logical_cores):
+                raise ConfigError(source, f"core {spec.core} does not exist (cores are 0-{len(topo.logical_cores) - 1})",
+                                  field=f"{where}.core")
+            if spec.stack is not None and spec.stack >= topo.spec.chip.hbm.stacks:
+                raise ConfigError(source, f"stack {spec.stack} does not exist ({topo.spec.chip.hbm.stacks} stacks "
+                                  "per device)", field=f"{where}.stack")
+            if spec.link is not None and tuple(spec.link) not in self.system.links:
+                raise ConfigError(source, f"there is no NeuronLink between devices {spec.link[0]} and {spec.link[1]}",
+                                  field=f"{where}.link")
+
+    def start_degrades(self, env: Any) -> None:
+        """Schedule the bandwidth degradations of the plan."""
+        for index, spec in self.degrades:
+            channels = self._channels(spec)
+
+            def degrade(_event: Any, channels: list = channels, factor: float = spec.degrade or 1.0,
+                        index: int = index) -> None:
+                for channel in channels:
+                    channel.bandwidth_bytes_per_ns /= factor
+                self.fired.append((index, 0, int(env.now)))
+
+            env.timeout(spec.at_ns or 0).callbacks.append(degrade)
+
+    def _channels(self, spec: FaultSpec) -> list:
+        system = self.system
+        if spec.target == "link":
+            a, b = spec.link  # type: ignore[misc]
+            return [system.links[(a, b)].channel, system.links[(b, a)].channel]
+        device = system.devices[spec.device]  # type: ignore[index]
+        if spec.target == "hbm":
+            return [device.hbm[spec.stack].channel]  # type: ignore[index]
+        return device.h2d_engines + device.d2h_engines + [core.dma for core in device.cores]
+
+    @staticmethod
+    def _matches(spec: FaultSpec, xu: ExecutionUnit, request: Any) -> bool:
+        target = spec.target
+        core = xu.core_id
+        if target == "core":
+            return core == spec.core
+        if target == "xu":
+            return core == spec.core and xu.kind == spec.xu and (spec.queue is None or xu.queue == spec.queue)
+        device = xu.device_index
+        if target == "device":
+            return device == spec.device
+        if target == "dma":
+            return device == spec.device and request.kind in ("tensor_write", "tensor_read", "tensor_copy")
+        if target == "hbm":
+            return (spec.device, spec.stack) in request.stacks()
+        return False
+
+    def on_start(self, xu: ExecutionUnit, request: Any, now: int, end: int) -> int:
+        """The end time of ``request`` after the plan's faults; may set its status and fatal flag."""
+        for armed in self.armed:
+            spec = armed.spec
+            if armed.fired >= spec.max_times or not self._matches(spec, xu, request):
+                continue
+            if spec.at_ns is not None:
+                if end < spec.at_ns:
+                    continue
+            elif spec.nth is not None:
+                armed.count += 1
+                if armed.count < spec.nth:
+                    continue
+            elif spec.probability is not None:
+                if armed.rng.random() >= spec.probability:
+                    continue
+            armed.fired += 1
+            request.fault = spec
+            self.fired.append((armed.index, request.seq_id, now))
+            effect = spec.effect
+            if effect == "status":
+                request.status = spec.status
+                request.fatal = spec.is_fatal
+            elif effect == "hang":
+                request.status = NRT_STATUS.NRT_TIMEOUT
+                request.fatal = spec.is_fatal
+                return now + xu.timeout_ns
+            else:
+                return now + math.ceil((end - now) * (spec.slowdown or 1.0))
+            return end
+        return end

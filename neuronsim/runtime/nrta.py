@@ -1,0 +1,98 @@
+"""The explicit async API, generation 3.0 (SDK >= 2.29): ``nrta_*`` with status cells and ``lnc_idx``.
+
+``NrtRuntime`` is what ``Simulator.runtime(env=...)`` returns by default. Execution units per logical
+core: Tensor Op x 2 (reads, writes and copies), Compute x 1, Collectives x 3. Every schedule call takes
+an ``NRT_STATUS *ret`` cell, written when the request completes, before it is reported complete.
+Completion events (SDK >= 2.30): ``nrta_event_register_seq_id_completion`` and
+``nrta_event_register_xu_completion`` with eventfd-like objects (:class:`~neuronsim.runtime.events.EventFd`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from neuronsim.nrt import NRT_STATUS, nrta_xu_t
+from neuronsim.runtime.runtime import RuntimeBase, _int, _mirror, _ref, _Status
+
+if TYPE_CHECKING:
+    from neuronsim.hw.system import CoreHW
+    from neuronsim.hw.xu import ExecutionUnit
+    from neuronsim.runtime.objects import Tensor
+
+__all__ = ["NrtRuntime"]
+
+S = NRT_STATUS
+TENSOR_OP, COMPUTE, COLLECTIVES = (int(nrta_xu_t.NRTA_XU_TENSOR_OP), int(nrta_xu_t.NRTA_XU_COMPUTE),
+                                   int(nrta_xu_t.NRTA_XU_COLLECTIVES))
+
+
+class NrtRuntime(RuntimeBase):
+    """A runtime process speaking the 3.0 explicit async API (the default)."""
+
+    XU_TABLE = ((TENSOR_OP, "tensor_op"), (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
+    API = "3.0"
+
+    def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any) -> tuple[Tensor, ExecutionUnit, CoreHW]:
+        t = self._device_tensor(tensor)
+        xu = self._xu(lnc_idx, TENSOR_OP, queue)
+        core = self._cores[lnc_idx]
+        if core.device is not t.core.device:
+            raise _Status(S.NRT_INVALID)  # A12: lnc_idx must be a core of the tensor's device
+        return t, xu, core
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
+                          ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
+        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+        return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
+                         ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
+        int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+        return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
+
+    @_mirror("schedule_ns")
+    def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, lnc_idx: Any,
+                         queue: Any, ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
+        uint64_t size, int lnc_idx, int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``: both tensors
+        on the same logical core."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        s, xu, core = self._tensor_op(src, lnc_idx, queue)
+        return self._copy(s, core, xu, src_offset, dst, dst_offset, size, ret_cell, seq_cell)
+
+    @_mirror("schedule_ns")
+    def nrta_execute_schedule(self, model: Any, input: Any, output: Any, queue: Any, ret: Any,  # noqa: A002
+                              req_sequence: Any) -> NRT_STATUS:
+        """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
+        int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        m = self._model(model)
+        return self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, ret_cell, seq_cell)
+
+    @_mirror("query_ns")
+    def nrta_event_register_seq_id_completion(self, seq: Any, fd: Any) -> NRT_STATUS:
+        """``nrta_event_register_seq_id_completion(nrta_seq_t seq, int fd)``: signal ``fd`` when ``seq``
+        completes (at once if it already has); ``fd`` -1 deregisters."""
+        xu, num = self._decode(seq)
+        efd = self._eventfd(fd)
+        if efd is None:
+            self._deregister_seq(xu, num)
+        else:
+            self._register_seq(xu, num, efd)
+        return S.NRT_SUCCESS
+
+    @_mirror("query_ns")
+    def nrta_event_register_xu_completion(self, lnc: Any, xu: Any, queue: Any, fd: Any) -> NRT_STATUS:
+        """``nrta_event_register_xu_completion(int lnc, nrta_xu_t xu, int queue, int fd)``: signal ``fd`` on
+        every completion on that queue; a negative ``fd`` deregisters."""
+        unit = self._xu(lnc, _int(xu), queue)
+        self._register_xu(unit, self._eventfd(fd))
+        return S.NRT_SUCCESS
