@@ -1,0 +1,209 @@
+"""Fault plans: triggers, effects, fatal states, and bad plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neuronsim
+from neuronsim import nrt
+from neuronsim.errors import ConfigError
+from tests.helpers import model_with_io, open_runtime, schedule_execute, tensor
+
+D = 10_000  # execution time of the test model
+
+
+def neff(kernel=None):
+    return neuronsim.Neff(inputs={"x": ((64,), "float32")}, outputs={"y": ((64,), "float32")}, duration_ns=D,
+                          kernel=kernel)
+
+
+def run_executes(faults, n=5, preset="trn1.2xlarge", kernel=None, **kwargs):
+    sim, rt = open_runtime(preset, env={}, faults=faults, **kwargs)
+    model, ins, outs = model_with_io(rt, neff(kernel))
+    results = []
+    for _ in range(n):
+        status, ret, seq = schedule_execute(rt, model, ins, outs)
+        results.append((status, ret, seq))
+    sim.run_until_idle()
+    return sim, rt, results, (model, ins, outs)
+
+
+def test_nth_request_fails_with_the_status_and_the_unit_dies():
+    plan = [{"target": "xu", "core": 0, "xu": "compute", "queue": 0, "nth": 3, "status": "NRT_EXEC_HW_ERR_NC_UE"}]
+    sim, rt, results, (model, ins, outs) = run_executes(plan)
+    statuses = [ret.value for _, ret, _ in results]
+    # 1, 2 succeed; 3 fails; 4 and 5 were queued behind it and are flushed (A17)
+    assert statuses == [nrt.NRT_SUCCESS, nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_NC_UE,
+                        nrt.NRT_EXEC_UNIT_UNRECOVERABLE, nrt.NRT_EXEC_UNIT_UNRECOVERABLE]
+    assert rt.execution_unit(0, nrt.NRTA_XU_COMPUTE, 0).fatal_status == nrt.NRT_EXEC_HW_ERR_NC_UE
+    status, _, seq = schedule_execute(rt, model, ins, outs)
+    assert status == nrt.NRT_EXEC_UNIT_UNRECOVERABLE and seq.value is None
+    # other units keep working: the Tensor Op queues of core 0 and the compute unit of core 1
+    t = tensor(rt, 256)
+    ret = nrt.Ref()
+    assert rt.nrta_tensor_write(t, np.ones(256, np.uint8), 0, 256, 0, 0, ret, nrt.Ref()) == nrt.NRT_SUCCESS
+    m1, i1, o1 = model_with_io(rt, neff(), vnc=1)
+    status, ret1, _ = schedule_execute(rt, m1, i1, o1)
+    sim.run_until_idle()
+    assert status == nrt.NRT_SUCCESS and ret.value == ret1.value == nrt.NRT_SUCCESS
+    assert sim.faults_fired == [(0, results[2][2].value, rt.request(results[2][2].value).start_ns)]
+
+
+def test_the_terminal_state_lasts_until_close_and_reinit():
+    plan = [{"target": "core", "core": 0, "status": "NRT_EXEC_HW_ERR_HBM_UE"}]
+    sim, rt, results, (model, ins, outs) = run_executes(plan, n=1)
+    assert results[0][1].value == nrt.NRT_EXEC_HW_ERR_HBM_UE
+    assert schedule_execute(rt, model, ins, outs)[0] == nrt.NRT_EXEC_UNIT_UNRECOVERABLE
+    rt.nrt_close()
+    assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+    model, ins, outs = model_with_io(rt, neff())
+    status, ret, _ = schedule_execute(rt, model, ins, outs)
+    sim.run_until_idle()
+    assert status == nrt.NRT_SUCCESS and ret.value == nrt.NRT_SUCCESS  # fired once (times: 1)
+
+
+def test_non_fatal_status_leaves_the_unit_working():
+    plan = [{"target": "xu", "core": 0, "xu": "compute", "nth": 2, "status": "NRT_EXEC_HW_ERR_REPAIRABLE_HBM_UE"}]
+    _, rt, results, _ = run_executes(plan, n=4)
+    assert [ret.value for _, ret, _ in results] == [0, 1205, 0, 0]
+    assert rt.execution_unit(0, nrt.NRTA_XU_COMPUTE, 0).fatal_status is None
+
+
+def test_numerical_error_fills_float_outputs_with_nan():
+    plan = [{"target": "core", "core": 0, "nth": 1, "status": "NRT_EXEC_COMPLETED_WITH_NUM_ERR"}]
+    sim, rt, results, (model, ins, outs) = run_executes(plan, n=2, kernel=lambda x: {"y": x + 1})
+    assert [ret.value for _, ret, _ in results] == [1003, 0]
+    y = np.empty(64, np.float32)
+    sim2, rt2, results2, (_, _, outs2) = run_executes(plan, n=1, kernel=lambda x: {"y": x + 1})
+    rt2.nrta_tensor_read(y, outs2.tensors["y"], 0, 256, 0, 0, nrt.Ref(), nrt.Ref())
+    sim2.run_until_idle()
+    assert np.isnan(y).all()
+
+
+def test_hang_becomes_timeout_after_the_exec_timeout():
+    plan = [{"target": "xu", "core": 0, "xu": "compute", "nth": 2, "hang": True}]
+    sim, rt, results, _ = run_executes(plan, n=3)
+    hung = rt.request(results[1][2].value)
+    assert hung.status == nrt.NRT_TIMEOUT
+    assert hung.end_ns - hung.start_ns == 30 * 10**9  # NEURON_RT_EXEC_TIMEOUT default 30 s
+    assert results[2][1].value == nrt.NRT_EXEC_UNIT_UNRECOVERABLE
+
+
+def test_hang_honours_neuron_rt_exec_timeout():
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True,
+                              faults=[{"target": "core", "core": 0, "hang": True}])
+    rt = sim.runtime(env={"NEURON_RT_EXEC_TIMEOUT": "2"})
+    rt.nrt_init(1, "", "")
+    model, ins, outs = model_with_io(rt, neff())
+    _, ret, seq = schedule_execute(rt, model, ins, outs)
+    sim.run_until_idle()
+    req = rt.request(seq.value)
+    assert ret.value == nrt.NRT_TIMEOUT and req.end_ns - req.start_ns == 2 * 10**9
+
+
+def test_slowdown_makes_a_straggler():
+    plan = [{"target": "xu", "core": 0, "xu": "compute", "nth": 2, "slowdown": 3}]
+    _, rt, results, _ = run_executes(plan, n=3)
+    durations = [rt.request(seq.value).end_ns - rt.request(seq.value).start_ns for _, _, seq in results]
+    assert durations == [D, 3 * D, D]
+    assert all(ret.value == nrt.NRT_SUCCESS for _, ret, _ in results)
+
+
+def test_at_time_hits_the_request_running_then():
+    _, dry, dry_results, _ = run_executes([], n=4)
+    ends = [dry.request(seq.value).end_ns for _, _, seq in dry_results]
+    at = (ends[0] + ends[1]) // 2  # after the first has finished, while the second runs
+    plan = [{"target": "core", "core": 0, "at_ns": at, "status": "NRT_EXEC_HW_ERR_DMA_ABORT"}]
+    _, rt, results, _ = run_executes(plan, n=4)
+    assert [rt.request(seq.value).end_ns for _, _, seq in results[:2]] == ends[:2]
+    assert [ret.value for _, ret, _ in results] == [0, 1203, 101, 101]
+
+
+def test_dma_target_fails_transfers_and_moves_no_data():
+    plan = [{"target": "dma", "device": 0, "status": "NRT_EXEC_HW_ERR_DMA_ABORT", "fatal": False}]
+    sim, rt = open_runtime("trn1.2xlarge", env={}, faults=plan)
+    t = tensor(rt, 256)
+    ret, ret2 = nrt.Ref(), nrt.Ref()
+    rt.nrta_tensor_write(t, np.full(256, 7, np.uint8), 0, 256, 0, 0, ret, nrt.Ref())
+    back = np.zeros(256, np.uint8)
+    sim.run_until_idle()
+    rt.nrta_tensor_read(back, t, 0, 256, 0, 0, ret2, nrt.Ref())
+    sim.run_until_idle()
+    assert ret.value == nrt.NRT_EXEC_HW_ERR_DMA_ABORT and ret2.value == nrt.NRT_SUCCESS
+    assert not back.any()  # the failed write landed nothing
+
+
+def test_hbm_target_hits_requests_on_that_stack_only():
+    plan = [{"target": "hbm", "device": 0, "stack": 1, "status": "NRT_EXEC_HW_ERR_HBM_UE", "times": 5}]
+    sim, rt = open_runtime("trn1.2xlarge", env={}, faults=plan)
+    on0, on1 = tensor(rt, 256, vnc=0), tensor(rt, 256, vnc=1)
+    r0, r1 = nrt.Ref(), nrt.Ref()
+    rt.nrta_tensor_write(on0, np.ones(256, np.uint8), 0, 256, 0, 0, r0, nrt.Ref())
+    rt.nrta_tensor_write(on1, np.ones(256, np.uint8), 0, 256, 1, 0, r1, nrt.Ref())
+    sim.run_until_idle()
+    assert (r0.value, r1.value) == (nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_HBM_UE)
+
+
+def test_degraded_link_and_hbm():
+    plan = [{"target": "link", "link": [0, 1], "degrade": 4, "at_ns": 1000},
+            {"target": "hbm", "device": 0, "stack": 0, "degrade": 2}]
+    sim = neuronsim.Simulator("trn1.32xlarge", faults=plan)
+    link = sim.system.links[(0, 1)].channel
+    before = link.bandwidth_bytes_per_ns
+    sim.run_for_ns(999)
+    assert link.bandwidth_bytes_per_ns == before
+    sim.run_for_ns(1)
+    assert link.bandwidth_bytes_per_ns == before / 4
+    assert sim.system.links[(1, 0)].channel.bandwidth_bytes_per_ns == before / 4
+    assert sim.system.devices[0].hbm[0].channel.bandwidth_bytes_per_ns == 205.0
+
+
+def test_probability_is_seeded():
+    plan = [{"target": "core", "core": 0, "probability": 0.3, "status": "NRT_EXEC_COMPLETED_WITH_ERR"}]
+
+    def outcome(seed):
+        sim, rt = open_runtime("trn1.2xlarge", env={}, faults=plan, seed=seed)
+        model, ins, outs = model_with_io(rt, neff())
+        rets = []
+        for _ in range(5):  # 5 batches of 8 (the queue's capacity)
+            rets += [schedule_execute(rt, model, ins, outs)[1] for _ in range(8)]
+            sim.run_until_idle()
+        return [int(ret.value) for ret in rets]
+
+    a = outcome(1)
+    assert a == outcome(1)
+    assert a != outcome(2)
+    assert 3 <= a.count(1004) <= 25
+
+
+def test_fault_plan_from_yaml(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("faults:\n  - {target: xu, core: 0, xu: compute, nth: 1, status: NRT_EXEC_HW_ERR_NC_UE}\n")
+    _, _, results, _ = run_executes(str(path), n=1)
+    assert results[0][1].value == nrt.NRT_EXEC_HW_ERR_NC_UE
+
+
+@pytest.mark.parametrize(("plan", "field", "reason"), [
+    ([{"target": "core", "status": "NRT_TIMEOUT"}], "[0].core", "a core fault needs core"),
+    ([{"target": "core", "core": 0}], "[0].status", "give exactly one effect"),
+    ([{"target": "core", "core": 0, "status": "NRT_OOPS"}], "[0].status", "unknown NRT_STATUS 'NRT_OOPS'"),
+    ([{"target": "core", "core": 0, "hang": True, "slowdown": 2}], "[0].status", "exactly one effect"),
+    ([{"target": "core", "core": 0, "nth": 2, "at_ns": 5, "hang": True}], "[0].nth", "at most one trigger"),
+    ([{"target": "core", "core": 99, "hang": True}], "[0].core", "core 99 does not exist (cores are 0-1)"),
+    ([{"target": "core", "core": 0, "hang": True, "colour": 1}], "[0].colour", "unknown key"),
+    ([{"target": "link", "link": [0, 1], "hang": True}], "[0].target", "no request crosses a NeuronLink"),
+    ([{"target": "core", "core": 0, "degrade": 2}], "[0].degrade", "degrade applies to channel targets"),
+    ([{"target": "core", "core": 0, "status": "NRT_SUCCESS"}], "[0].status", "NRT_SUCCESS is not a fault"),
+])
+def test_bad_fault_plans(plan, field, reason):
+    with pytest.raises(ConfigError) as info:
+        neuronsim.Simulator("trn1.2xlarge", faults=plan)
+    issue = info.value.issues[0]
+    assert issue.field.replace("faults", "") == field
+    assert reason in issue.reason
+
+
+def test_a_plan_that_is_not_a_list():
+    with pytest.raises(ConfigError, match="a fault plan is a list of faults"):
+        neuronsim.Simulator("trn1.2xlarge", faults={"target": "core"})
