@@ -56,7 +56,7 @@ def _fail(path: str, reason: str) -> PydanticCustomError:
 class FaultSpec(Spec):
     """One fault of a plan (see the module docstring)."""
 
-    target: Literal["device", "core", "xu", "dma", "hbm", "link"]
+    target: Literal["device", "core", "xu", "dma", "hbm", "link", "efa"]
     device: int | None = Field(None, ge=0)
     core: int | None = Field(None, ge=0)
     xu: Literal["tensor_op", "compute", "collectives", "tensor_read", "tensor_write"] | None = None
@@ -86,7 +86,7 @@ class FaultSpec(Spec):
     @model_validator(mode="after")
     def _shape(self) -> FaultSpec:
         needs = {"device": ("device",), "core": ("core",), "xu": ("core", "xu"), "dma": ("device",),
-                 "hbm": ("device", "stack"), "link": ("link",)}[self.target]
+                 "hbm": ("device", "stack"), "link": ("link",), "efa": ("device",)}[self.target]
         for name in needs:
             if getattr(self, name) is None:
                 raise _fail(name, f"a {self.target} fault needs {name}")
@@ -108,6 +108,9 @@ class FaultSpec(Spec):
         elif self.target == "link":
             raise _fail("target", "no request crosses a NeuronLink in this version (collectives come later): "
                         "a link fault can only degrade the link")
+        if self.target == "efa":
+            raise _fail("target", "EFA devices carry only multi-instance collective traffic, which this version "
+                        "does not simulate yet: an EFA fault could never fire")
         return self
 
     @property
