@@ -142,6 +142,17 @@ class Simulator:
         self._next_fd += 1
         return efd
 
+    def add_fault(self, fault: dict) -> None:
+        """Add one fault (a dict as in a plan) to a running simulation; it applies from now on."""
+        plan = load_fault_plan([fault])
+        if self.fault_injector is None:
+            self.fault_injector = FaultInjector(FaultPlan(), self.system, self.seed)
+            for rt in self.runtimes:
+                for xu in rt.execution_units():
+                    xu.faults = self.fault_injector
+        self.fault_injector.add(plan.faults[0], self.env)
+        self.fault_plan = FaultPlan(faults=self.fault_plan.faults + plan.faults)
+
     @property
     def faults_fired(self) -> list[tuple[int, int, int]]:
         """``(fault index, sequence id, time)`` of every fault that fired (sequence id 0 for degradations)."""

@@ -10,42 +10,7 @@ from hypothesis import strategies as st
 import neuronsim
 from neuronsim import check_invariants, nrt
 from neuronsim.runtime.faults import FATAL_STATUSES
-
-STATUSES = ["NRT_EXEC_HW_ERR_HBM_UE", "NRT_EXEC_HW_ERR_NC_UE", "NRT_EXEC_HW_ERR_DMA_ABORT", "NRT_EXEC_BAD_INPUT",
-            "NRT_EXEC_COMPLETED_WITH_NUM_ERR", "NRT_EXEC_COMPLETED_WITH_ERR", "NRT_EXEC_HW_ERR_REPAIRABLE_HBM_UE",
-            "NRT_NETWORK_PROXY_FAILURE", "NRT_EXEC_OOB"]
-
-
-@st.composite
-def fault_plans(draw):
-    faults = []
-    for _ in range(draw(st.integers(0, 4))):
-        target = draw(st.sampled_from(["core", "xu", "device", "dma", "hbm"]))
-        fault = {"target": target}
-        if target in ("core", "xu"):
-            fault["core"] = draw(st.integers(0, 1))
-        if target == "xu":
-            fault["xu"] = draw(st.sampled_from(["tensor_op", "compute"]))
-        if target in ("device", "dma", "hbm"):
-            fault["device"] = 0
-        if target == "hbm":
-            fault["stack"] = draw(st.integers(0, 1))
-        trigger = draw(st.sampled_from(["nth", "probability", "at_ns", "none"]))
-        if trigger == "nth":
-            fault["nth"] = draw(st.integers(1, 12))
-        elif trigger == "probability":
-            fault["probability"] = draw(st.sampled_from([0.05, 0.2, 0.5]))
-        elif trigger == "at_ns":
-            fault["at_ns"] = draw(st.integers(2_000_000, 2_400_000))
-        effect = draw(st.sampled_from(["status", "status", "hang", "slowdown"]))
-        if effect == "status":
-            fault["status"] = draw(st.sampled_from(STATUSES))
-        elif effect == "hang":
-            fault["hang"] = True
-        else:
-            fault["slowdown"] = draw(st.sampled_from([1.5, 4.0]))
-        faults.append(fault)
-    return faults
+from neuronsim.testing.strategies import fault_plans
 
 
 def run(plan, seed, steps):

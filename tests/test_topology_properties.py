@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
+from neuronsim.testing.strategies import topologies as instance_specs
 from neuronsim.topology import load_spec, load_topology, preset_names
 from neuronsim.topology.model import Topology
 from neuronsim.topology.spec import ClusterSpec, InstanceSpec
-from tests.strategies import instance_specs
 
 
 def _round_trip(spec):

@@ -180,12 +180,28 @@ class FaultInjector:
         self.system = system
         self.armed: list[_Armed] = []
         self.fired: list[tuple[int, int, int]] = []  # (fault index, seq id, time)
+        self.seed = seed
+        self.count = 0
+        self.degrades: list[tuple[int, FaultSpec]] = []
         self._check_targets(plan, source)
-        for index, spec in enumerate(plan.faults):
-            if spec.effect == "degrade":
-                continue
-            self.armed.append(_Armed(spec, index, seed))
-        self.degrades = [(i, s) for i, s in enumerate(plan.faults) if s.effect == "degrade"]
+        for spec in plan.faults:
+            self._arm(spec)
+
+    def _arm(self, spec: FaultSpec) -> None:
+        index = self.count
+        self.count += 1
+        if spec.effect == "degrade":
+            self.degrades.append((index, spec))
+        else:
+            self.armed.append(_Armed(spec, index, self.seed))
+
+    def add(self, spec: FaultSpec, env: Any) -> None:
+        """Arm one more fault now (a degradation starts at ``max(now, at_ns)``)."""
+        self._check_targets(FaultPlan(faults=(spec,)), "add_fault")
+        before = len(self.degrades)
+        self._arm(spec)
+        if len(self.degrades) > before:
+            self._start_degrade(env, *self.degrades[-1], delay=max(0, (spec.at_ns or 0) - int(env.now)))
 
     def _check_targets(self, plan: FaultPlan, source: str) -> None:
         topo = self.system.topology
@@ -207,15 +223,18 @@ class FaultInjector:
     def start_degrades(self, env: Any) -> None:
         """Schedule the bandwidth degradations of the plan."""
         for index, spec in self.degrades:
-            channels = self._channels(spec)
+            self._start_degrade(env, index, spec, delay=spec.at_ns or 0)
 
-            def degrade(_event: Any, channels: list = channels, factor: float = spec.degrade or 1.0,
-                        index: int = index) -> None:
-                for channel in channels:
-                    channel.bandwidth_bytes_per_ns /= factor
-                self.fired.append((index, 0, int(env.now)))
+    def _start_degrade(self, env: Any, index: int, spec: FaultSpec, delay: int) -> None:
+        channels = self._channels(spec)
+        factor = spec.degrade or 1.0
 
-            env.timeout(spec.at_ns or 0).callbacks.append(degrade)
+        def degrade(_event: Any) -> None:
+            for channel in channels:
+                channel.bandwidth_bytes_per_ns /= factor
+            self.fired.append((index, 0, int(env.now)))
+
+        env.timeout(delay).callbacks.append(degrade)
 
     def _channels(self, spec: FaultSpec) -> list:
         system = self.system

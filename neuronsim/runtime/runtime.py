@@ -699,12 +699,13 @@ class RuntimeBase:
                 efd.registrations.remove(label)
 
     def _register_xu(self, xu: ExecutionUnit, efd: EventFd | None) -> None:
+        label = f"any completion on {xu.name}"
         previous = self._xu_fds.pop(xu.xu_id, None)
         if previous is not None:
             old_fd, listener = previous
             xu.listeners.remove(listener)
-            if xu.name in old_fd.registrations:
-                old_fd.registrations.remove(f"any completion on {xu.name}")
+            if label in old_fd.registrations:
+                old_fd.registrations.remove(label)
         if efd is None:
             return
 
@@ -713,7 +714,7 @@ class RuntimeBase:
             efd.signal(1, lambda: self._observe(unit, num))
 
         xu.listeners.append(listener)
-        efd.registrations.append(f"any completion on {xu.name}")
+        efd.registrations.append(label)
         self._xu_fds[xu.xu_id] = (efd, listener)
 
     def nrt_get_status_as_str(self, status: Any) -> str:
