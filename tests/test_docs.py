@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).parents[1] / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text())
+ROOT = Path(__file__).parents[1]
+DOCS = ROOT / "docs"
+EXCERPTS = "<!-- docs: excerpts from examples/ -->"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text() and EXCERPTS not in p.read_text())
+EXCERPT_PAGES = sorted(p for p in DOCS.rglob("*.md") if EXCERPTS in p.read_text())
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
@@ -22,3 +25,12 @@ def test_page_examples_run(page, tmp_path, monkeypatch, capsys):
 
 def test_there_are_runnable_pages():
     assert any(p.name == "first-simulation.md" for p in PAGES)
+
+
+@pytest.mark.parametrize("page", EXCERPT_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_excerpts_match_the_example_project(page):
+    sources = "\n".join(p.read_text() for p in (ROOT / "examples").rglob("*.py"))
+    blocks = BLOCK.findall(page.read_text())
+    assert blocks
+    for block in blocks:
+        assert block.rstrip("\n") in sources, f"not an excerpt of examples/: {block[:200]!r}"

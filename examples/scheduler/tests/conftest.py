@@ -12,6 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs derandomized (HYPOTHESIS_PROFILE=ci), like neuronsim's own suite
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    settings.load_profile("ci")
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
