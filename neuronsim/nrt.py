@@ -12,6 +12,7 @@ dependencies inside neuronsim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
@@ -151,6 +152,9 @@ class nrt_cc_op_type_t(IntEnum):  # noqa: N801
     NRT_CC_ALLGATHER = 0
     NRT_CC_ALLREDUCE = 1
     NRT_CC_REDUCESCATTER = 2
+    # neuronsim extensions: all-to-all and permute exist in nccom-test but not in the public header
+    NRT_CC_ALLTOALL = 3
+    NRT_CC_PERMUTE = 4
 
 
 class nrt_tensor_usage_t(IntEnum):  # noqa: N801
@@ -194,6 +198,35 @@ def NRTA_SEQ_GET_SEQ_NUM(seq_id: int) -> int:  # noqa: N802 - the C macro
 def NRTA_SEQ_GET_XU_ID(seq_id: int) -> int:  # noqa: N802 - the C macro
     """``(seq_id >> 48)``: the 16-bit execution-unit id."""
     return (int(seq_id) >> 48) & 0xFFFF
+
+
+@dataclass
+class nrt_cc_comm_t:  # noqa: N801 - the C struct
+    """``typedef struct nrt_cc_comm { uint32_t *replica_group; uint32_t rank; uint32_t rank_n;
+    uint32_t ctx_device_id; uint32_t ctx_device_count; uint32_t vnc; } nrt_cc_comm_t;``
+
+    ``replica_group`` lists the global device ids (from ``nrt_cc_global_comm_init``) of the group's
+    ranks in rank order; ``None`` means the whole world.
+    """
+
+    replica_group: list[int] | None
+    rank: int
+    rank_n: int
+    ctx_device_id: int = 0
+    ctx_device_count: int = 0
+    vnc: int = 0
+
+
+@dataclass
+class nrt_tensor_list_t:  # noqa: N801 - the C struct
+    """``typedef struct nrt_tensor_list { nrt_tensor_t **tensors; size_t num_tensors; } nrt_tensor_list_t;``"""
+
+    tensors: list[Any] = field(default_factory=list)
+    num_tensors: int = -1
+
+    def __post_init__(self) -> None:
+        if self.num_tensors < 0:
+            self.num_tensors = len(self.tensors)
 
 
 class Ref(Generic[T]):

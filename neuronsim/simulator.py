@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+from neuronsim.collectives.service import CollectiveService
 from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
 from neuronsim.hw.memory import MemoryPool
@@ -80,6 +81,7 @@ class Simulator:
         self.hang_polls = hang_polls
         self.eventfds: dict[int, EventFd] = {}
         self._next_fd = 3  # 0-2 are stdin, stdout and stderr
+        self.collectives = CollectiveService(self)
         plan = load_fault_plan(faults)
         self.fault_plan = plan
         self.fault_injector = (FaultInjector(plan, self.system, seed, str(faults) if isinstance(faults, (str, Path))

@@ -61,6 +61,7 @@ class CoreHW:
     hbm: HBMStack
     hbm_index: int
     dma: Channel
+    cc_dma: Channel
     bf16_flops_per_ns: float
     fp32_flops_per_ns: float
 
@@ -85,7 +86,7 @@ class System:
         out: list[Channel] = []
         for dev in self.devices:
             out += [stack.channel for stack in dev.hbm]
-            out += [core.dma for core in dev.cores]
+            out += [core.dma for core in dev.cores] + [core.cc_dma for core in dev.cores]
             out += dev.h2d_engines + dev.d2h_engines + [dev.pcie_h2d, dev.pcie_d2h]
         out += [link.channel for link in self.links.values()]
         return out
@@ -127,6 +128,7 @@ def build_system(topology: Topology) -> System:
                 hbm_index=core.hbm_stack,
                 dma=Channel(f"dev{d}/nc{core.id}/dma",
                             dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
+                cc_dma=Channel(f"dev{d}/nc{core.id}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
                 bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
                 fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
             )

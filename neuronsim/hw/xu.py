@@ -129,11 +129,21 @@ class ExecutionUnit:
         now = env._now  # noqa: SLF001 - hot path
         request.start_ns = now
         end = request.start(now)
+        if end is None:
+            return  # its end depends on others (a collective's rendezvous): it calls end_at later
         if self.faults is not None:
             end = self.faults.on_start(self, request, now, end)
         request.end_ns = end
         event = Timeout(env, end - now)
         event.callbacks.append(self._finish)
+
+    def end_at(self, request: Any, end_ns: int) -> None:
+        """End the running ``request`` at ``end_ns`` (for requests whose ``start`` returned None)."""
+        now = self.env._now  # noqa: SLF001
+        if self.faults is not None:
+            end_ns = self.faults.on_start(self, request, request.start_ns, end_ns)
+        request.end_ns = max(end_ns, now)
+        Timeout(self.env, request.end_ns - now).callbacks.append(self._finish)
 
     def _finish(self, _event: simpy.Event) -> None:
         queue = self._queue

@@ -77,6 +77,13 @@ class NrtRuntime(RuntimeBase):
         m = self._model(model)
         return self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, ret_cell, seq_cell)
 
+    @_mirror("schedule_ns")
+    def nrta_cc_schedule(self, cc_ctx: Any, queue: Any, ret: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``:
+        one of the rank's three Collectives queues."""
+        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        return self._cc_request(cc_ctx, queue, ret_cell, seq_cell, COLLECTIVES)
+
     @_mirror("query_ns")
     def nrta_event_register_seq_id_completion(self, seq: Any, fd: Any) -> NRT_STATUS:
         """``nrta_event_register_seq_id_completion(nrta_seq_t seq, int fd)``: signal ``fd`` when ``seq``

@@ -136,6 +136,15 @@ class NrtRuntime228(RuntimeBase):
         status = self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, sink, seq_cell)
         return self._tracked(status, sink, seq_cell)
 
+    @_mirror("schedule_ns")
+    def nrta_cc_schedule(self, cc_ctx: Any, queue: Any, err: Any, req_sequence: Any) -> NRT_STATUS:
+        """``nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, nrta_error_tracker_t *err,
+        nrta_seq_t *req_sequence)``: queue must be 0 (Gen-1)."""
+        seq_cell = _ref(req_sequence)
+        ctx = cc_ctx.value if hasattr(cc_ctx, "value") else cc_ctx
+        sink = self._status_sink(err, getattr(ctx, "vnc", -1))
+        return self._tracked(self._cc_request(cc_ctx, queue, sink, seq_cell, COLLECTIVES), sink, seq_cell)
+
     @_mirror("query_ns")
     def nrta_get_completion_handle(self, seq: Any, fd: Any) -> NRT_STATUS:
         """``nrta_get_completion_handle(nrta_seq_t seq, int *fd)``: ``fd.value`` is a pollable eventfd that is

@@ -268,3 +268,35 @@ class ExecuteRequest(_Request):
             else:
                 continue
             storage.write(tensor.offset, nan.reshape(-1).view(np.uint8))
+
+
+class CollectiveRequest(_Request):
+    """One rank's part of a collective; it ends when the collective's algorithm is done for that rank."""
+
+    __slots__ = ("ctx", "core", "service", "results", "algorithm")
+    kind = "collective"
+
+    def __init__(self, ctx: Any, core: CoreHW, service: Any, ret: Ref | None) -> None:
+        super().__init__(ret)
+        self.ctx = ctx
+        self.core = core
+        self.service = service
+        self.results: list[bytes] = []
+        self.algorithm = ""
+
+    def start(self, now_ns: int) -> None:  # type: ignore[override]
+        self.service.arrive(self, now_ns)
+        return None
+
+    def finish(self, now_ns: int) -> None:
+        if self.status == NRT_STATUS.NRT_SUCCESS:
+            for tensor, data in zip(self.ctx.outputs, self.results, strict=False):
+                if tensor.alloc.storage is not None:
+                    tensor.alloc.storage.write(tensor.offset, data)
+        self.results = []
+        self._complete()
+
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        out = [(t.alloc, t.offset, t.offset + t.size, False, t.name) for t in self.ctx.inputs]
+        out += [(t.alloc, t.offset, t.offset + t.size, True, t.name) for t in self.ctx.outputs]
+        return out

@@ -29,6 +29,7 @@ __all__ = [
     "DMASpec",
     "ComputeSpec",
     "LNCSpec",
+    "CCSpec",
     "DeviceSpec",
     "NeuronLinkSpec",
     "NUMANodeSpec",
@@ -178,6 +179,13 @@ class ComputeSpec(Spec):
     fp32_flops_per_ns: float = param("TensorE FP32 peak of one physical core, FLOP per ns.", gt=0)
 
 
+class CCSpec(Spec):
+    """Collective communication: what a collective's data movement costs on this chip."""
+
+    dma_bandwidth_bytes_per_ns: BytesPerNs = param("Collective DMA bandwidth of one physical core, per direction.")
+    step_latency_ns: Nanoseconds = param("Fixed cost of one algorithm step (CC-core semaphores, DMA setup).")
+
+
 class LNCSpec(Spec):
     """Logical NeuronCore configuration (trn2 and later)."""
 
@@ -202,6 +210,7 @@ class ChipSpec(_WithProvenance):
     hbm: HBMSpec
     dma: DMASpec
     compute: ComputeSpec
+    cc: CCSpec
     lnc: LNCSpec | None = Field(None, description="LNC support; absent on chips without it (trn1, inf2).")
 
     @model_validator(mode="after")
@@ -329,6 +338,7 @@ class RuntimeSpec(_WithProvenance):
     queue_capacity: int = param("Requests an XU queue holds from submit to completion.", ge=1)
     call_costs: CallCostsSpec
     exec_timeout_ns: Nanoseconds = param("Default NEURON_RT_EXEC_TIMEOUT.")
+    collective_launch_ns: Nanoseconds = param("Fixed software cost of one collective operation.")
 
 
 _NRT_FAMILIES = {

@@ -1,0 +1,121 @@
+"""Collective algorithms as phases of point-to-point transfers between ranks.
+
+An algorithm turns ``(operation, ranks, size)`` into :class:`Phase` s: a transfer pattern (which rank
+sends how many bytes to which) repeated some number of steps. The step-level engine runs every step;
+the analytical path costs one step of each phase and multiplies. Sizes follow nccom-test: ``size`` is
+the all-reduce buffer, the all-gather *output*, the reduce-scatter *input*, the all-to-all buffer.
+
+* **Ring** (fallback): ranks in ring order (devices in snake order over the torus, cores in order);
+  all-reduce = reduce-scatter + all-gather, ``n - 1`` steps each of ``size / n``.
+* **Mesh** (small messages): every rank writes directly to every other rank in one step per stage.
+* **RDH**: recursive halving (reduce-scatter) and doubling (all-gather) with partner ``i XOR 2^k``;
+  the torus seen as a hypercube; needs a power-of-two rank count.
+* **KangaRing** (LNC=2, every rank of each chip in the group): a ring over the primary ranks (two per
+  chip), so half the steps of Ring, each carrying twice the bytes; the destination's secondary gets
+  its copy by DMA write duplication (an extra HBM write, no extra read or link traffic).
+
+Selection (reference/hardware.md §8.2, docs/assumptions.md A20): Mesh below 16 KiB per rank, RDH below
+0.875 MiB per rank (the figure's 1 MB and 56 MB boundaries at 64 ranks, scaled by rank count), then
+KangaRing where it applies, else Ring; RDH only for power-of-two groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Phase", "Transfer", "ALGORITHMS", "OPERATIONS", "plan", "select_algorithm", "ring_order"]
+
+ALGORITHMS = ("ring", "mesh", "rdh", "kangaring")
+OPERATIONS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
+MESH_BYTES_PER_RANK = (1 << 20) // 64  # 1 MiB at 64 ranks
+RDH_BYTES_PER_RANK = (56 << 20) // 64  # 56 MiB at 64 ranks
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """``src`` sends ``size`` bytes to ``dst`` (rank indices); ``dup`` is a duplicated write target."""
+
+    src: int
+    dst: int
+    size: int
+    dup: int = -1
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    transfers: tuple[Transfer, ...]
+    repeat: int
+
+
+def ring_order(locations: list[tuple[int, int]], side: int | None = None) -> list[int]:
+    """Rank indices in ring order: devices in snake (boustrophedon) order over a ``side`` x ``side``
+    torus so consecutive devices are neighbours, cores of a device consecutive."""
+    def key(i: int) -> tuple[int, int, int]:
+        device, core = locations[i]
+        if side:
+            row, col = divmod(device, side)
+            col = col if row % 2 == 0 else side - 1 - col
+            return (row, col, core)
+        return (device, 0, core)
+
+    return sorted(range(len(locations)), key=key)
+
+
+def _pairs(order: list[int], size: int) -> tuple[Transfer, ...]:
+    n = len(order)
+    return tuple(Transfer(order[i], order[(i + 1) % n], size) for i in range(n))
+
+
+def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool) -> str:
+    """The algorithm the runtime picks (see the module docstring)."""
+    if n <= 1:
+        return "ring"
+    per_rank = size / n
+    if operation in ("alltoall", "permute"):
+        return "mesh"
+    if per_rank < MESH_BYTES_PER_RANK:
+        return "mesh"
+    if per_rank < RDH_BYTES_PER_RANK and n & (n - 1) == 0:
+        return "rdh"
+    return "kangaring" if kangaring_ok and operation == "allreduce" else "ring"
+
+
+def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size: int,
+         side: int | None = None, primaries: list[int] | None = None) -> list[Phase]:
+    """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each)."""
+    n = len(locations)
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown collective {operation!r}")
+    if n == 1:
+        return []
+    chunk = max(1, size // n)
+    if operation == "permute":
+        return [Phase("permute", tuple(Transfer(i, (i + 1) % n, size) for i in range(n)), 1)]
+    if algorithm == "mesh" or operation == "alltoall":
+        every = tuple(Transfer(i, j, chunk) for i in range(n) for j in range(n) if i != j)
+        stages = {"allreduce": ["reduce-scatter", "all-gather"], "allgather": ["all-gather"],
+                  "reducescatter": ["reduce-scatter"], "alltoall": ["all-to-all"]}[operation]
+        return [Phase(f"mesh {stage}", every, 1) for stage in stages]
+    if algorithm == "rdh":
+        if n & (n - 1):
+            raise ValueError(f"RDH needs a power-of-two rank count, not {n}")
+        steps = n.bit_length() - 1
+        halving = [Phase(f"rdh halving {k}", tuple(Transfer(i, i ^ (1 << k), max(1, size >> (k + 1)))
+                                                  for i in range(n)), 1) for k in range(steps)]
+        doubling = [Phase(f"rdh doubling {k}", tuple(Transfer(i, i ^ (1 << k), chunk << k) for i in range(n)), 1)
+                    for k in reversed(range(steps))]
+        return {"allreduce": halving + doubling, "reducescatter": halving, "allgather": doubling}[operation]
+    order = ring_order(locations, side)
+    if algorithm == "kangaring" and primaries and len(primaries) >= 2:
+        prim = [i for i in order if i in set(primaries)]
+        secondary = {p: s for p, s in zip(prim, [i for i in order if i not in set(primaries)], strict=False)}
+        big = max(1, 2 * size // n)
+        transfers = tuple(Transfer(prim[i], prim[(i + 1) % len(prim)], big,
+                                   secondary.get(prim[(i + 1) % len(prim)], -1)) for i in range(len(prim)))
+        steps = len(prim) - 1
+        return [Phase("kangaring reduce-scatter", transfers, steps), Phase("kangaring all-gather", transfers, steps)]
+    ring = _pairs(order, chunk)
+    if operation == "allreduce":
+        return [Phase("ring reduce-scatter", ring, n - 1), Phase("ring all-gather", ring, n - 1)]
+    return [Phase(f"ring {operation}", ring, n - 1)]

@@ -1,0 +1,165 @@
+"""Collectives in the runtime: the world of global device ids, communicators, contexts, and the
+rendezvous that starts a collective once every rank's request has reached the head of its queue.
+
+``nrt_cc_global_comm_init(vnc, g_device_id, g_device_count)`` names a process's logical core as global
+rank ``g_device_id`` of a world of ``g_device_count``. A communicator (``nrt.nrt_cc_comm_t``) lists the
+group's global ids in rank order. ``nrta_cc_prepare`` checks a rank's tensors and returns a context;
+``nrta_cc_schedule`` puts a request on one of the rank's Collectives queues. The k-th collective a rank
+schedules on a group meets the k-th of every other rank of the group: when the last of them starts, the
+collective starts (after ``runtime.collective_launch_ns``), inputs are read, the algorithm runs over the
+fabric, and each rank's request completes when its part ends, with its outputs written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from neuronsim.collectives.algorithms import plan, select_algorithm
+from neuronsim.collectives.data import collective_outputs
+from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
+from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
+
+if TYPE_CHECKING:
+    from neuronsim.simulator import Simulator
+
+__all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "OPERATION_NAMES"]
+
+OPERATION_NAMES = {nrt_cc_op_type_t.NRT_CC_ALLREDUCE: "allreduce", nrt_cc_op_type_t.NRT_CC_ALLGATHER: "allgather",
+                   nrt_cc_op_type_t.NRT_CC_REDUCESCATTER: "reducescatter",
+                   nrt_cc_op_type_t.NRT_CC_ALLTOALL: "alltoall", nrt_cc_op_type_t.NRT_CC_PERMUTE: "permute"}
+
+
+@dataclass
+class CCContext:
+    """``nrt_cc_context_t``: one rank's prepared collective."""
+
+    group: tuple[int, ...]
+    rank: int
+    vnc: int
+    inputs: list[Any]
+    outputs: list[Any]
+    dtype: int
+    op: int
+    operation: str
+    size: int
+    owner: Any
+    algorithm: str | None = None
+    used: bool = False
+
+
+@dataclass
+class CollectiveRecord:
+    """What a collective did: for nccom-test and reports."""
+
+    operation: str
+    algorithm: str
+    ranks: int
+    size: int
+    arrived_ns: int
+    start_ns: int
+    ends_ns: list[int] = field(default_factory=list)
+
+    @property
+    def duration_ns(self) -> int:
+        return max(self.ends_ns) - self.arrived_ns
+
+
+class _Rendezvous:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.requests: dict[int, Any] = {}
+
+
+class CollectiveService:
+    """The simulator's collective machinery (one per Simulator)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.fabric = Fabric(sim.system)
+        self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
+        self.world_size = 0
+        self.algorithm: str | None = None  # a run-wide override
+        self.fidelity = "step"
+        self.records: list[CollectiveRecord] = []
+        self._counters: dict[tuple[tuple[int, ...], int], int] = {}
+        self._pending: dict[tuple[tuple[int, ...], int], _Rendezvous] = {}
+
+    def register(self, rt: Any, vnc: int, g_device_id: int, g_device_count: int) -> NRT_STATUS:
+        if g_device_count < 1 or not 0 <= g_device_id < g_device_count:
+            return NRT_STATUS.NRT_INVALID
+        if self.world_size and g_device_count != self.world_size:
+            return NRT_STATUS.NRT_INVALID
+        current = self.world.get(g_device_id)
+        if current is not None and current != (rt, vnc):
+            return NRT_STATUS.NRT_INVALID
+        self.world_size = g_device_count
+        self.world[g_device_id] = (rt, vnc)
+        return NRT_STATUS.NRT_SUCCESS
+
+    def group_of(self, replica_group: Any) -> tuple[int, ...]:
+        if replica_group is None:
+            return tuple(range(self.world_size))
+        return tuple(int(g) for g in replica_group)
+
+    def arrive(self, request: Any, now: int) -> None:
+        ctx: CCContext = request.ctx
+        own = ctx.group[ctx.rank]
+        key = (ctx.group, own)
+        k = self._counters.get(key, 0)
+        self._counters[key] = k + 1
+        meeting = self._pending.setdefault((ctx.group, k), _Rendezvous(len(ctx.group)))
+        meeting.requests[ctx.rank] = request
+        if len(meeting.requests) == meeting.n:
+            del self._pending[(ctx.group, k)]
+            self._start(meeting, now)
+
+    def _start(self, meeting: _Rendezvous, now: int) -> None:
+        requests = [meeting.requests[r] for r in range(meeting.n)]
+        first = requests[0].ctx
+        cores = [req.core for req in requests]
+        # data: read every rank's inputs now, compute every rank's outputs
+        if all(t.alloc.storage is not None for req in requests for t in req.ctx.inputs):
+            for index in range(len(first.inputs)):
+                inputs = [req.ctx.inputs[index].alloc.storage.read_bytes(req.ctx.inputs[index].offset,
+                                                                         req.ctx.inputs[index].size)
+                          for req in requests]
+                outputs = collective_outputs(first.operation, inputs, first.dtype, first.op)
+                for req, data in zip(requests, outputs, strict=True):
+                    req.results.append(data)
+        topo = self.sim.topology
+        devices = {c.device.index for c in cores}
+        whole_chips = all(sum(1 for c in cores if c.device.index == d) == topo.logical_cores_per_device
+                          for d in devices)
+        kangaring_ok = topo.lnc == 2 and whole_chips
+        algorithm = first.algorithm or self.algorithm or select_algorithm(first.operation, meeting.n, first.size,
+                                                                          kangaring_ok)
+        if algorithm == "kangaring" and not kangaring_ok:
+            algorithm = "ring"  # KangaRing needs every rank of each chip (hardware.md §8.2)
+        if algorithm == "rdh" and meeting.n & (meeting.n - 1):
+            algorithm = "ring"
+        locations = [(c.device.index, c.local_index) for c in cores]
+        side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
+            else None
+        primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
+        phases = plan(first.operation, algorithm, locations, first.size, side, primaries)
+        rt_spec = topo.spec.runtime
+        start = now + rt_spec.collective_launch_ns
+        record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, now, start,
+                                  [0] * meeting.n)
+        self.records.append(record)
+        step_ns = topo.spec.chip.cc.step_latency_ns
+        for req in requests:
+            req.algorithm = algorithm
+
+        def done(rank: int, end: int) -> None:
+            record.ends_ns[rank] = end
+            req = requests[rank]
+            req.unit.end_at(req, end)
+
+        if self.fidelity == "analytical":
+            end = start + analytical_ns(self.fabric, cores, phases, step_ns)
+            for rank in range(meeting.n):
+                done(rank, end)
+        else:
+            StepRun(self.sim.env, self.fabric, cores, phases, step_ns, done).start(start)
