@@ -167,13 +167,16 @@ class RequestScheduler:
 
     def _block(self) -> None:
         """Nothing can move until a device request completes: sleep on an eventfd signalled by any
-        completion on the queues the scheduler uses."""
+        completion on the queues the scheduler uses. Register first, then look once more before
+        sleeping: a completion that lands between the last look and the registration would otherwise
+        never wake us (an XU-completion eventfd is not signalled for the past)."""
         efd = self.rt.sim.eventfd()
         queues = [(nrt.NRTA_XU_TENSOR_OP, 0), (nrt.NRTA_XU_TENSOR_OP, 1), (nrt.NRTA_XU_COMPUTE, 0)]
         for core in range(len(self.cores)):
             for xu, queue in queues:
                 self.rt.nrta_event_register_xu_completion(core, xu, queue, efd)
-        efd.read()
+        if not self.pump():
+            efd.read()
         for core in range(len(self.cores)):
             for xu, queue in queues:
                 self.rt.nrta_event_register_xu_completion(core, xu, queue, -1)
