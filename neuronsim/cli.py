@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from neuronsim.errors import ConfigError
 from neuronsim.topology import load_topology
@@ -62,7 +63,65 @@ def _parser() -> argparse.ArgumentParser:
     from neuronsim.demo import add_run_parser
 
     add_run_parser(sub)
+    _add_nccom_parser(sub)
     return parser
+
+
+def _add_nccom_parser(sub: Any) -> None:
+    from neuronsim.collectives.algorithms import ALGORITHMS
+    from neuronsim.collectives.nccom import DTYPES, OPS
+
+    nccom = sub.add_parser("nccom-test", help="nccom-test's collective benchmark on a simulated instance")
+    nccom.add_argument("op", choices=list(OPS), help="the collective")
+    nccom.add_argument("-r", "--nworkers", dest="ranks", type=int, default=2, help="ranks (default 2)")
+    nccom.add_argument("-N", "--nnodes", dest="nodes", type=int, default=1, help="instances (default 1)")
+    nccom.add_argument("-b", "--minbytes", default="32mb", help="smallest size (default 32mb)")
+    nccom.add_argument("-e", "--maxbytes", default=None, help="largest size (default: the smallest)")
+    nccom.add_argument("-f", "--stepfactor", type=int, default=2, help="size multiplier (default 2)")
+    nccom.add_argument("-d", "--datatype", default="uint8", choices=list(DTYPES))
+    nccom.add_argument("-n", "--iters", type=int, default=20, help="measured iterations (default 20)")
+    nccom.add_argument("-w", "--warmup-iters", type=int, default=5, help="warm-up iterations (default 5)")
+    nccom.add_argument("--show-algorithm", action="store_true")
+    nccom.add_argument("--show-input-output-size", action="store_true")
+    nccom.add_argument("--stats", action="store_true", help="add p50 / p90 / p99 times")
+    nccom.add_argument("--check", action="store_true", help="check every rank's output against numpy")
+    nccom.add_argument("--report-to-json-file", metavar="FILE")
+    nccom.add_argument("--instance", default="trn1.32xlarge", help="preset (default trn1.32xlarge)")
+    nccom.add_argument("--lnc", type=_lnc)
+    nccom.add_argument("--algorithm", choices=list(ALGORITHMS), help="force an algorithm")
+    nccom.add_argument("--fidelity", choices=["step", "analytical"], default="step")
+    nccom.add_argument("--launch-overhead", metavar="TIME",
+                       help="fixed software cost per collective, e.g. 55us (the runtime's, by default)")
+    nccom.set_defaults(handler=_cmd_nccom)
+
+
+def _cmd_nccom(args: argparse.Namespace) -> int:
+    from neuronsim.collectives.nccom import parse_size, render_table, rows_json, run_nccom
+    from neuronsim.units import UnitError, parse_time_ns
+
+    low = parse_size(args.minbytes)
+    high = parse_size(args.maxbytes) if args.maxbytes else low
+    if args.stepfactor < 2 or high < low or args.iters < 1 or args.warmup_iters < 0:
+        raise ConfigError("nccom-test", "need -f >= 2, -e >= -b, -n >= 1, -w >= 0")
+    sizes = []
+    size = low
+    while size <= high:
+        sizes.append(size)
+        size *= args.stepfactor
+    try:
+        launch = parse_time_ns(args.launch_overhead.replace("us", " us").replace("ms", " ms")) \
+            if args.launch_overhead else None
+    except UnitError as exc:
+        raise ConfigError("nccom-test", str(exc), field="--launch-overhead") from None
+    rows = run_nccom(args.op, instance=args.instance, ranks=args.ranks, nodes=args.nodes, sizes=sizes,
+                     dtype=args.datatype, iterations=args.iters, warmup=args.warmup_iters, lnc=args.lnc,
+                     algorithm=args.algorithm, fidelity=args.fidelity, check=args.check, launch_ns=launch)
+    sys.stdout.write(render_table(rows, show_algorithm=args.show_algorithm, show_io=args.show_input_output_size,
+                                  stats=args.stats, check=args.check))
+    if args.report_to_json_file:
+        with open(args.report_to_json_file, "w", encoding="utf-8") as handle:
+            handle.write(rows_json(rows))
+    return 1 if any(r.check == "FAILED" for r in rows) else 0
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:

@@ -45,6 +45,18 @@ def test_path_is_bounded_by_its_slowest_channel_and_releases_fast_ones_early():
     assert reserve(20, [(fast, 10_000)]) == (20, 30)
 
 
+def test_a_busy_fast_channel_is_shared_not_held():
+    """Two transfers crossing the same fast channel both stream at their own bottleneck's pace."""
+    a, b, shared = Channel("a", 10.0), Channel("b", 10.0), Channel("shared", 1000.0)
+    assert reserve(0, [(a, 10_000), (shared, 10_000)]) == (0, 1000)
+    # shared is busy until 10 ns; b's transfer needs 10 ns of it within its 1000 ns: it starts at once
+    assert reserve(0, [(b, 10_000), (shared, 10_000)]) == (0, 1000)
+    assert shared.free_at_ns == 20 and shared.busy_ns == 20
+    # but a transfer bottlenecked on the busy channel itself waits for it
+    c = Channel("c", 1000.0)
+    assert reserve(0, [(c, 10_000), (shared, 10_000)]) == (20, 30)
+
+
 def test_neuronlink_delivers_after_latency_plus_serialisation():
     sim = neuronsim.Simulator("trn1.32xlarge")
     link = sim.system.links[(0, 1)]
@@ -146,7 +158,9 @@ def test_a_write_and_an_execute_contend_for_hbm():
     sim.run_until_idle()
     hbm_free = t0 + SCHEDULE + 100_000
     assert rt.request(eseq.value).end_ns == hbm_free
-    assert rt.request(wseq.value).end_ns == hbm_free + (1 << 20) // 16 + PCIE_LAT
+    # the write streams at PCIe speed; the stack, busy with the execution until hbm_free, does the write's
+    # share (1 MiB at 410 B/ns) after that: the write ends one HBM serialisation after hbm_free
+    assert rt.request(wseq.value).end_ns == hbm_free + math.ceil((1 << 20) / HBM_BW) + PCIE_LAT
     # the same write to core 1 (its own HBM stack on trn1) does not wait
     sim2, rt2 = open_runtime()
     model2, ins2, outs2 = model_with_io(rt2, neff)

@@ -81,6 +81,7 @@ class CollectiveService:
         self.world_size = 0
         self.algorithm: str | None = None  # a run-wide override
         self.fidelity = "step"
+        self.launch_ns = sim.topology.spec.runtime.collective_launch_ns  # overridable (a software era)
         self.records: list[CollectiveRecord] = []
         self._counters: dict[tuple[tuple[int, ...], int], int] = {}
         self._pending: dict[tuple[tuple[int, ...], int], _Rendezvous] = {}
@@ -143,8 +144,7 @@ class CollectiveService:
             else None
         primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
         phases = plan(first.operation, algorithm, locations, first.size, side, primaries)
-        rt_spec = topo.spec.runtime
-        start = now + rt_spec.collective_launch_ns
+        start = now + self.launch_ns
         record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, now, start,
                                   [0] * meeting.n)
         self.records.append(record)

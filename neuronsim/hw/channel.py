@@ -2,15 +2,19 @@
 
 A :class:`Channel` is anything with a bandwidth that transfers share: a DMA engine (or a group of
 engines working one transfer together), a PCIe direction, an HBM stack, a NeuronLink direction,
-an EFA device. The contention model (docs/explanation/hardware-model.md) is *FIFO reservation*:
+an EFA device. The contention model (docs/explanation/hardware-model.md) is *work-conserving FIFO reservation*:
 
 * a transfer of ``size`` bytes over a path of channels asks at time ``now`` with a fixed setup
   cost ``setup_ns`` (descriptor generation, semaphores) and a fixed ``latency_ns`` (wire/hops);
-* its data starts moving at ``data_start = max(now + setup_ns, free_at of every channel)``;
-* each channel is then busy for its own serialisation time ``ceil(size / bandwidth)``
-  (``free_at = data_start + that``), so a fast channel is released early for others while a slow
-  one on the same path is still streaming;
-* the transfer completes at ``data_start + max(serialisation) + latency_ns``.
+* each channel needs its own serialisation time ``ser = ceil(size / bandwidth)``; the slowest channel's
+  ``ser`` is the transfer's streaming time ``T``;
+* the data starts at the earliest time ``data_start >= now + setup_ns`` at which every channel, busy
+  until its ``free_at``, can still do its own share by ``data_start + T``:
+  ``data_start = max(now + setup_ns, max(free_at + ser - T))``; so the bottleneck channel must be free,
+  while a fast channel may still be finishing earlier work (it is shared, not held);
+* each channel's backlog then grows by its own ``ser`` from ``max(free_at, now + setup_ns)`` (a fluid,
+  work-conserving queue: no idle gap opens when the transfer itself is held back by a slower channel);
+* the transfer completes at ``data_start + T + latency_ns``.
 
 Requests are served strictly in the order they ask (no backfilling), which makes the model
 deterministic and gives closed forms: a lone transfer takes ``setup + ceil(size/min bw) + latency``;
@@ -23,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import ceil
 
-from neuronsim.units import TRANSFER_SLACK, transfer_time_ns
+from neuronsim.units import TRANSFER_SLACK, transfer_time_ns  # noqa: F401 - documented twin
 
 _SLACK = 1 - TRANSFER_SLACK
 
@@ -77,18 +81,22 @@ def reserve(
     A channel may carry a different byte count than the others (an HBM stack sees both the read and
     the write of a copy). Returns ``(data_start_ns, end_ns)``.
     """
+    # serialisation time on each channel (transfer_time_ns inlined: the hot path of every request)
+    sers = [(ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
+            for channel, size_bytes in path]
+    longest = max(sers, default=0)
     data_start = now_ns + setup_ns
-    for channel, _ in path:
+    for (channel, _), ser in zip(path, sers):
+        # channel must finish its own share by data_start + longest: it may still be busy when data starts
+        earliest = channel.free_at_ns + ser - longest
+        if earliest > data_start:
+            data_start = earliest
+    ready = now_ns + setup_ns
+    for (channel, size_bytes), ser in zip(path, sers):
+        # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
+        # transfer held back by a slower channel leaves no idle gap that later transfers could not use
         free_at = channel.free_at_ns
-        if free_at > data_start:
-            data_start = free_at
-    longest = 0
-    for channel, size_bytes in path:
-        # transfer_time_ns inlined (the hot path of every request): ceil, at least 1 ns when non-empty
-        ser = (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
-        channel.free_at_ns = data_start + ser
+        channel.free_at_ns = (free_at if free_at > ready else ready) + ser
         channel.busy_ns += ser
         channel.bytes_moved += size_bytes
-        if ser > longest:
-            longest = ser
     return data_start, data_start + longest + latency_ns
