@@ -86,13 +86,13 @@ def reserve(
             for channel, size_bytes in path]
     longest = max(sers, default=0)
     data_start = now_ns + setup_ns
-    for (channel, _), ser in zip(path, sers):
+    for (channel, _), ser in zip(path, sers, strict=True):
         # channel must finish its own share by data_start + longest: it may still be busy when data starts
         earliest = channel.free_at_ns + ser - longest
         if earliest > data_start:
             data_start = earliest
     ready = now_ns + setup_ns
-    for (channel, size_bytes), ser in zip(path, sers):
+    for (channel, size_bytes), ser in zip(path, sers, strict=True):
         # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
         # transfer held back by a slower channel leaves no idle gap that later transfers could not use
         free_at = channel.free_at_ns
