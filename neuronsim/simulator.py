@@ -103,8 +103,8 @@ class Simulator:
         ``t`` is visible to a host call that ends at ``t``.
         """
         env = self.env
-        peek, step = env.peek, env.step
-        while peek() <= t_ns:
+        queue, step = env._queue, env.step  # noqa: SLF001 - env.peek() inlined on the hot path
+        while queue and queue[0][0] <= t_ns:
             step()
         if t_ns > env._now:  # noqa: SLF001
             env._now = t_ns  # noqa: SLF001 - SimPy keeps the clock here; nothing is due before t_ns

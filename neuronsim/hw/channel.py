@@ -82,17 +82,18 @@ def reserve(
     the write of a copy). Returns ``(data_start_ns, end_ns)``.
     """
     # serialisation time on each channel (transfer_time_ns inlined: the hot path of every request)
-    sers = [(ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
+    ready = now_ns + setup_ns
+    legs = [(channel, size_bytes,
+             (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0)
             for channel, size_bytes in path]
-    longest = max(sers, default=0)
-    data_start = now_ns + setup_ns
-    for (channel, _), ser in zip(path, sers, strict=True):
+    longest = max([leg[2] for leg in legs]) if legs else 0
+    data_start = ready
+    for channel, _, ser in legs:
         # channel must finish its own share by data_start + longest: it may still be busy when data starts
         earliest = channel.free_at_ns + ser - longest
         if earliest > data_start:
             data_start = earliest
-    ready = now_ns + setup_ns
-    for (channel, size_bytes), ser in zip(path, sers, strict=True):
+    for channel, size_bytes, ser in legs:
         # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
         # transfer held back by a slower channel leaves no idle gap that later transfers could not use
         free_at = channel.free_at_ns

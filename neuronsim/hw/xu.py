@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Event, Timeout
 
 __all__ = ["ExecutionUnit", "Request", "UNRECOVERABLE"]
 
@@ -134,8 +134,12 @@ class ExecutionUnit:
         if self.faults is not None:
             end = self.faults.on_start(self, request, now, end)
         request.end_ns = end
-        event = Timeout(env, end - now)
+        # a Timeout without its constructor: an already-succeeded event scheduled at ``end``
+        event = Event(env)
+        event._ok = True  # noqa: SLF001
+        event._value = None  # noqa: SLF001
         event.callbacks.append(self._finish)
+        env.schedule(event, NORMAL, end - now)
 
     def end_at(self, request: Any, end_ns: int) -> None:
         """End the running ``request`` at ``end_ns`` (for requests whose ``start`` returned None)."""
@@ -151,7 +155,16 @@ class ExecutionUnit:
         now = self.env._now  # noqa: SLF001 - hot path
         self.busy_ns += now - request.start_ns
         request.finish(now)  # the status is written here, before the completion is visible
-        self._completed(request, now)
+        num = request.seq_num  # _completed, inlined on the hot path
+        request.done_ns = now
+        request.completions += 1
+        self.completed_num = num
+        if self.seq_waiters:
+            for waiter in self.seq_waiters.pop(num, ()):
+                waiter()
+        if self.listeners:
+            for listener in tuple(self.listeners):
+                listener(self, request)
         if request.fatal:
             self.fatal_status = int(request.status)
             while queue:

@@ -85,7 +85,7 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
             if cost is not None:
                 spend = self._cost_table[cost]
                 if spend:
-                    self.sim.advance_to(self.sim.env._now + spend)  # noqa: SLF001 - hot path
+                    self._advance_to(self._env._now + spend)  # noqa: SLF001 - hot path
             try:
                 return fn(self, *args, **kwargs)
             except _Status as exc:
@@ -141,6 +141,8 @@ class RuntimeBase:
         self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
         self._costs = sim.topology.spec.runtime.call_costs
         self._cost_table = self._costs.model_dump()
+        self._env = sim.env
+        self._advance_to = sim.advance_to
         self._engines: dict[tuple[int, int, bool], Channel] = {}
         self._cores: list[CoreHW] = []
         self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
@@ -192,7 +194,6 @@ class RuntimeBase:
         if not xu.submit(request):
             return S.NRT_QUEUE_FULL
         self._idle_polls = 0
-        request.xu_name = xu.name
         if self._races is not None:
             self._races.on_schedule(request, xu.xu_id, self.observed)
         req_sequence.value = request.seq_id
@@ -200,7 +201,10 @@ class RuntimeBase:
 
     @staticmethod
     def _range(tensor: Tensor, offset: Any, size: Any) -> tuple[int, int]:
-        off, n = _int(offset), _int(size)
+        if type(offset) is int and type(size) is int:
+            off, n = offset, size
+        else:
+            off, n = _int(offset), _int(size)
         if off < 0 or n <= 0 or off + n > tensor.size:
             raise _Status(S.NRT_INVALID)
         return off, n
@@ -565,15 +569,15 @@ class RuntimeBase:
             engine = self._engines[key] = engines[(core.local_index * queues + queue) % len(engines)]
         return engine
 
-    def _numa_remote(self, core: CoreHW) -> bool:
-        return False  # direct mode: the implicit host thread is placed on the device's node
+    # direct mode: the implicit host thread is placed on the device's node, so host memory is local (A15)
+    _numa_remote = False
 
     def _write(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
                ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
         request = WriteRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, True), host,
-                               ret_cell, self._numa_remote(core))
+                               ret_cell, self._numa_remote)
         return self._schedule(xu, request, seq_cell)
 
     def _read(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
@@ -581,7 +585,7 @@ class RuntimeBase:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
         request = ReadRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, False), host,
-                              ret_cell, self._numa_remote(core))
+                              ret_cell, self._numa_remote)
         return self._schedule(xu, request, seq_cell)
 
     def _copy(self, s: Tensor, core: CoreHW, xu: ExecutionUnit, src_offset: Any, dst: Any, dst_offset: Any,
