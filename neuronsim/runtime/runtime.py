@@ -656,8 +656,8 @@ class RuntimeBase:
         rank, vnc = _int(comm.rank), _int(comm.vnc)
         if len(group) != _int(comm.rank_n) or not 0 <= rank < len(group) or len(set(group)) != len(group):
             return S.NRT_INVALID
-        if service.world.get(group[rank]) != (self, vnc) or any(g not in service.world for g in group):
-            return S.NRT_INVALID  # every rank needs nrt_cc_global_comm_init; this one must be ours
+        if service.world.get(group[rank]) != (self, vnc):
+            return S.NRT_INVALID  # this rank must be ours, named by nrt_cc_global_comm_init (the others join later)
         operation = OPERATION_NAMES.get(_int(cc_op))
         element = ELEMENT.get(_int(dtype))
         if operation is None or element is None:
