@@ -121,9 +121,11 @@ def test_allreduce_equals_reducescatter_then_allgather():
                                   "ring")
     for a, b in zip(ar, ag, strict=True):
         np.testing.assert_array_equal(a, b)
-    launch = 5_000
-    split = (rs_record.duration_ns - launch) + (ag_record.duration_ns - launch)
-    assert abs((ar_record.duration_ns - launch) - split) / split < 0.05
+    def work(record):  # the algorithm's time, without the fixed launch cost
+        return max(record.ends_ns) - record.start_ns
+
+    split = work(rs_record) + work(ag_record)
+    assert abs(work(ar_record) - split) / split < 0.05
 
 
 CASES = [("trn1.32xlarge", 2, "allr"), ("trn1.32xlarge", 32, "allg"), ("trn1.32xlarge", 32, "redsct"),
