@@ -197,7 +197,13 @@ class ExecuteRequest(_Request):
 
     def __init__(self, model: Model, inputs: dict[str, Tensor], outputs: dict[str, Tensor], ret: Ref | None,
                  run_kernel: bool) -> None:
-        super().__init__(ret)
+        # _Request.__init__ inlined (one call less per request on the hot path)
+        self.ret = ret
+        self.seq_num = self.seq_id = self.submit_ns = self.start_ns = self.end_ns = self.done_ns = 0
+        self.status = NRT_STATUS.NRT_SUCCESS
+        self.error = self.fault = self.unit = None
+        self.fatal = False
+        self.completions = 0
         self.model = model
         self.inputs = inputs
         self.outputs = outputs

@@ -115,7 +115,9 @@ def _int(value: Any) -> int:
 
 def _host_buffer(buf: Any, size: int, writable: bool) -> memoryview:
     try:
-        view = memoryview(buf).cast("B")
+        view = memoryview(buf)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
     except TypeError:
         raise _Status(S.NRT_INVALID) from None
     if view.nbytes < size or (writable and view.readonly):
