@@ -3,7 +3,8 @@
     python benchmarks/bench_collectives.py
 
 Times only the collective itself (the algorithm over the fabric and the completions), not the set-up
-of tensors, processes and the static route table: a 64-rank 1 GiB all-reduce on trn2.48xlarge (KangaRing). The
+of tensors, processes and the static route table: a 64-rank 1 GiB all-reduce on trn2.48xlarge (KangaRing,
+and Ring) and a 256-rank one on the Trn2 UltraServer (hierarchical over the Z rings). The
 budget: the step-level run costs no more wall time than 2 million raw SimPy timeouts; the analytical
 path is at least 20x cheaper than step level.
 """
@@ -35,13 +36,17 @@ def raw_simpy_seconds(n: int) -> float:
 def collective(instance: str, ranks: int, size: int, algorithm: str, fidelity: str) -> tuple[float, int, int]:
     """(wall seconds, simulated ns, events) of one all-reduce, timed without set-up."""
     sim = Simulator(instance)
-    cores = sim.system.cores[:ranks]
-    locations = [(c.device.index, c.local_index) for c in cores]
+    per_instance = ranks // len(sim.systems)
+    cores = [core for system in sim.systems for core in system.cores[:per_instance]]
+    locations = [(c.device.global_index, c.local_index) for c in cores]
     primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-    phases = plan("allreduce", algorithm, locations, size, side=4, primaries=primaries)
-    fabric = Fabric(sim.system)
-    for a in range(sim.topology.num_devices):  # routes are static per topology: built at set-up, like the runtime's
-        for b in range(sim.topology.num_devices):
+    phases = plan("allreduce", algorithm, locations, size, side=4, primaries=primaries,
+                  instance_of=[c.device.instance for c in cores])
+    efa = sim.topology.spec.efa
+    fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns if efa else 0)
+    devices = sim.topology.num_devices * len(sim.systems)
+    for a in range(devices):  # routes are static per topology: built at set-up, like the runtime's
+        for b in range(devices):
             fabric.route(a, b)
     step_ns = sim.topology.spec.chip.cc.step_latency_ns
     start = time.perf_counter()
@@ -61,7 +66,8 @@ def collective(instance: str, ranks: int, size: int, algorithm: str, fidelity: s
 def main() -> None:
     budget = raw_simpy_seconds(2_000_000)
     print(f"raw SimPy, 2 million timeouts:           {budget * 1e3:9.1f} ms of wall time (the step-level budget)")
-    for instance, ranks, algorithm in (("trn2.48xlarge", 64, "kangaring"), ("trn2.48xlarge", 64, "ring")):
+    for instance, ranks, algorithm in (("trn2.48xlarge", 64, "kangaring"), ("trn2.48xlarge", 64, "ring"),
+                                       ("trn2-ultraserver", 256, "hier")):
         step_s, step_ns, events = min(collective(instance, ranks, 1 << 30, algorithm, "step") for _ in range(3))
         fast_s, fast_ns, _ = min(collective(instance, ranks, 1 << 30, algorithm, "analytical") for _ in range(3))
         print(f"{ranks}-rank 1 GiB all-reduce, {algorithm}, {instance}:")
@@ -69,7 +75,6 @@ def main() -> None:
               f"({step_s / budget:.3f} of the budget)")
         print(f"  analytical:  {fast_s * 1e3:8.1f} ms wall, {fast_ns / 1e3:9.1f} us simulated "
               f"({step_s / fast_s:.0f}x cheaper, {abs(fast_ns - step_ns) / step_ns * 100:.2f}% apart)")
-    print("256-rank all-reduce on the Trn2 UltraServer: not yet (multi-instance collectives are not simulated)")
 
 
 if __name__ == "__main__":

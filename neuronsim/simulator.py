@@ -17,8 +17,9 @@ import simpy
 from neuronsim.collectives.service import CollectiveService
 from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
+from neuronsim.hw.channel import Channel
 from neuronsim.hw.memory import MemoryPool
-from neuronsim.hw.system import build_system
+from neuronsim.hw.system import Link, build_system
 from neuronsim.runtime.events import EventFd
 from neuronsim.runtime.faults import FaultInjector, FaultPlan, load_fault_plan
 from neuronsim.runtime.nrta import NrtRuntime
@@ -47,7 +48,9 @@ class Simulator:
         hang_polls: completion queries the host may make while nothing is in flight before the run
             stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
 
-    In a cluster topology the first instance is simulated; collectives across instances come later.
+    A cluster topology (``"2x trn1.32xlarge"``, ``"trn2-ultraserver"``) simulates every instance: one
+    ``System`` each (``sim.systems``), joined by their EFA devices and, on the UltraServer, by the Z-ring
+    NeuronLinks; ``sim.runtime(instance=k)`` is a process on instance ``k``.
     """
 
     def __init__(
@@ -68,11 +71,13 @@ class Simulator:
         self.seed = seed
         self.seed_sequence = np.random.SeedSequence(seed)
         self.env = simpy.Environment()
-        self.system = build_system(self.topology)
+        self.systems = [build_system(self.topology, i) for i in range(self.topology.num_instances)]
+        self.system = self.systems[0]
+        self.z_links = self._z_links()
         self.timing_only = timing_only
         self.record = record
         self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
-        self.core_owners: dict[int, RuntimeBase] = {}
+        self.core_owners: dict[tuple[int, int], RuntimeBase] = {}  # (instance, core id) -> process
         self.runtimes: list[RuntimeBase] = []
         self.hazards: list[Hazard] = []
         self.race_detector = RaceDetector(self.hazards) if detect_races else None
@@ -123,17 +128,37 @@ class Simulator:
 
     # -- processes ---------------------------------------------------------------------------------
 
-    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0") -> RuntimeBase:
+    def _z_links(self) -> dict[tuple[int, int], Link]:
+        """The UltraServer's Z rings: device d of instance i linked to device d of instances i +- 1,
+        keyed by global device ids."""
+        z = self.topology.z_ring
+        links: dict[tuple[int, int], Link] = {}
+        if z is None:
+            return links
+        n, k = self.topology.num_devices, self.topology.num_instances
+        for i in range(k):
+            for j in {(i + 1) % k, (i - 1) % k} - {i}:
+                for d in range(n):
+                    src, dst = i * n + d, j * n + d
+                    links[(src, dst)] = Link(src, dst, Channel(f"z.i{i}dev{d}-i{j}dev{d}", z.link_bandwidth_bytes_per_ns),
+                                             z.latency_ns)
+        return links
+
+    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0", instance: int = 0) -> RuntimeBase:
         """A new simulated host process; its environment variables are read at ``nrt_init``.
 
         Args:
             env: the process's environment variables.
             api: ``"3.0"`` (the default: status cells, ``lnc_idx``, events) or ``"2.28"`` (error trackers,
                 split TENSOR_READ / TENSOR_WRITE units).
+            instance: which instance of a cluster the process runs on.
         """
         if api not in APIS:
             raise ConfigError("Simulator.runtime", f"api must be one of {list(APIS)}, not {api!r}", field="api")
-        rt = APIS[api](self, env)
+        if isinstance(instance, bool) or not isinstance(instance, int) or not 0 <= instance < len(self.systems):
+            raise ConfigError("Simulator.runtime", f"instance must be 0-{len(self.systems) - 1}, not {instance!r}",
+                              field="instance")
+        rt = APIS[api](self, env, instance)
         self.runtimes.append(rt)
         return rt
 

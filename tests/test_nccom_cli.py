@@ -61,8 +61,8 @@ def test_fidelity_and_algorithm_options(capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["-N", "2", "allr"], "-N: multi-node runs need the multi-instance cluster simulation"),
-    (["-r", "99", "allr"], "-r: trn1.32xlarge has 32 logical cores, not 99"),
+    (["-N", "0", "allr"], "-N: need at least one node"),
+    (["-r", "99", "allr"], "-r: 99 ranks do not fit 1 x trn1.32xlarge (32 logical cores each"),
     (["-b", "1 parsec", "allr"], "'1 parsec' is not a size"),
     (["-b", "1mb", "-e", "1kb", "allr"], "need -f >= 2, -e >= -b"),
     (["--launch-overhead", "soon", "allr"], "--launch-overhead"),

@@ -10,6 +10,8 @@ the all-reduce buffer, the all-gather *output*, the reduce-scatter *input*, the 
 * **Mesh** (small messages): every rank writes directly to every other rank in one step per stage.
 * **RDH**: recursive halving (reduce-scatter) and doubling (all-gather) with partner ``i XOR 2^k``;
   the torus seen as a hypercube; needs a power-of-two rank count.
+* **Hierarchical** (groups spanning instances): rings inside each instance and rings of same-position
+  ranks across instances, over EFA or the UltraServer's Z rings (``plan_hierarchical``).
 * **KangaRing** (LNC=2, every rank of each chip in the group): a ring over the primary ranks (two per
   chip), so half the steps of Ring, each carrying twice the bytes; the destination's secondary gets
   its copy by DMA write duplication (an extra HBM write, no extra read or link traffic).
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 __all__ = ["Phase", "Transfer", "ALGORITHMS", "OPERATIONS", "plan", "select_algorithm", "ring_order"]
 
-ALGORITHMS = ("ring", "mesh", "rdh", "kangaring")
+ALGORITHMS = ("ring", "mesh", "rdh", "kangaring", "hier")
 OPERATIONS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
 MESH_BYTES_PER_RANK = (1 << 20) // 64  # 1 MiB at 64 ranks
 RDH_BYTES_PER_RANK = (56 << 20) // 64  # 56 MiB at 64 ranks
@@ -49,15 +51,17 @@ class Phase:
 
 
 def ring_order(locations: list[tuple[int, int]], side: int | None = None) -> list[int]:
-    """Rank indices in ring order: devices in snake (boustrophedon) order over a ``side`` x ``side``
-    torus so consecutive devices are neighbours, cores of a device consecutive."""
-    def key(i: int) -> tuple[int, int, int]:
+    """Rank indices in ring order: instance by instance, devices in snake (boustrophedon) order over a
+    ``side`` x ``side`` torus so consecutive devices are neighbours, cores of a device consecutive.
+    ``locations`` hold (global device id, core index within the device)."""
+    def key(i: int) -> tuple[int, int, int, int]:
         device, core = locations[i]
         if side:
-            row, col = divmod(device, side)
+            instance, local = divmod(device, side * side)
+            row, col = divmod(local, side)
             col = col if row % 2 == 0 else side - 1 - col
-            return (row, col, core)
-        return (device, 0, core)
+            return (instance, row, col, core)
+        return (0, device, 0, core)
 
     return sorted(range(len(locations)), key=key)
 
@@ -67,10 +71,12 @@ def _pairs(order: list[int], size: int) -> tuple[Transfer, ...]:
     return tuple(Transfer(order[i], order[(i + 1) % n], size) for i in range(n))
 
 
-def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool) -> str:
+def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, instances: int = 1) -> str:
     """The algorithm the runtime picks (see the module docstring)."""
     if n <= 1:
         return "ring"
+    if instances > 1 and operation in ("allreduce", "allgather", "reducescatter"):
+        return "hier"
     per_rank = size / n
     if operation in ("alltoall", "permute"):
         return "mesh"
@@ -81,8 +87,50 @@ def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool) -> s
     return "kangaring" if kangaring_ok and operation == "allreduce" else "ring"
 
 
+def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: int, side: int | None,
+                      instance_of: list[int]) -> list[Phase] | None:
+    """Hierarchical schemes across instances (internode-collective-comm.rst): all-reduce = intra-instance
+    reduce-scatter, inter-instance all-reduce among same-position ranks, intra-instance all-gather;
+    all-gather = inter then intra; reduce-scatter = intra then inter. Rings at both levels. None when
+    the instances hold different numbers of ranks."""
+    groups: dict[int, list[int]] = {}
+    for rank, instance in enumerate(instance_of):
+        groups.setdefault(instance, []).append(rank)
+    members = [groups[i] for i in sorted(groups)]
+    m, k = len(members[0]), len(members)
+    if any(len(g) != m for g in members) or operation not in ("allreduce", "allgather", "reducescatter"):
+        return None
+    intra_orders = [[g[i] for i in ring_order([locations[r] for r in g], side)] for g in members]
+
+    def rings(orders: list[list[int]], chunk: int) -> tuple[Transfer, ...]:
+        return tuple(t for order in orders if len(order) > 1 for t in _pairs(order, chunk))
+
+    inter_orders = [[intra_orders[i][j] for i in range(k)] for j in range(m)]
+    intra = rings(intra_orders, max(1, size // m))
+    inter = rings(inter_orders, max(1, size // (m * k)))
+    phases: list[Phase] = []
+
+    def add(name: str, transfers: tuple[Transfer, ...], repeat: int) -> None:
+        if transfers and repeat > 0:
+            phases.append(Phase(name, transfers, repeat))
+
+    if operation == "allreduce":
+        add("hier intra reduce-scatter", intra, m - 1)
+        add("hier inter reduce-scatter", inter, k - 1)
+        add("hier inter all-gather", inter, k - 1)
+        add("hier intra all-gather", intra, m - 1)
+    elif operation == "allgather":
+        add("hier inter all-gather", inter, k - 1)
+        add("hier intra all-gather", intra, m - 1)
+    else:
+        add("hier intra reduce-scatter", intra, m - 1)
+        add("hier inter reduce-scatter", inter, k - 1)
+    return phases
+
+
 def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size: int,
-         side: int | None = None, primaries: list[int] | None = None) -> list[Phase]:
+         side: int | None = None, primaries: list[int] | None = None,
+         instance_of: list[int] | None = None) -> list[Phase]:
     """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each)."""
     n = len(locations)
     if operation not in OPERATIONS:
@@ -92,6 +140,11 @@ def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size:
     chunk = max(1, size // n)
     if operation == "permute":
         return [Phase("permute", tuple(Transfer(i, (i + 1) % n, size) for i in range(n)), 1)]
+    if algorithm == "hier":
+        hierarchical = plan_hierarchical(operation, locations, size, side, instance_of or [0] * n)
+        if hierarchical is not None:
+            return hierarchical
+        algorithm = "ring"
     if algorithm == "mesh" or operation == "alltoall":
         every = tuple(Transfer(i, j, chunk) for i in range(n) for j in range(n) if i != j)
         stages = {"allreduce": ["reduce-scatter", "all-gather"], "allgather": ["all-gather"],

@@ -30,14 +30,34 @@ __all__ = ["Fabric", "analytical_ns", "StepRun"]
 
 
 class Fabric:
-    """Shortest routes between the devices of one instance over its NeuronLinks."""
+    """Routes between the devices of a cluster (global device ids: ``instance * devices + index``).
 
-    def __init__(self, system: System) -> None:
-        self.system = system
+    Over NeuronLinks (each instance's, and the UltraServer's Z rings) the route is a shortest path, ties
+    broken by neighbour order. Between instances that no NeuronLink joins, a transfer leaves through the
+    EFA device paired with its device (the ``tx`` channel, plus the EFA latency) and enters through the
+    receiving device's (``rx``).
+    """
+
+    def __init__(self, systems: System | list[System], z_links: dict[tuple[int, int], Link] | None = None,
+                 efa_latency_ns: int = 0) -> None:
+        systems = systems if isinstance(systems, list) else [systems]
+        self.systems = systems
+        self.per_instance = len(systems[0].devices)
+        self.efa_latency_ns = efa_latency_ns
+        self.links: dict[tuple[int, int], Link] = dict(z_links or {})
+        n = self.per_instance
+        for system in systems:
+            base = system.instance * n
+            for (a, b), link in system.links.items():
+                self.links[(base + a, base + b)] = link
+        neighbours: dict[int, list[int]] = {g: [] for g in range(n * len(systems))}
+        for system in systems:
+            base = system.instance * n
+            for dev in system.topology.spec.devices:
+                neighbours[base + dev.index] += [base + p for p in dev.connected]
+        for a, b in sorted(z_links or {}):
+            neighbours[a].append(b)
         self._routes: dict[tuple[int, int], list[Link]] = {}
-        neighbours: dict[int, list[int]] = {}
-        for dev in system.topology.spec.devices:
-            neighbours[dev.index] = list(dev.connected)
         self._next: dict[int, dict[int, int]] = {}
         for src in neighbours:
             parent = {src: src}
@@ -50,23 +70,32 @@ class Fabric:
                         queue.append(peer)
             self._next[src] = parent
 
+    def _efa_route(self, src: int, dst: int) -> list[Link]:
+        n = self.per_instance
+        a_sys, b_sys = self.systems[src // n], self.systems[dst // n]
+        a_dev, b_dev = a_sys.devices[src % n], b_sys.devices[dst % n]
+        if a_dev.efa < 0 or b_dev.efa < 0:
+            raise ValueError(f"no route from device {src} to device {dst}: no NeuronLink and no EFA device")
+        tx, rx = a_sys.efa[a_dev.efa].tx, b_sys.efa[b_dev.efa].rx
+        return [Link(src, dst, tx, self.efa_latency_ns), Link(src, dst, rx, 0)]
+
     def route(self, src: int, dst: int) -> list[Link]:
-        """The link directions from device ``src`` to device ``dst`` (empty on one device)."""
+        """The hops from global device ``src`` to global device ``dst`` (empty on one device)."""
         key = (src, dst)
         found = self._routes.get(key)
         if found is None:
             if src == dst:
                 found = []
+            elif dst not in self._next[src]:
+                found = self._efa_route(src, dst)
             else:
                 parent = self._next[src]
-                if dst not in parent:
-                    raise ValueError(f"no NeuronLink route from device {src} to device {dst}")
                 hops = []
                 here = dst
                 while here != src:
                     hops.append((parent[here], here))
                     here = parent[here]
-                found = [self.system.links[hop] for hop in reversed(hops)]
+                found = [self.links[hop] for hop in reversed(hops)]
             self._routes[key] = found
         return found
 
@@ -76,7 +105,7 @@ def _path(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> tuple[dict[Channe
     loads: dict[Channel, int] = {src.cc_dma: t.size}
     loads[src.hbm.channel] = loads.get(src.hbm.channel, 0) + t.size
     latency = 0
-    for link in fabric.route(src.device.index, dst.device.index):
+    for link in fabric.route(src.device.global_index, dst.device.global_index):
         loads[link.channel] = loads.get(link.channel, 0) + t.size
         latency += link.latency_ns
     loads[dst.hbm.channel] = loads.get(dst.hbm.channel, 0) + t.size

@@ -44,6 +44,7 @@ DTYPES = {"fp32": nrt_dtype_t.NRT_DTYPE_FLOAT32, "fp16": nrt_dtype_t.NRT_DTYPE_F
           "fp8e5": nrt_dtype_t.NRT_DTYPE_FP8_E5}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)\s*$", re.I)
 GiB = float(1 << 30)
+CHECK_LIMIT_BYTES = 4 << 30
 
 
 def parse_size(text: str) -> int:
@@ -106,22 +107,44 @@ def run_nccom(op: str, *, instance: str = "trn1.32xlarge", ranks: int = 2, nodes
         raise ConfigError("nccom-test", f"unknown operation {op!r}; known: {', '.join(OPS)}")
     if dtype not in DTYPES:
         raise ConfigError("nccom-test", f"unknown data type {dtype!r}; known: {', '.join(DTYPES)}", field="-d")
-    if nodes != 1:
-        raise ConfigError("nccom-test", "multi-node runs need the multi-instance cluster simulation, which this "
-                          "version does not have yet", field="-N")
+    if nodes < 1:
+        raise ConfigError("nccom-test", f"need at least one node, not {nodes}", field="-N")
+    from neuronsim.topology import load_spec
+    from neuronsim.topology.spec import ClusterSpec
+
+    spec = load_spec(instance)
+    if nodes > 1 and not isinstance(spec, ClusterSpec):
+        instance = f"{nodes}x {instance}"
+    elif isinstance(spec, ClusterSpec) and nodes not in (1, spec.count):
+        raise ConfigError("nccom-test", f"{spec.name} has {spec.count} instances, not {nodes}", field="-N")
     sim = Simulator(instance, lnc=lnc, seed=seed, timing_only=not check)
-    total = len(sim.topology.logical_cores)
-    if not 1 <= ranks <= total:
-        raise ConfigError("nccom-test", f"{sim.topology.name} has {total} logical cores, not {ranks}", field="-r")
+    nodes = sim.topology.num_instances
+    per_node_total = len(sim.topology.logical_cores)
+    if ranks % nodes or not 1 <= ranks // nodes <= per_node_total:
+        raise ConfigError("nccom-test", f"{ranks} ranks do not fit {nodes} x {sim.topology.spec.name} "
+                          f"({per_node_total} logical cores each, the same number of ranks on every node)",
+                          field="-r")
+    per_node = ranks // nodes
+    if check:
+        needed = max(sum(_sizes_for(op, size, ranks)) for size in sizes) * ranks * 3  # inputs, outputs, reference
+        if needed > CHECK_LIMIT_BYTES:
+            raise ConfigError("nccom-test", f"--check keeps every rank's bytes in host memory: {ranks} ranks at "
+                              f"{max(sizes)} bytes need about {needed / 2**30:.1f} GiB (limit "
+                              f"{CHECK_LIMIT_BYTES // 2**30} GiB); check smaller sizes", field="--check")
     sim.collectives.fidelity = fidelity
     sim.collectives.algorithm = algorithm
     if launch_ns is not None:
         sim.collectives.launch_ns = launch_ns
-    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{ranks - 1}"})
-    if rt.nrt_init(1, "", "") != NRT_STATUS.NRT_SUCCESS:
-        raise ConfigError("nccom-test", "nrt_init failed")
-    for r in range(ranks):
-        rt.nrt_cc_global_comm_init(r, r, ranks)
+    runtimes = []
+    for node in range(nodes):
+        node_rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{per_node - 1}"}, instance=node)
+        if node_rt.nrt_init(1, "", "") != NRT_STATUS.NRT_SUCCESS:
+            raise ConfigError("nccom-test", "nrt_init failed")
+        runtimes.append(node_rt)
+    # global rank g runs on node g // per_node, core g % per_node
+    where = [(runtimes[g // per_node], g % per_node) for g in range(ranks)]
+    for g, (node_rt, vnc) in enumerate(where):
+        node_rt.nrt_cc_global_comm_init(vnc, g, ranks)
     code = DTYPES[dtype]
     itemsize, element = ELEMENT[code]
     cc_op = OPS[op]
@@ -133,22 +156,25 @@ def run_nccom(op: str, *, instance: str = "trn1.32xlarge", ranks: int = 2, nodes
         in_bytes, out_bytes = _sizes_for(op, size, ranks)
         ins, outs = [], []
         for r in range(ranks):
+            rt, vnc = where[r]
             i, o = Ref(), Ref()
-            if rt.nrt_tensor_allocate(0, r, in_bytes, f"in{r}", i) or rt.nrt_tensor_allocate(0, r, out_bytes,
-                                                                                             f"out{r}", o):
+            if rt.nrt_tensor_allocate(0, vnc, in_bytes, f"in{r}", i) or rt.nrt_tensor_allocate(0, vnc, out_bytes,
+                                                                                               f"out{r}", o):
                 raise ConfigError("nccom-test", f"not enough device memory for {size} bytes on {ranks} ranks")
             ins.append(i.value)
             outs.append(o.value)
         if check:
             for r in range(ranks):
-                rt.nrta_tensor_write(ins[r], _pattern(r, in_bytes, element), 0, in_bytes, r, 0, Ref(), Ref())
+                rt, vnc = where[r]
+                rt.nrta_tensor_write(ins[r], _pattern(r, in_bytes, element), 0, in_bytes, vnc, 0, Ref(), Ref())
             sim.run_until_idle()
         times = []
         status_ok = True
         for it in range(warmup + iterations):
             rets = []
             for r in range(ranks):
-                comm = nrt_cc_comm_t(replica_group=list(range(ranks)), rank=r, rank_n=ranks, vnc=r)
+                rt, vnc = where[r]
+                comm = nrt_cc_comm_t(replica_group=list(range(ranks)), rank=r, rank_n=ranks, vnc=vnc)
                 ctx, ret, seq = Ref(), Ref(), Ref()
                 status = rt.nrta_cc_prepare(comm, nrt_tensor_list_t([ins[r]]), nrt_tensor_list_t([outs[r]]), code,
                                             reduce_op, cc_op, ctx)
@@ -168,14 +194,16 @@ def run_nccom(op: str, *, instance: str = "trn1.32xlarge", ranks: int = 2, nodes
                                           [_pattern(r, in_bytes, element) for r in range(ranks)], code, reduce_op)
             got = []
             for r in range(ranks):
+                rt, vnc = where[r]
                 buf = np.zeros(out_bytes, dtype=np.uint8)
-                rt.nrta_tensor_read(buf, outs[r], 0, out_bytes, r, 0, Ref(), Ref())
+                rt.nrta_tensor_read(buf, outs[r], 0, out_bytes, vnc, 0, Ref(), Ref())
                 got.append(buf)
             sim.run_until_idle()
             good = status_ok and all(g.tobytes() == e for g, e in zip(got, expected, strict=True))
             verdict = "OK" if good else "FAILED"
-        for t in ins + outs:
-            rt.nrt_tensor_free(t)
+        for r in range(ranks):
+            where[r][0].nrt_tensor_free(ins[r])
+            where[r][0].nrt_tensor_free(outs[r])
         avg = statistics.fmean(times)
         algbw = size / (avg * 1e-6) / GiB
         quantiles = np.percentile(np.asarray(times), [50, 90, 99])

@@ -76,7 +76,8 @@ class CollectiveService:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        self.fabric = Fabric(sim.system)
+        efa = sim.topology.spec.efa
+        self.fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns if efa is not None else 0)
         self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
         self.world_size = 0
         self.algorithm: str | None = None  # a run-wide override
@@ -129,21 +130,25 @@ class CollectiveService:
                 for req, data in zip(requests, outputs, strict=True):
                     req.results.append(data)
         topo = self.sim.topology
-        devices = {c.device.index for c in cores}
-        whole_chips = all(sum(1 for c in cores if c.device.index == d) == topo.logical_cores_per_device
+        devices = {c.device.global_index for c in cores}
+        whole_chips = all(sum(1 for c in cores if c.device.global_index == d) == topo.logical_cores_per_device
                           for d in devices)
         kangaring_ok = topo.lnc == 2 and whole_chips
+        instance_of = [c.device.instance for c in cores]
+        instances = len(set(instance_of))
         algorithm = first.algorithm or self.algorithm or select_algorithm(first.operation, meeting.n, first.size,
-                                                                          kangaring_ok)
+                                                                          kangaring_ok, instances)
         if algorithm == "kangaring" and not kangaring_ok:
             algorithm = "ring"  # KangaRing needs every rank of each chip (hardware.md §8.2)
         if algorithm == "rdh" and meeting.n & (meeting.n - 1):
             algorithm = "ring"
-        locations = [(c.device.index, c.local_index) for c in cores]
+        locations = [(c.device.global_index, c.local_index) for c in cores]
         side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
             else None
         primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-        phases = plan(first.operation, algorithm, locations, first.size, side, primaries)
+        phases = plan(first.operation, algorithm, locations, first.size, side, primaries, instance_of)
+        if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
+            algorithm = "ring"
         start = now + self.launch_ns
         record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, now, start,
                                   [0] * meeting.n)

@@ -18,7 +18,7 @@ from neuronsim.hw.channel import Channel
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.topology.model import Topology
 
-__all__ = ["HBMStack", "Device", "CoreHW", "Link", "System", "build_system"]
+__all__ = ["HBMStack", "Device", "CoreHW", "Link", "EFADevice", "System", "build_system"]
 
 
 @dataclass
@@ -48,6 +48,15 @@ class Device:
     pcie_h2d: Channel
     pcie_d2h: Channel
     cores: list[CoreHW] = field(default_factory=list)
+    instance: int = 0
+    efa: int = -1  # the EFA device it is paired with, -1 if none
+
+    @property
+    def global_index(self) -> int:
+        """Its index in the whole cluster: ``instance * devices per instance + index``."""
+        return self.instance * self.per_instance + self.index
+
+    per_instance: int = 1
 
 
 @dataclass
@@ -71,6 +80,15 @@ class CoreHW:
 
 
 @dataclass
+class EFADevice:
+    """One EFA network device of an instance: a channel per direction."""
+
+    index: int
+    tx: Channel
+    rx: Channel
+
+
+@dataclass
 class System:
     topology: Topology
     devices: list[Device]
@@ -80,6 +98,8 @@ class System:
     pcie_latency_ns: int
     numa_remote_bandwidth_factor: float
     numa_remote_latency_ns: int
+    instance: int = 0
+    efa: list[EFADevice] = field(default_factory=list)
 
     def channels(self) -> list[Channel]:
         """Every channel, in a fixed order (devices, then links)."""
@@ -89,12 +109,15 @@ class System:
             out += [core.dma for core in dev.cores] + [core.cc_dma for core in dev.cores]
             out += dev.h2d_engines + dev.d2h_engines + [dev.pcie_h2d, dev.pcie_d2h]
         out += [link.channel for link in self.links.values()]
+        out += [c for e in self.efa for c in (e.tx, e.rx)]
         return out
 
 
-def build_system(topology: Topology) -> System:
-    """Components for one instance of ``topology`` at its LNC."""
+def build_system(topology: Topology, instance: int = 0) -> System:
+    """Components for instance ``instance`` of ``topology`` at its LNC (names get an ``i<k>/`` prefix
+    beyond the first instance)."""
     spec = topology.spec
+    pre = f"i{instance}/" if instance else ""
     chip = spec.chip
     hbm = chip.hbm
     dma = chip.dma
@@ -105,17 +128,21 @@ def build_system(topology: Topology) -> System:
     half = max(1, dma.host_engines // 2)
     for dev_spec in spec.devices:
         d = dev_spec.index
-        stacks = [HBMStack(f"dev{d}/hbm{s}", MemoryPool(f"dev{d}/hbm{s}", usable),
-                           Channel(f"dev{d}/hbm{s}", hbm.stack_bandwidth_bytes_per_ns)) for s in range(hbm.stacks)]
-        engines = [Channel(f"dev{d}/hdma{e}", dma.engine_bandwidth_bytes_per_ns) for e in range(dma.host_engines)]
+        stacks = [HBMStack(f"{pre}dev{d}/hbm{s}", MemoryPool(f"{pre}dev{d}/hbm{s}", usable),
+                           Channel(f"{pre}dev{d}/hbm{s}", hbm.stack_bandwidth_bytes_per_ns)) for s in range(hbm.stacks)]
+        engines = [Channel(f"{pre}dev{d}/hdma{e}", dma.engine_bandwidth_bytes_per_ns)
+                   for e in range(dma.host_engines)]
         device = Device(
             index=d,
             numa_node=max(dev_spec.numa_node, 0),
             hbm=stacks,
             h2d_engines=engines[:half],
             d2h_engines=engines[half:] or engines[:half],
-            pcie_h2d=Channel(f"dev{d}/pcie.h2d", host.pcie_bandwidth_bytes_per_ns),
-            pcie_d2h=Channel(f"dev{d}/pcie.d2h", host.pcie_bandwidth_bytes_per_ns),
+            pcie_h2d=Channel(f"{pre}dev{d}/pcie.h2d", host.pcie_bandwidth_bytes_per_ns),
+            pcie_d2h=Channel(f"{pre}dev{d}/pcie.d2h", host.pcie_bandwidth_bytes_per_ns),
+            instance=instance,
+            efa=spec.efa_of_device(d) if spec.efa is not None else -1,
+            per_instance=len(spec.devices),
         )
         for core in topology.cores_of_device(d):
             physical = len(core.physical_cores)
@@ -126,9 +153,9 @@ def build_system(topology: Topology) -> System:
                 physical_cores=physical,
                 hbm=stacks[core.hbm_stack],
                 hbm_index=core.hbm_stack,
-                dma=Channel(f"dev{d}/nc{core.id}/dma",
+                dma=Channel(f"{pre}dev{d}/nc{core.id}/dma",
                             dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
-                cc_dma=Channel(f"dev{d}/nc{core.id}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
+                cc_dma=Channel(f"{pre}dev{d}/nc{core.id}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
                 bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
                 fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
             )
@@ -140,8 +167,13 @@ def build_system(topology: Topology) -> System:
         nl = spec.neuronlink
         for a, b in topology.links():
             for src, dst in ((a, b), (b, a)):
-                links[(src, dst)] = Link(src, dst, Channel(f"link.dev{src}-dev{dst}", nl.link_bandwidth_bytes_per_ns),
-                                         nl.latency_ns)
+                links[(src, dst)] = Link(src, dst, Channel(f"{pre}link.dev{src}-dev{dst}",
+                                                           nl.link_bandwidth_bytes_per_ns), nl.latency_ns)
+    efa = []
+    if spec.efa is not None:
+        for k in range(len(spec.efa.devices)):
+            efa.append(EFADevice(k, Channel(f"{pre}efa{k}.tx", spec.efa.bandwidth_bytes_per_ns),
+                                 Channel(f"{pre}efa{k}.rx", spec.efa.bandwidth_bytes_per_ns)))
     return System(
         topology=topology,
         devices=devices,
@@ -151,4 +183,6 @@ def build_system(topology: Topology) -> System:
         pcie_latency_ns=host.pcie_latency_ns,
         numa_remote_bandwidth_factor=host.numa_remote_bandwidth_factor,
         numa_remote_latency_ns=host.numa_remote_latency_ns,
+        instance=instance,
+        efa=efa,
     )

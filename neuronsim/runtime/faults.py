@@ -106,11 +106,11 @@ class FaultSpec(Spec):
             if self.nth is not None or self.probability is not None:
                 raise _fail("degrade", "a degraded channel is triggered by at_ns (or from the start)")
         elif self.target == "link":
-            raise _fail("target", "no request crosses a NeuronLink in this version (collectives come later): "
-                        "a link fault can only degrade the link")
+            raise _fail("target", "a link fault can only degrade the link in this version (a status or hang on "
+                        "the collectives crossing it is not supported yet)")
         if self.target == "efa":
-            raise _fail("target", "EFA devices carry only multi-instance collective traffic, which this version "
-                        "does not simulate yet: an EFA fault could never fire")
+            raise _fail("target", "EFA faults are not supported yet (EFA carries only collective traffic between "
+                        "instances; fault its collectives queue or degrade a link instead)")
         return self
 
     @property

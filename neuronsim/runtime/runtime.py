@@ -136,8 +136,10 @@ class RuntimeBase:
     XU_TABLE: tuple[tuple[int, str], ...] = ()
     API = ""
 
-    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0) -> None:
         self.sim = sim
+        self.instance = instance
+        self.system = sim.systems[instance]
         self.env = dict(env or {})
         self.api = self.API
         self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
@@ -240,10 +242,11 @@ class RuntimeBase:
                 raise _Status(S.NRT_RESOURCE)
             if wanted == 0:
                 return list(range(total))
-            free = [c for c in range(total) if c not in self.sim.core_owners]
+            owners = self.sim.core_owners
+            free = [c for c in range(total) if (self.instance, c) not in owners]
             for start in range(total - wanted + 1):
                 run = list(range(start, start + wanted))
-                if all(c not in self.sim.core_owners for c in run):
+                if all((self.instance, c) not in owners for c in run):
                     return run
             log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:%d Available:%d",
                       wanted, len(free))
@@ -269,14 +272,14 @@ class RuntimeBase:
             except (ValueError, UnitError):
                 return S.NRT_INVALID
         ids = self._env_cores()
-        taken = [c for c in ids if c in self.sim.core_owners]
+        taken = [c for c in ids if (self.instance, c) in self.sim.core_owners]
         if taken:
             log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:nc%d-nc%d",
                       ids[0], ids[-1])
             return S.NRT_RESOURCE
         for c in ids:
-            self.sim.core_owners[c] = self
-        self._cores = [self.sim.system.cores[c] for c in ids]
+            self.sim.core_owners[(self.instance, c)] = self
+        self._cores = [self.system.cores[c] for c in ids]
         self._make_xus()
         self._state = "open"
         return S.NRT_SUCCESS
@@ -310,8 +313,8 @@ class RuntimeBase:
         if self._state != "open":
             return S.NRT_SUCCESS
         self._spend(self._costs.init_ns)
-        for c in [c for c, owner in self.sim.core_owners.items() if owner is self]:
-            del self.sim.core_owners[c]
+        for key in [key for key, owner in self.sim.core_owners.items() if owner is self]:
+            del self.sim.core_owners[key]
         for model in self._models.values():
             model.unloaded = True
         self._models.clear()
@@ -508,7 +511,7 @@ class RuntimeBase:
         byte = _int(value) & 0xFF
         if t.on_device:
             _, end = reserve(self.sim.env.now, [(t.core.dma, n), (t.alloc.channel, n)],
-                             setup_ns=self.sim.system.dma_setup_ns)
+                             setup_ns=self.system.dma_setup_ns)
             self.sim.advance_to(end)
         if t.alloc.storage is not None:
             t.alloc.storage.fill(t.offset + off, n, byte)
@@ -578,7 +581,7 @@ class RuntimeBase:
                ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
-        request = WriteRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, True), host,
+        request = WriteRequest(self.system, t, off, n, self._transfer_engine(core, queue, True), host,
                                ret_cell, self._numa_remote)
         return self._schedule(xu, request, seq_cell)
 
@@ -586,7 +589,7 @@ class RuntimeBase:
               ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
-        request = ReadRequest(self.sim.system, t, off, n, self._transfer_engine(core, queue, False), host,
+        request = ReadRequest(self.system, t, off, n, self._transfer_engine(core, queue, False), host,
                               ret_cell, self._numa_remote)
         return self._schedule(xu, request, seq_cell)
 
@@ -598,7 +601,7 @@ class RuntimeBase:
         n = _int(size)
         so, _ = self._range(s, src_offset, n)
         do, _ = self._range(d, dst_offset, n)
-        return self._schedule(xu, CopyRequest(self.sim.system, core, s, so, d, do, n, ret_cell), seq_cell)
+        return self._schedule(xu, CopyRequest(self.system, core, s, so, d, do, n, ret_cell), seq_cell)
 
     def _execute(self, m: Model, xu: ExecutionUnit, input_set: Any, output_set: Any, ret_cell: Any,
                  seq_cell: Ref) -> NRT_STATUS:
