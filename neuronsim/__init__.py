@@ -6,7 +6,7 @@ from neuronsim import nrt
 from neuronsim.errors import ConfigError, DeadlockError, NeuronSimError, NrtError
 from neuronsim.facade import Future, NeuronRuntime
 from neuronsim.invariants import Violation, check_invariants
-from neuronsim.runtime.neff import FixedCost, Neff, Roofline
+from neuronsim.runtime.neff import CollectiveSpec, FixedCost, Neff, Roofline
 from neuronsim.simulator import Simulator
 from neuronsim.topology import Topology, load_topology, preset_names
 
@@ -18,6 +18,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "ConfigError",
     "DeadlockError",
+    "CollectiveSpec",
     "FixedCost",
     "Future",
     "Neff",

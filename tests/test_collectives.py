@@ -252,3 +252,43 @@ def test_a_collective_waits_for_every_rank_and_faults_reach_it():
     sim.run_until_idle()
     assert (r0.value, r1.value) == (nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_COLLECTIVES)
     assert rt.execution_unit(1, nrt.NRTA_XU_COLLECTIVES, 0).fatal_status == nrt.NRT_EXEC_HW_ERR_COLLECTIVES
+
+
+def test_collectives_inside_a_neff_loaded_with_nrt_load_collectives():
+    sim = neuronsim.Simulator("trn1.32xlarge", record=True)
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0-3"})
+    rt.nrt_init(1, "", "")
+    neff = neuronsim.Neff(inputs={"x": ((16,), "float32")}, outputs={"y": ((16,), "float32")}, duration_ns=40_000,
+                          collectives=[neuronsim.CollectiveSpec("allreduce", 4 << 20)])
+    runs = []
+    for r in range(4):
+        model = nrt.Ref()
+        assert rt.nrt_load_collectives(neff, r, -1, r, 4, model) == nrt.NRT_SUCCESS
+        x, y = nrt.Ref(), nrt.Ref()
+        rt.nrt_tensor_allocate(0, r, 64, "x", x)
+        rt.nrt_tensor_allocate(0, r, 64, "y", y)
+        ins, outs = nrt.Ref(), nrt.Ref()
+        rt.nrt_allocate_tensor_set(ins)
+        rt.nrt_allocate_tensor_set(outs)
+        rt.nrt_add_tensor_to_tensor_set(ins.value, "x", x.value)
+        rt.nrt_add_tensor_to_tensor_set(outs.value, "y", y.value)
+        runs.append((model.value, ins.value, outs.value))
+    assert rt.nrt_load_collectives(neff, 0, -1, 2, 4, nrt.Ref()) == nrt.NRT_INVALID  # rank 2 is loaded already
+    assert rt.nrt_load_collectives(neff, 0, -1, 4, 4, nrt.Ref()) == nrt.NRT_INVALID
+    rets = []
+    for r, (model, ins, outs) in enumerate(runs):
+        ret, seq = nrt.Ref(), nrt.Ref()
+        assert rt.nrta_execute_schedule(model, ins, outs, 0, ret, seq) == nrt.NRT_SUCCESS
+        rets.append((ret, seq))
+        if r == 0:
+            sim.run_for_ns(500_000)
+            assert ret.value is None  # computed, then waiting for the other ranks at the all-reduce
+    sim.run_until_idle()
+    assert all(ret.value == nrt.NRT_SUCCESS for ret, _ in rets)
+    record = sim.collectives.records[-1]
+    assert (record.operation, record.ranks, record.size) == ("allreduce", 4, 4 << 20)
+    first = rt.request(rets[0][1].value)
+    last = rt.request(rets[3][1].value)
+    assert first.end_ns == max(record.ends_ns) and last.end_ns == max(record.ends_ns)
+    assert last.end_ns - last.start_ns > 40_000  # compute, then the collective
+    assert neuronsim.check_invariants(sim) == []

@@ -46,6 +46,7 @@ class CCContext:
     owner: Any
     algorithm: str | None = None
     used: bool = False
+    on_done: Any = None  # called (request, end_ns) instead of ending the request (collectives inside a NEFF)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class CollectiveService:
         self.fidelity = "step"
         self.launch_ns = sim.topology.spec.runtime.collective_launch_ns  # overridable (a software era)
         self.records: list[CollectiveRecord] = []
+        self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model
         self._counters: dict[tuple[tuple[int, ...], int], int] = {}
         self._pending: dict[tuple[tuple[int, ...], int], _Rendezvous] = {}
 
@@ -121,7 +123,7 @@ class CollectiveService:
         first = requests[0].ctx
         cores = [req.core for req in requests]
         # data: read every rank's inputs now, compute every rank's outputs
-        if all(t.alloc.storage is not None for req in requests for t in req.ctx.inputs):
+        if first.inputs and all(t.alloc.storage is not None for req in requests for t in req.ctx.inputs):
             for index in range(len(first.inputs)):
                 inputs = [req.ctx.inputs[index].alloc.storage.read_bytes(req.ctx.inputs[index].offset,
                                                                          req.ctx.inputs[index].size)
@@ -160,7 +162,10 @@ class CollectiveService:
         def done(rank: int, end: int) -> None:
             record.ends_ns[rank] = end
             req = requests[rank]
-            req.unit.end_at(req, end)
+            if req.ctx.on_done is not None:
+                req.ctx.on_done(req, end)
+            else:
+                req.unit.end_at(req, end)
 
         if self.fidelity == "analytical":
             end = start + analytical_ns(self.fabric, cores, phases, step_ns)

@@ -20,7 +20,7 @@ import numpy as np
 
 from neuronsim.nrt import nrt_dtype_t
 
-__all__ = ["Neff", "FixedCost", "Roofline", "TensorSpec", "DTYPES"]
+__all__ = ["Neff", "FixedCost", "Roofline", "TensorSpec", "DTYPES", "CollectiveSpec"]
 
 # name -> (itemsize, numpy dtype the kernel sees, nrt_dtype_t)
 DTYPES: dict[str, tuple[int, np.dtype, nrt_dtype_t]] = {
@@ -103,6 +103,27 @@ class Roofline:
 CostModel = FixedCost | Roofline
 
 
+@dataclass(frozen=True)
+class CollectiveSpec:
+    """A collective a NEFF issues after its compute (for ``nrt_load_collectives``).
+
+    Args:
+        operation: ``"allreduce"``, ``"allgather"``, ``"reducescatter"``, ``"alltoall"`` or ``"permute"``.
+        size_bytes: the message size as nccom-test counts it.
+        algorithm: force an algorithm (else the runtime selects one).
+    """
+
+    operation: str
+    size_bytes: int
+    algorithm: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.operation not in ("allreduce", "allgather", "reducescatter", "alltoall", "permute"):
+            raise ValueError(f"operation(={self.operation!r}) is not a collective")
+        if self.size_bytes < 1:
+            raise ValueError(f"size_bytes(={self.size_bytes}) must be >= 1.")
+
+
 def _specs(kind: str, tensors: Mapping[str, Any]) -> tuple[TensorSpec, ...]:
     out = []
     for name, desc in tensors.items():
@@ -130,6 +151,8 @@ class Neff:
         kernel: optional callable taking the inputs as numpy arrays (keyword arguments by name) and
             returning a dict of output arrays; run when the execution ends unless in timing-only mode.
         name: a name for traces and logs.
+        collectives: collectives the model issues after its compute, in order; load it with
+            ``nrt_load_collectives`` on every rank (timing only: they move no tensor data).
     """
 
     def __init__(
@@ -141,6 +164,7 @@ class Neff:
         cost: CostModel | None = None,
         kernel: Callable[..., Mapping[str, Any]] | None = None,
         name: str = "model.neff",
+        collectives: tuple[CollectiveSpec, ...] | list[CollectiveSpec] = (),
     ) -> None:
         if (duration_ns is None) == (cost is None):
             raise ValueError("give exactly one of duration_ns and cost")
@@ -152,6 +176,7 @@ class Neff:
         self.cost: CostModel = FixedCost(duration_ns) if duration_ns is not None else cost  # type: ignore[assignment]
         self.kernel = kernel
         self.name = name
+        self.collectives = tuple(collectives)
         self.input_sizes = tuple((t.name, t.size_bytes) for t in self.inputs)
         self.output_sizes = tuple((t.name, t.size_bytes) for t in self.outputs)
 

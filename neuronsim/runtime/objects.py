@@ -81,7 +81,7 @@ class TensorSet:
 class Model:
     """A loaded model (``nrt_model_t``): a NEFF on a logical core."""
 
-    __slots__ = ("neff", "vnc", "core", "unloaded", "owner", "id")
+    __slots__ = ("neff", "vnc", "core", "unloaded", "owner", "id", "cc_rank", "cc_count")
 
     def __init__(self, neff: Neff, vnc: int, core: CoreHW, owner: object, model_id: int) -> None:
         self.neff = neff
@@ -90,6 +90,8 @@ class Model:
         self.unloaded = False
         self.owner = owner
         self.id = model_id
+        self.cc_rank = -1  # nrt_load_collectives: this copy's ctx_device_id of ctx_device_count
+        self.cc_count = 0
 
     def __repr__(self) -> str:
         return f"<nrt_model_t {self.neff.name!r} on nc{self.vnc}{' (unloaded)' if self.unloaded else ''}>"

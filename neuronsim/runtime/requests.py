@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import Timeout
 
 from neuronsim.hw.channel import Channel, reserve
 from neuronsim.nrt import NRT_STATUS, Ref
@@ -191,8 +192,19 @@ class CopyRequest(_Request):
                 (self.dst.alloc, dst_lo, dst_lo + self.size, True, self.dst.name)]
 
 
+class _EmbeddedArrival:
+    """A NEFF's execution arriving at one of its collectives (what the rendezvous sees)."""
+
+    __slots__ = ("ctx", "core", "unit", "results", "algorithm")
+
+    def __init__(self, ctx: Any, core: Any, unit: Any) -> None:
+        self.ctx, self.core, self.unit = ctx, core, unit
+        self.results: list[bytes] = []
+        self.algorithm = ""
+
+
 class ExecuteRequest(_Request):
-    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel")
+    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel", "service")
     kind = "execute"
 
     def __init__(self, model: Model, inputs: dict[str, Tensor], outputs: dict[str, Tensor], ret: Ref | None,
@@ -209,8 +221,35 @@ class ExecuteRequest(_Request):
         self.outputs = outputs
         self.snapshot: dict[str, np.ndarray] | None = None
         self.run_kernel = run_kernel
+        self.service: Any = None  # the collective service, for a NEFF loaded with nrt_load_collectives
 
-    def start(self, now_ns: int) -> int:
+    def start(self, now_ns: int) -> int | None:  # type: ignore[override]
+        end = self._compute(now_ns)
+        model = self.model
+        if not (model.neff.collectives and model.cc_count and self.service is not None):
+            return end
+        # the NEFF's collectives follow its compute: each meets the same execution on the other ranks
+        Timeout(self.unit.env, end - now_ns).callbacks.append(lambda _e: self._collective(0))
+        return None
+
+    def _collective(self, index: int) -> None:
+        from neuronsim.collectives.service import CCContext
+
+        model = self.model
+        spec = model.neff.collectives[index]
+        group = tuple(("neff", id(model.neff), model.cc_count, i) for i in range(model.cc_count))
+        ctx = CCContext(group, model.cc_rank, model.vnc, [], [], 0xA, 0, spec.operation, spec.size_bytes,
+                        model.owner, spec.algorithm, on_done=lambda _arrival, end: self._after(index, end))
+        self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit), int(self.unit.env.now))
+
+    def _after(self, index: int, end_ns: int) -> None:
+        if index + 1 < len(self.model.neff.collectives):
+            delay = max(0, end_ns - int(self.unit.env.now))
+            Timeout(self.unit.env, delay).callbacks.append(lambda _e: self._collective(index + 1))
+        else:
+            self.unit.end_at(self, end_ns)
+
+    def _compute(self, now_ns: int) -> int:
         neff = self.model.neff
         if self.run_kernel and neff.kernel is not None:
             self.snapshot = {}

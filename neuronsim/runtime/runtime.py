@@ -377,6 +377,27 @@ class RuntimeBase:
         return S.NRT_SUCCESS
 
     @_mirror("load_ns")
+    def nrt_load_collectives(self, neff: Any, vnc: Any, vnc_count: Any, ctx_device_id: Any, ctx_device_count: Any,
+                             model: Any) -> NRT_STATUS:
+        """``nrt_load_collectives(const void *neff_bytes, size_t size, int32_t vnc, int32_t vnc_count,
+        uint32_t ctx_device_id, uint32_t ctx_device_count, nrt_model_t **model)``: as ``nrt_load``, as rank
+        ``ctx_device_id`` of the ``ctx_device_count`` copies of this NEFF; executions of the copies meet at
+        each collective the NEFF declares (``Neff(collectives=...)``)."""
+        out = _ref(model)
+        rank, count = _int(ctx_device_id), _int(ctx_device_count)
+        if count < 1 or not 0 <= rank < count:
+            return S.NRT_INVALID
+        key = (id(neff), count, rank)
+        taken = self.sim.collectives.neff_ranks
+        if key in taken and not taken[key].unloaded:
+            return S.NRT_INVALID  # that rank of that NEFF is already loaded
+        status = self.nrt_load.__wrapped__(self, neff, vnc, vnc_count, out)
+        if status == S.NRT_SUCCESS:
+            out.value.cc_rank, out.value.cc_count = rank, count
+            taken[key] = out.value
+        return status
+
+    @_mirror("load_ns")
     def nrt_unload(self, model: Any) -> NRT_STATUS:
         """``nrt_unload(nrt_model_t *model)``."""
         if not isinstance(model, Model) or model.unloaded or model.owner is not self:
@@ -608,6 +629,8 @@ class RuntimeBase:
         inputs = self._io(m.neff.input_sizes, input_set)
         outputs = self._io(m.neff.output_sizes, output_set)
         request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
+        if m.cc_count:
+            request.service = self.sim.collectives
         return self._schedule(xu, request, seq_cell)
 
     def _io(self, neff_tensors: tuple, tensor_set: Any) -> dict[str, Tensor]:
