@@ -229,6 +229,28 @@ class nrt_tensor_list_t:  # noqa: N801 - the C struct
             self.num_tensors = len(self.tensors)
 
 
+@dataclass
+class nrt_tensor_batch_op_t:  # noqa: N801 - the C struct (ndl/neuron_driver_shared_tensor_batch_op.h)
+    """``{ uint64_t offset; uint64_t size; void *buffer; }``"""
+
+    offset: int
+    size: int
+    buffer: Any
+
+
+@dataclass
+class nrt_tensor_batch_t:  # noqa: N801 - the C struct
+    """``{ const nrt_tensor_t *tensor; const nrt_tensor_batch_op_t *ops; uint32_t num_ops; }``"""
+
+    tensor: Any
+    ops: list[nrt_tensor_batch_op_t] = field(default_factory=list)
+    num_ops: int = -1
+
+    def __post_init__(self) -> None:
+        if self.num_ops < 0:
+            self.num_ops = len(self.ops)
+
+
 class Ref(Generic[T]):
     """An out-parameter cell, standing in for a C pointer: ``ref.value`` is ``*ptr``.
 

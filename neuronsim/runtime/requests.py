@@ -225,6 +225,13 @@ class ExecuteRequest(_Request):
 
     def start(self, now_ns: int) -> int | None:  # type: ignore[override]
         end = self._compute(now_ns)
+        timeout = self.unit.timeout_ns
+        if timeout and end - now_ns > timeout:
+            # NEURON_RT_EXEC_TIMEOUT: "(FATAL-RT-UNDEFINED-STATE) execution timeout": NRT_TIMEOUT, unit dead
+            self.status = NRT_STATUS.NRT_TIMEOUT
+            self.fatal = True
+            self.snapshot = None
+            return now_ns + timeout
         model = self.model
         if not (model.neff.collectives and model.cc_count and self.service is not None):
             return end

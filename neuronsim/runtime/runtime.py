@@ -37,6 +37,7 @@ from neuronsim.nrt import (
     Ref,
     nrt_cc_comm_t,
     nrt_framework_type_t,
+    nrt_tensor_batch_t,
     nrt_tensor_list_t,
     nrt_tensor_placement_t,
     nrt_tensor_usage_t,
@@ -148,6 +149,8 @@ class RuntimeBase:
         self._env = sim.env
         self._advance_to = sim.advance_to
         self._engines: dict[tuple[int, int, bool], Channel] = {}
+        self._sync_units: dict[tuple[int, str], ExecutionUnit] = {}
+        self._compute_type = next((t for t, kind in self.XU_TABLE if kind == "compute"), 1)
         self._cores: list[CoreHW] = []
         self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
         self._xu_by_id: dict[int, ExecutionUnit] = {}
@@ -294,6 +297,7 @@ class RuntimeBase:
         self._xus.clear()
         self._xu_by_id.clear()
         self._xu_fds.clear()
+        self._sync_units.clear()
         self.observed.clear()
         for vnc, core in enumerate(self._cores):
             for xu_type, kind in self.XU_TABLE:
@@ -644,6 +648,203 @@ class RuntimeBase:
                 raise _Status(S.NRT_INVALID)
             out[name] = t
         return out
+
+    # -- the synchronous API (nrt.h) -------------------------------------------------------------------
+
+    _SYNC_TYPE = 0xF  # the internal units of the blocking calls: an XU type no nrta_* call accepts
+
+    def _sync_unit(self, vnc: int, kind: str) -> ExecutionUnit:
+        """The internal queue the blocking reads (or writes) of core ``vnc`` use: separate DMA queues
+        since SDK 2.30, invisible to nrta_get_sequence."""
+        key = (vnc, kind)
+        unit = self._sync_units.get(key)
+        if unit is None:
+            queue = {"read": 0, "write": 1, "copy": 2}[kind]
+            unit = ExecutionUnit(self.sim.env, f"nc{vnc}/sync.{kind}", self._SYNC_TYPE | queue << 4 | vnc << 8,
+                                 self.sim.topology.spec.runtime.queue_capacity)
+            core = self._cores[vnc]
+            unit.kind, unit.queue, unit.core_id, unit.device_index = f"sync_{kind}", queue, core.id, core.device.index
+            unit.timeout_ns = self.exec_timeout_ns
+            unit.faults = self.sim.fault_injector
+            unit.history = self.history if self.sim.record else None
+            self._sync_units[key] = unit
+        return unit
+
+    def _wait_for(self, unit: ExecutionUnit, num: int) -> None:
+        """Block the (direct-mode) host until request ``num`` of ``unit`` completes."""
+        env = self._env
+        queue = env._queue  # noqa: SLF001
+        while unit.completed_num < num:
+            if not queue:
+                raise DeadlockError(f"a blocking call waits for request {num} on {unit.name}, which can never "
+                                    "complete", [f"{unit.name}: completed up to {unit.completed_num}"])
+            env.step()
+        self._observe(unit, num)
+
+    def _blocking(self, unit: ExecutionUnit, request: Any) -> NRT_STATUS:
+        """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status."""
+        while True:
+            if unit.fatal_status is not None:
+                return S.NRT_EXEC_UNIT_UNRECOVERABLE
+            status = self._schedule(unit, request, Ref())
+            if status != S.NRT_QUEUE_FULL:
+                break
+            self._wait_for(unit, unit.completed_num + 1)
+        if status != S.NRT_SUCCESS:
+            return status
+        self._wait_for(unit, request.seq_num)
+        return NRT_STATUS(request.status)
+
+    @_mirror("schedule_ns")
+    def nrt_execute(self, model: Any, input_set: Any, output_set: Any) -> NRT_STATUS:
+        """``nrt_execute(nrt_model_t *model, const nrt_tensor_set_t *input_set, nrt_tensor_set_t *output_set)``:
+        blocks until the execution completes; its status (``NRT_TIMEOUT`` past NEURON_RT_EXEC_TIMEOUT)."""
+        m = self._model(model)
+        xu = self._xu(m.vnc, self._compute_type, 0)
+        inputs = self._io(m.neff.input_sizes, input_set)
+        outputs = self._io(m.neff.output_sizes, output_set)
+        request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
+        if m.cc_count:
+            request.service = self.sim.collectives
+        return self._blocking(xu, request)
+
+    @_mirror("schedule_ns")
+    def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any) -> NRT_STATUS:
+        """``nrt_execute_repeat(model, input_set, output_set, int repeat_count)``: ``repeat_count`` executions,
+        the outputs of one the inputs of the next (by position; the NEFF's outputs must match its inputs)."""
+        m = self._model(model)
+        count = _int(repeat_count)
+        ins, outs = m.neff.inputs, m.neff.outputs
+        if count < 1 or len(ins) != len(outs) or any(i.size_bytes != o.size_bytes for i, o in zip(ins, outs, strict=True)):
+            return S.NRT_INVALID  # "This requires a specially compiled NEFF"
+        inputs = self._io(m.neff.input_sizes, input_set)
+        outputs = self._io(m.neff.output_sizes, output_set)
+        xu = self._xu(m.vnc, self._compute_type, 0)
+        for iteration in range(count):
+            request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
+            status = self._blocking(xu, request)
+            if status != S.NRT_SUCCESS:
+                return status
+            if iteration + 1 < count:
+                for i_spec, o_spec in zip(ins, outs, strict=True):
+                    src, dst = outputs[o_spec.name], inputs[i_spec.name]
+                    if src.alloc.storage is not None and dst.alloc.storage is not None:
+                        dst.alloc.storage.write(dst.offset, src.alloc.storage.read_bytes(src.offset, src.size))
+        return S.NRT_SUCCESS
+
+    def _host_copy(self, src: Tensor, src_off: int, dst: Tensor | memoryview, dst_off: int, n: int) -> None:
+        data = (src.alloc.storage.read_bytes(src.offset + src_off, n) if src.alloc.storage is not None
+                else bytes(n))
+        if isinstance(dst, memoryview):
+            dst[:n] = data
+        elif dst.alloc.storage is not None:
+            dst.alloc.storage.write(dst.offset + dst_off, data)
+
+    def _sync_write(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
+        if not t.on_device:
+            if host is not None and t.alloc.storage is not None:
+                t.alloc.storage.write(t.offset + off, host[:n].tobytes())
+            return S.NRT_SUCCESS
+        unit = self._sync_unit(t.vnc, "write")
+        return self._blocking(unit, WriteRequest(self.system, t, off, n, self._transfer_engine(t.core, 0, True), host,
+                                                 None, self._numa_remote))
+
+    def _sync_read(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
+        if not t.on_device:
+            if host is not None:
+                self._host_copy(t, off, host, 0, n)
+            return S.NRT_SUCCESS
+        unit = self._sync_unit(t.vnc, "read")
+        return self._blocking(unit, ReadRequest(self.system, t, off, n, self._transfer_engine(t.core, 1, False), host,
+                                                None, self._numa_remote))
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size)``: blocking."""
+        t = self._tensor(tensor)
+        off, n = self._range(t, offset, size)
+        return self._sync_write(t, buf, off, n)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_read(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size)``: blocking."""
+        t = self._tensor(tensor)
+        off, n = self._range(t, offset, size)
+        return self._sync_read(t, buf, off, n)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_copy(const nrt_tensor_t *src, size_t src_offset, nrt_tensor_t *dst, size_t dst_offset,
+        size_t size)``: blocking; two device tensors must be on the same NeuronCore."""
+        s, d = self._tensor(src), self._tensor(dst)
+        n = _int(size)
+        so, _ = self._range(s, src_offset, n)
+        do, _ = self._range(d, dst_offset, n)
+        if s.on_device and d.on_device:
+            if s.core is not d.core:
+                return S.NRT_INVALID  # "they must both be allocated on the SAME Neuron Core"
+            unit = self._sync_unit(s.vnc, "copy")
+            return self._blocking(unit, CopyRequest(self.system, s.core, s, so, d, do, n, None))
+        if not s.on_device and not d.on_device:
+            self._host_copy(s, so, d, do, n)
+            return S.NRT_SUCCESS
+        if d.on_device:  # host -> device
+            data = s.alloc.storage.read_bytes(s.offset + so, n) if s.alloc.storage is not None else None
+            return self._sync_write(d, data, do, n)
+        target = bytearray(n)
+        status = self._sync_read(s, target, so, n)
+        if status == S.NRT_SUCCESS and d.alloc.storage is not None:
+            d.alloc.storage.write(d.offset + do, bytes(target))
+        return status
+
+    def _batches(self, batches: Any, num_batches: Any, write: bool) -> NRT_STATUS:
+        items = list(batches)[:_int(num_batches)] if batches is not None else None
+        if items is None or len(items) != _int(num_batches):
+            return S.NRT_INVALID
+        pending: list[tuple[ExecutionUnit, Any]] = []
+        checked = []
+        for batch in items:
+            if not isinstance(batch, nrt_tensor_batch_t):
+                return S.NRT_INVALID
+            t = self._tensor(batch.tensor)
+            for op in batch.ops[:batch.num_ops]:
+                off, n = self._range(t, op.offset, op.size)
+                checked.append((t, off, n, op.buffer))
+        for t, off, n, buffer in checked:  # every op was valid: now run them, all queued before any wait
+            if not t.on_device:
+                status = self._sync_write(t, buffer, off, n) if write else self._sync_read(t, buffer, off, n)
+                if status != S.NRT_SUCCESS:
+                    return status
+                continue
+            host = None if (self.sim.timing_only and buffer is None) else _host_buffer(buffer, n, writable=not write)
+            kind = "write" if write else "read"
+            unit = self._sync_unit(t.vnc, kind)
+            engine = self._transfer_engine(t.core, 0 if write else 1, write)
+            cls = WriteRequest if write else ReadRequest
+            request = cls(self.system, t, off, n, engine, host, None, self._numa_remote)
+            while unit.full:
+                self._wait_for(unit, unit.completed_num + 1)
+            self._schedule(unit, request, Ref())
+            pending.append((unit, request))
+        worst = S.NRT_SUCCESS
+        for unit, request in pending:
+            self._wait_for(unit, request.seq_num)
+            if request.status != S.NRT_SUCCESS and worst == S.NRT_SUCCESS:
+                worst = NRT_STATUS(request.status)
+        return worst
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_write_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+        """``nrt_tensor_write_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``:
+        every op queued, then waited for; the first failure, if any."""
+        return self._batches(batches, num_batches, write=True)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_read_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+        """``nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``."""
+        return self._batches(batches, num_batches, write=False)
 
     # -- collectives --------------------------------------------------------------------------------
 
