@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 S = NRT_STATUS
 HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
+API_KINDS = frozenset({"tensor_op", "compute", "collectives", "tensor_read", "tensor_write"})
+ASYNC_HARD_LIMIT = 63  # implicit async: "the hard limit of 63" in-flight requests (runtime 2.25.57.0)
 
 
 class _Status(Exception):
@@ -150,6 +152,10 @@ class RuntimeBase:
         self._advance_to = sim.advance_to
         self._engines: dict[tuple[int, int, bool], Channel] = {}
         self._sync_units: dict[tuple[int, str], ExecutionUnit] = {}
+        self.async_depth = 0  # NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS, read at nrt_init
+        self._async_callback: tuple[Callable, Any] | None = None
+        self._async_pending: list[Any] = []
+        self._job_ids = itertools.count(1)
         self._compute_type = next((t for t, kind in self.XU_TABLE if kind == "compute"), 1)
         self._cores: list[CoreHW] = []
         self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
@@ -196,6 +202,8 @@ class RuntimeBase:
 
     def _schedule(self, xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
         """Submit ``request`` to ``xu``; the status of the schedule call."""
+        if self.async_depth and xu.kind in API_KINDS:
+            return S.NRT_INVALID  # implicit async and the explicit nrta_* API exclude each other (A23)
         if xu.fatal_status is not None:
             return S.NRT_EXEC_UNIT_UNRECOVERABLE
         if not xu.submit(request):
@@ -273,6 +281,15 @@ class RuntimeBase:
             try:
                 self.exec_timeout_ns = parse_time_ns(f"{int(timeout)} s")
             except (ValueError, UnitError):
+                return S.NRT_INVALID
+        depth_text = self.env.get("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS")
+        self.async_depth = 0
+        if depth_text is not None:
+            try:
+                self.async_depth = min(int(depth_text), ASYNC_HARD_LIMIT)  # "the hard limit of 63"
+            except ValueError:
+                return S.NRT_INVALID
+            if self.async_depth < 0:
                 return S.NRT_INVALID
         ids = self._env_cores()
         taken = [c for c in ids if (self.instance, c) in self.sim.core_owners]
@@ -659,9 +676,10 @@ class RuntimeBase:
         key = (vnc, kind)
         unit = self._sync_units.get(key)
         if unit is None:
-            queue = {"read": 0, "write": 1, "copy": 2}[kind]
+            queue = {"read": 0, "write": 1, "copy": 2, "exec": 3}[kind]
+            capacity = ASYNC_HARD_LIMIT if kind == "exec" else self.sim.topology.spec.runtime.queue_capacity
             unit = ExecutionUnit(self.sim.env, f"nc{vnc}/sync.{kind}", self._SYNC_TYPE | queue << 4 | vnc << 8,
-                                 self.sim.topology.spec.runtime.queue_capacity)
+                                 capacity)
             core = self._cores[vnc]
             unit.kind, unit.queue, unit.core_id, unit.device_index = f"sync_{kind}", queue, core.id, core.device.index
             unit.timeout_ns = self.exec_timeout_ns
@@ -706,7 +724,56 @@ class RuntimeBase:
         request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
         if m.cc_count:
             request.service = self.sim.collectives
+        if self.async_depth:
+            return self._execute_async(m, request)
         return self._blocking(xu, request)
+
+    def _execute_async(self, m: Model, request: Any) -> NRT_STATUS:
+        """Implicit async: enqueue and return; the callback reports the status."""
+        unit = self._sync_unit(m.vnc, "exec")
+        if unit.fatal_status is not None:
+            return S.NRT_EXEC_UNIT_UNRECOVERABLE
+        if unit.depth >= self.async_depth:
+            return S.NRT_QUEUE_FULL  # "Too many pending nrt_execute() requests"
+        job_id = next(self._job_ids)
+
+        def report(_unit: ExecutionUnit, done: Any) -> None:
+            if done is request:
+                unit.listeners.remove(report)
+                self._async_pending.remove(request)
+                if self._async_callback is not None:
+                    callback, params = self._async_callback
+                    callback(params, m.id, m.vnc, job_id, NRT_STATUS(request.status))
+
+        unit.listeners.append(report)
+        self._async_pending.append(request)
+        return self._schedule(unit, request, Ref())
+
+    @_mirror("tensor_ns")
+    def nrt_register_async_exec_callback(self, callback: Any, params: Any) -> NRT_STATUS:
+        """``nrt_register_async_exec_callback(NRT_ASYNC_EXEC_STATUS_CALLBACK callback, void *params)``: called as
+        ``callback(params, model_id, vnc, job_id, status)`` when an implicit-async execution completes; a new
+        registration replaces the previous one."""
+        if callback is not None and not callable(callback):
+            return S.NRT_INVALID
+        self._async_callback = (callback, params) if callback is not None else None
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_async_drain_queued_execs(self, vnc: Any) -> NRT_STATUS:
+        """``nrt_async_drain_queued_execs(int32_t vnc)``: blocks until the queued executions of ``vnc`` are done."""
+        self._core(vnc)
+        unit = self._sync_units.get((_int(vnc), "exec"))
+        if unit is not None and unit.last_submitted_num:
+            self._wait_for(unit, unit.last_submitted_num)
+        return S.NRT_SUCCESS
+
+    def _wait_pending_executions(self, alloc: Any = None) -> None:
+        """Implicit async: block while pending executions use ``alloc`` (all of them, when None)."""
+        for request in list(self._async_pending):
+            uses = alloc is None or any(a is alloc for a, *_ in request.accesses())
+            if uses and request in self._async_pending:
+                self._wait_for(request.unit, request.seq_num)
 
     @_mirror("schedule_ns")
     def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any) -> NRT_STATUS:
@@ -765,6 +832,8 @@ class RuntimeBase:
         """``nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size)``: blocking."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
+        if self._async_pending:
+            self._wait_pending_executions(t.alloc)  # "block while tensors are in use by pending executions"
         return self._sync_write(t, buf, off, n)
 
     @_mirror("tensor_ns")
@@ -772,6 +841,8 @@ class RuntimeBase:
         """``nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size)``: blocking."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
+        if self._async_pending:
+            self._wait_pending_executions()  # "reading tensor data ... blocks until all pending executions complete"
         return self._sync_read(t, buf, off, n)
 
     @_mirror("tensor_ns")
