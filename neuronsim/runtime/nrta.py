@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from neuronsim.nrt import NRT_STATUS, nrta_xu_t
-from neuronsim.runtime.runtime import RuntimeBase, _int, _mirror, _ref, _Status
+from neuronsim.runtime.mirror import _int, _mirror, _ref, _Status
+from neuronsim.runtime.runtime import RuntimeBase
 
 if TYPE_CHECKING:
     from neuronsim.hw.system import CoreHW

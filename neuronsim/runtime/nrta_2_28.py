@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from neuronsim.nrt import NRT_STATUS, nrta_xu_t_2_28
-from neuronsim.runtime.runtime import RuntimeBase, _int, _mirror, _ref, _Status
+from neuronsim.runtime.mirror import _int, _mirror, _ref, _Status
+from neuronsim.runtime.runtime import RuntimeBase
 
 __all__ = ["NrtRuntime228", "ErrorTracker", "nrta_error_t"]
 

@@ -1,0 +1,139 @@
+"""Completion for every API generation: ``nrta_is_completed``, ``nrta_get_sequence``, what the host has
+observed (for race detection), spinning-host detection, and eventfd registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neuronsim.errors import DeadlockError
+from neuronsim.hw.xu import ExecutionUnit
+from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_NUM_MASK, status_as_str
+from neuronsim.runtime.events import EventFd, describe
+from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _Status
+
+__all__ = ["CompletionMixin"]
+
+
+class CompletionMixin:
+    """Completion queries and events (mixed into ``RuntimeBase``)."""
+
+
+    def _poll_state(self, what: str) -> None:
+        """Count a query made while nothing is in flight; past the limit the host can only spin."""
+        if self.sim.env.peek() != float("inf"):
+            self._idle_polls = 0
+            return
+        self._idle_polls += 1
+        if self._idle_polls >= self.sim.hang_polls:
+            self._idle_polls = 0
+            busy = [f"{xu.name}: completed up to {xu.completed_num} of {xu.last_submitted_num}"
+                    for xu in self._xus.values() if xu.last_submitted_num]
+            raise DeadlockError(
+                f"the host has polled {self.sim.hang_polls} times while nothing is in flight: it waits on "
+                "something the simulation can never deliver",
+                [f"last query: {what}"] + (busy or ["no request was ever accepted"]))
+
+    def _observe(self, xu: ExecutionUnit, num: int) -> None:
+        if num > self.observed.get(xu.xu_id, 0):
+            self.observed[xu.xu_id] = num
+
+    def _decode(self, seq: Any) -> tuple[ExecutionUnit, int]:
+        value = _int(seq)
+        xu = self._xu_by_id.get((value >> 48) & 0xFFFF)
+        num = value & NRTA_SEQ_NUM_MASK
+        if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
+            raise _Status(S.NRT_INVALID)
+        return xu, num
+
+    @_mirror("query_ns")
+    def nrta_is_completed(self, seq: Any, is_completed: Any) -> NRT_STATUS:
+        """``nrta_is_completed(nrta_seq_t seq, bool *is_completed)``: ``NRT_INVALID`` only for an invalid id
+        (unknown execution unit, counter 0, or a counter never issued: A11)."""
+        out = _ref(is_completed)
+        try:
+            xu, num = self._decode(seq)
+        except _Status:
+            self._poll_state(f"nrta_is_completed({seq!r}) returned NRT_INVALID: no such request was accepted")
+            raise
+        done = num <= xu.completed_num
+        out.value = done
+        if done:
+            self._observe(xu, num)
+        else:
+            self._poll_state(f"nrta_is_completed({xu.seq_id(num):#x})")
+        return S.NRT_SUCCESS
+
+    @_mirror("query_ns")
+    def nrta_get_sequence(self, lnc: Any, xu: Any, queue: Any, seq: Any) -> NRT_STATUS:
+        """``nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq)``: the full id of the last
+        completed request on that queue (counter 0 with the queue's bits before any)."""
+        out = _ref(seq)
+        unit = self._xu(lnc, _int(xu), queue)
+        out.value = unit.seq_id(unit.completed_num)
+        self._observe(unit, unit.completed_num)
+        self._poll_state(f"nrta_get_sequence({lnc}, {xu}, {queue}) = {out.value:#x}")
+        return S.NRT_SUCCESS
+
+    # -- completion events -------------------------------------------------------------------------
+
+    def _eventfd(self, fd: Any) -> EventFd | None:
+        """The eventfd ``fd`` names (an ``EventFd`` or its number); ``None`` for a negative number."""
+        if isinstance(fd, EventFd):
+            if fd.closed or fd.sim is not self.sim:
+                raise _Status(S.NRT_INVALID)
+            return fd
+        number = _int(fd)
+        if number < 0:
+            return None
+        found = self.sim.eventfds.get(number)
+        if found is None or found.closed:
+            raise _Status(S.NRT_INVALID)
+        return found
+
+    def _register_seq(self, xu: ExecutionUnit, num: int, efd: EventFd) -> None:
+        """Signal ``efd`` when request ``num`` of ``xu`` completes (at once if it already has)."""
+        observe = lambda: self._observe(xu, num)  # noqa: E731 - the host observes it by reading the fd
+        if num <= xu.completed_num:
+            efd.signal(1, observe)
+            return
+        label = describe(xu, num)
+        efd.registrations.append(label)
+
+        def waiter() -> None:
+            if label in efd.registrations:
+                efd.registrations.remove(label)
+            efd.signal(1, observe)
+
+        waiter.efd = efd  # type: ignore[attr-defined]
+        xu.seq_waiters.setdefault(num, []).append(waiter)
+
+    def _deregister_seq(self, xu: ExecutionUnit, num: int) -> None:
+        for waiter in xu.seq_waiters.pop(num, []):
+            efd = waiter.efd  # type: ignore[attr-defined]
+            label = describe(xu, num)
+            if label in efd.registrations:
+                efd.registrations.remove(label)
+
+    def _register_xu(self, xu: ExecutionUnit, efd: EventFd | None) -> None:
+        label = f"any completion on {xu.name}"
+        previous = self._xu_fds.pop(xu.xu_id, None)
+        if previous is not None:
+            old_fd, listener = previous
+            xu.listeners.remove(listener)
+            if label in old_fd.registrations:
+                old_fd.registrations.remove(label)
+        if efd is None:
+            return
+
+        def listener(unit: ExecutionUnit, request: Any) -> None:
+            num = request.seq_num
+            efd.signal(1, lambda: self._observe(unit, num))
+
+        xu.listeners.append(listener)
+        efd.registrations.append(label)
+        self._xu_fds[xu.xu_id] = (efd, listener)
+
+    def nrt_get_status_as_str(self, status: Any) -> str:
+        """``const char *nrt_get_status_as_str(NRT_STATUS status)``: the enumerator's name (A19)."""
+        return status_as_str(status)
+

@@ -1,0 +1,280 @@
+"""The synchronous API of ``nrt.h`` and the legacy implicit-async mode, in direct mode.
+
+``nrt_execute`` / ``nrt_execute_repeat`` block until done (on the Compute queue); ``nrt_tensor_read`` /
+``nrt_tensor_write`` / ``nrt_tensor_copy`` and the batch calls block on internal queues of their own (DMA
+queues separate from the ``nrta_*`` Tensor Op queues since SDK 2.30). With
+``NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS`` > 0, ``nrt_execute`` returns at once and reports through
+``nrt_register_async_exec_callback`` (A23).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from neuronsim.errors import DeadlockError
+from neuronsim.hw.xu import ExecutionUnit
+from neuronsim.nrt import NRT_STATUS, Ref, nrt_tensor_batch_t
+from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror
+from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
+
+if TYPE_CHECKING:
+    from neuronsim.runtime.objects import Model, Tensor
+
+__all__ = ["SyncMixin", "ASYNC_HARD_LIMIT"]
+
+ASYNC_HARD_LIMIT = 63  # implicit async: "the hard limit of 63" in-flight requests (runtime 2.25.57.0)
+
+
+class SyncMixin:
+    """The blocking calls and implicit async of a runtime process (mixed into ``RuntimeBase``)."""
+
+
+    _SYNC_TYPE = 0xF  # the internal units of the blocking calls: an XU type no nrta_* call accepts
+
+    def _sync_unit(self, vnc: int, kind: str) -> ExecutionUnit:
+        """The internal queue the blocking reads (or writes) of core ``vnc`` use: separate DMA queues
+        since SDK 2.30, invisible to nrta_get_sequence."""
+        key = (vnc, kind)
+        unit = self._sync_units.get(key)
+        if unit is None:
+            queue = {"read": 0, "write": 1, "copy": 2, "exec": 3}[kind]
+            capacity = ASYNC_HARD_LIMIT if kind == "exec" else self.sim.topology.spec.runtime.queue_capacity
+            unit = ExecutionUnit(self.sim.env, f"nc{vnc}/sync.{kind}", self._SYNC_TYPE | queue << 4 | vnc << 8,
+                                 capacity)
+            core = self._cores[vnc]
+            unit.kind, unit.queue, unit.core_id, unit.device_index = f"sync_{kind}", queue, core.id, core.device.index
+            unit.timeout_ns = self.exec_timeout_ns
+            unit.faults = self.sim.fault_injector
+            unit.history = self.history if self.sim.record else None
+            self._sync_units[key] = unit
+        return unit
+
+    def _wait_for(self, unit: ExecutionUnit, num: int) -> None:
+        """Block the (direct-mode) host until request ``num`` of ``unit`` completes."""
+        env = self._env
+        queue = env._queue  # noqa: SLF001
+        while unit.completed_num < num:
+            if not queue:
+                raise DeadlockError(f"a blocking call waits for request {num} on {unit.name}, which can never "
+                                    "complete", [f"{unit.name}: completed up to {unit.completed_num}"])
+            env.step()
+        self._observe(unit, num)
+
+    def _blocking(self, unit: ExecutionUnit, request: Any) -> NRT_STATUS:
+        """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status."""
+        while True:
+            if unit.fatal_status is not None:
+                return S.NRT_EXEC_UNIT_UNRECOVERABLE
+            status = self._schedule(unit, request, Ref())
+            if status != S.NRT_QUEUE_FULL:
+                break
+            self._wait_for(unit, unit.completed_num + 1)
+        if status != S.NRT_SUCCESS:
+            return status
+        self._wait_for(unit, request.seq_num)
+        return NRT_STATUS(request.status)
+
+    @_mirror("schedule_ns")
+    def nrt_execute(self, model: Any, input_set: Any, output_set: Any) -> NRT_STATUS:
+        """``nrt_execute(nrt_model_t *model, const nrt_tensor_set_t *input_set, nrt_tensor_set_t *output_set)``:
+        blocks until the execution completes; its status (``NRT_TIMEOUT`` past NEURON_RT_EXEC_TIMEOUT)."""
+        m = self._model(model)
+        xu = self._xu(m.vnc, self._compute_type, 0)
+        inputs = self._io(m.neff.input_sizes, input_set)
+        outputs = self._io(m.neff.output_sizes, output_set)
+        request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
+        if m.cc_count:
+            request.service = self.sim.collectives
+        if self.async_depth:
+            return self._execute_async(m, request)
+        return self._blocking(xu, request)
+
+    def _execute_async(self, m: Model, request: Any) -> NRT_STATUS:
+        """Implicit async: enqueue and return; the callback reports the status."""
+        unit = self._sync_unit(m.vnc, "exec")
+        if unit.fatal_status is not None:
+            return S.NRT_EXEC_UNIT_UNRECOVERABLE
+        if unit.depth >= self.async_depth:
+            return S.NRT_QUEUE_FULL  # "Too many pending nrt_execute() requests"
+        job_id = next(self._job_ids)
+
+        def report(_unit: ExecutionUnit, done: Any) -> None:
+            if done is request:
+                unit.listeners.remove(report)
+                self._async_pending.remove(request)
+                if self._async_callback is not None:
+                    callback, params = self._async_callback
+                    callback(params, m.id, m.vnc, job_id, NRT_STATUS(request.status))
+
+        unit.listeners.append(report)
+        self._async_pending.append(request)
+        return self._schedule(unit, request, Ref())
+
+    @_mirror("tensor_ns")
+    def nrt_register_async_exec_callback(self, callback: Any, params: Any) -> NRT_STATUS:
+        """``nrt_register_async_exec_callback(NRT_ASYNC_EXEC_STATUS_CALLBACK callback, void *params)``: called as
+        ``callback(params, model_id, vnc, job_id, status)`` when an implicit-async execution completes; a new
+        registration replaces the previous one."""
+        if callback is not None and not callable(callback):
+            return S.NRT_INVALID
+        self._async_callback = (callback, params) if callback is not None else None
+        return S.NRT_SUCCESS
+
+    @_mirror("tensor_ns")
+    def nrt_async_drain_queued_execs(self, vnc: Any) -> NRT_STATUS:
+        """``nrt_async_drain_queued_execs(int32_t vnc)``: blocks until the queued executions of ``vnc`` are done."""
+        self._core(vnc)
+        unit = self._sync_units.get((_int(vnc), "exec"))
+        if unit is not None and unit.last_submitted_num:
+            self._wait_for(unit, unit.last_submitted_num)
+        return S.NRT_SUCCESS
+
+    def _wait_pending_executions(self, alloc: Any = None) -> None:
+        """Implicit async: block while pending executions use ``alloc`` (all of them, when None)."""
+        for request in list(self._async_pending):
+            uses = alloc is None or any(a is alloc for a, *_ in request.accesses())
+            if uses and request in self._async_pending:
+                self._wait_for(request.unit, request.seq_num)
+
+    @_mirror("schedule_ns")
+    def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any) -> NRT_STATUS:
+        """``nrt_execute_repeat(model, input_set, output_set, int repeat_count)``: ``repeat_count`` executions,
+        the outputs of one the inputs of the next (by position; the NEFF's outputs must match its inputs)."""
+        m = self._model(model)
+        count = _int(repeat_count)
+        ins, outs = m.neff.inputs, m.neff.outputs
+        if count < 1 or len(ins) != len(outs) or any(i.size_bytes != o.size_bytes for i, o in zip(ins, outs, strict=True)):
+            return S.NRT_INVALID  # "This requires a specially compiled NEFF"
+        inputs = self._io(m.neff.input_sizes, input_set)
+        outputs = self._io(m.neff.output_sizes, output_set)
+        xu = self._xu(m.vnc, self._compute_type, 0)
+        for iteration in range(count):
+            request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
+            status = self._blocking(xu, request)
+            if status != S.NRT_SUCCESS:
+                return status
+            if iteration + 1 < count:
+                for i_spec, o_spec in zip(ins, outs, strict=True):
+                    src, dst = outputs[o_spec.name], inputs[i_spec.name]
+                    if src.alloc.storage is not None and dst.alloc.storage is not None:
+                        dst.alloc.storage.write(dst.offset, src.alloc.storage.read_bytes(src.offset, src.size))
+        return S.NRT_SUCCESS
+
+    def _host_copy(self, src: Tensor, src_off: int, dst: Tensor | memoryview, dst_off: int, n: int) -> None:
+        data = (src.alloc.storage.read_bytes(src.offset + src_off, n) if src.alloc.storage is not None
+                else bytes(n))
+        if isinstance(dst, memoryview):
+            dst[:n] = data
+        elif dst.alloc.storage is not None:
+            dst.alloc.storage.write(dst.offset + dst_off, data)
+
+    def _sync_write(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
+        if not t.on_device:
+            if host is not None and t.alloc.storage is not None:
+                t.alloc.storage.write(t.offset + off, host[:n].tobytes())
+            return S.NRT_SUCCESS
+        unit = self._sync_unit(t.vnc, "write")
+        return self._blocking(unit, WriteRequest(self.system, t, off, n, self._transfer_engine(t.core, 0, True), host,
+                                                 None, self._numa_remote))
+
+    def _sync_read(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
+        if not t.on_device:
+            if host is not None:
+                self._host_copy(t, off, host, 0, n)
+            return S.NRT_SUCCESS
+        unit = self._sync_unit(t.vnc, "read")
+        return self._blocking(unit, ReadRequest(self.system, t, off, n, self._transfer_engine(t.core, 1, False), host,
+                                                None, self._numa_remote))
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size)``: blocking."""
+        t = self._tensor(tensor)
+        off, n = self._range(t, offset, size)
+        if self._async_pending:
+            self._wait_pending_executions(t.alloc)  # "block while tensors are in use by pending executions"
+        return self._sync_write(t, buf, off, n)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_read(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size)``: blocking."""
+        t = self._tensor(tensor)
+        off, n = self._range(t, offset, size)
+        if self._async_pending:
+            self._wait_pending_executions()  # "reading tensor data ... blocks until all pending executions complete"
+        return self._sync_read(t, buf, off, n)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any) -> NRT_STATUS:
+        """``nrt_tensor_copy(const nrt_tensor_t *src, size_t src_offset, nrt_tensor_t *dst, size_t dst_offset,
+        size_t size)``: blocking; two device tensors must be on the same NeuronCore."""
+        s, d = self._tensor(src), self._tensor(dst)
+        n = _int(size)
+        so, _ = self._range(s, src_offset, n)
+        do, _ = self._range(d, dst_offset, n)
+        if s.on_device and d.on_device:
+            if s.core is not d.core:
+                return S.NRT_INVALID  # "they must both be allocated on the SAME Neuron Core"
+            unit = self._sync_unit(s.vnc, "copy")
+            return self._blocking(unit, CopyRequest(self.system, s.core, s, so, d, do, n, None))
+        if not s.on_device and not d.on_device:
+            self._host_copy(s, so, d, do, n)
+            return S.NRT_SUCCESS
+        if d.on_device:  # host -> device
+            data = s.alloc.storage.read_bytes(s.offset + so, n) if s.alloc.storage is not None else None
+            return self._sync_write(d, data, do, n)
+        target = bytearray(n)
+        status = self._sync_read(s, target, so, n)
+        if status == S.NRT_SUCCESS and d.alloc.storage is not None:
+            d.alloc.storage.write(d.offset + do, bytes(target))
+        return status
+
+    def _batches(self, batches: Any, num_batches: Any, write: bool) -> NRT_STATUS:
+        items = list(batches)[:_int(num_batches)] if batches is not None else None
+        if items is None or len(items) != _int(num_batches):
+            return S.NRT_INVALID
+        pending: list[tuple[ExecutionUnit, Any]] = []
+        checked = []
+        for batch in items:
+            if not isinstance(batch, nrt_tensor_batch_t):
+                return S.NRT_INVALID
+            t = self._tensor(batch.tensor)
+            for op in batch.ops[:batch.num_ops]:
+                off, n = self._range(t, op.offset, op.size)
+                checked.append((t, off, n, op.buffer))
+        for t, off, n, buffer in checked:  # every op was valid: now run them, all queued before any wait
+            if not t.on_device:
+                status = self._sync_write(t, buffer, off, n) if write else self._sync_read(t, buffer, off, n)
+                if status != S.NRT_SUCCESS:
+                    return status
+                continue
+            host = None if (self.sim.timing_only and buffer is None) else _host_buffer(buffer, n, writable=not write)
+            kind = "write" if write else "read"
+            unit = self._sync_unit(t.vnc, kind)
+            engine = self._transfer_engine(t.core, 0 if write else 1, write)
+            cls = WriteRequest if write else ReadRequest
+            request = cls(self.system, t, off, n, engine, host, None, self._numa_remote)
+            while unit.full:
+                self._wait_for(unit, unit.completed_num + 1)
+            self._schedule(unit, request, Ref())
+            pending.append((unit, request))
+        worst = S.NRT_SUCCESS
+        for unit, request in pending:
+            self._wait_for(unit, request.seq_num)
+            if request.status != S.NRT_SUCCESS and worst == S.NRT_SUCCESS:
+                worst = NRT_STATUS(request.status)
+        return worst
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_write_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+        """``nrt_tensor_write_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``:
+        every op queued, then waited for; the first failure, if any."""
+        return self._batches(batches, num_batches, write=True)
+
+    @_mirror("tensor_ns")
+    def nrt_tensor_read_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+        """``nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``."""
+        return self._batches(batches, num_batches, write=False)
+
