@@ -144,7 +144,8 @@ class Simulator:
                                              z.latency_ns)
         return links
 
-    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0", instance: int = 0) -> RuntimeBase:
+    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0", instance: int = 0,
+                numa_node: int | None = None) -> RuntimeBase:
         """A new simulated host process; its environment variables are read at ``nrt_init``.
 
         Args:
@@ -152,13 +153,20 @@ class Simulator:
             api: ``"3.0"`` (the default: status cells, ``lnc_idx``, events) or ``"2.28"`` (error trackers,
                 split TENSOR_READ / TENSOR_WRITE units).
             instance: which instance of a cluster the process runs on.
+            numa_node: the NUMA node of the process's host thread and buffers (``taskset``-like); transfers
+                with devices on other nodes pay the cross-NUMA penalty (A4). Default: local to every
+                device (A15).
         """
         if api not in APIS:
             raise ConfigError("Simulator.runtime", f"api must be one of {list(APIS)}, not {api!r}", field="api")
         if isinstance(instance, bool) or not isinstance(instance, int) or not 0 <= instance < len(self.systems):
             raise ConfigError("Simulator.runtime", f"instance must be 0-{len(self.systems) - 1}, not {instance!r}",
                               field="instance")
-        rt = APIS[api](self, env, instance)
+        nodes = [node.id for node in self.topology.spec.host.numa_nodes]
+        if numa_node is not None and numa_node not in nodes:
+            raise ConfigError("Simulator.runtime", f"NUMA node {numa_node!r} does not exist (host has {nodes})",
+                              field="numa_node")
+        rt = APIS[api](self, env, instance, numa_node)
         self.runtimes.append(rt)
         return rt
 

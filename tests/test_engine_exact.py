@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 import neuronsim
 from neuronsim import nrt
@@ -195,3 +196,28 @@ def test_completion_at_t_is_visible_to_a_call_ending_at_t():
     done = nrt.Ref()
     assert rt.nrta_is_completed(seq.value, done) == nrt.NRT_SUCCESS
     assert done.value is True and ret.value == nrt.NRT_SUCCESS
+
+
+def test_remote_numa_host_memory_pays_the_configured_penalty_exactly():
+    """trn1.32xlarge: device 0 is on NUMA node 0. A host thread on node 1 reaches it across sockets:
+    PCIe carries the bytes at 75 % of its bandwidth (ceil(N / 0.75) at 16 B/ns) and 400 ns more latency."""
+    results = {}
+    for node in (0, 1):
+        sim = neuronsim.Simulator("trn1.32xlarge", record=True)
+        rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"}, numa_node=node)
+        rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "")
+        x = tensor(rt, 1 << 20)
+        t0 = sim.now_ns
+        seq = nrt.Ref()
+        rt.nrta_tensor_write(x, np.zeros(1 << 20, np.uint8), 0, 1 << 20, 0, 0, nrt.Ref(), seq)
+        sim.run_until_idle()
+        results[node] = rt.request(seq.value).end_ns - t0
+    assert results[0] == SCHEDULE + SETUP + (1 << 20) // 16 + PCIE_LAT
+    remote_pcie = math.ceil(math.ceil((1 << 20) / 0.75) / 16)
+    assert results[1] == SCHEDULE + SETUP + remote_pcie + PCIE_LAT + 400
+    assert results[1] - results[0] == remote_pcie - (1 << 20) // 16 + 400
+
+
+def test_numa_node_must_exist():
+    with pytest.raises(neuronsim.ConfigError, match="NUMA node 5 does not exist"):
+        neuronsim.Simulator("trn1.32xlarge").runtime(numa_node=5)

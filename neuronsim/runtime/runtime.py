@@ -67,9 +67,12 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     XU_TABLE: tuple[tuple[int, str], ...] = ()
     API = ""
 
-    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0) -> None:
+    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0,
+                 numa_node: int | None = None) -> None:
         self.sim = sim
         self.instance = instance
+        # the NUMA node of the direct-mode host thread and its buffers; None: local to every device (A15)
+        self.numa_node = numa_node
         self.system = sim.systems[instance]
         self.env = dict(env or {})
         self.api = self.API
@@ -544,15 +547,16 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             engine = self._engines[key] = engines[(core.local_index * queues + queue) % len(engines)]
         return engine
 
-    # direct mode: the implicit host thread is placed on the device's node, so host memory is local (A15)
-    _numa_remote = False
+    def _remote(self, core: CoreHW) -> bool:
+        """Whether host memory (on the host thread's NUMA node) is remote to ``core``'s device (A4, A15)."""
+        return self.numa_node is not None and core.device.numa_node != self.numa_node
 
     def _write(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
                ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
         request = WriteRequest(self.system, t, off, n, self._transfer_engine(core, queue, True), host,
-                               ret_cell, self._numa_remote)
+                               ret_cell, self._remote(core))
         return self._schedule(xu, request, seq_cell)
 
     def _read(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
@@ -560,7 +564,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
         request = ReadRequest(self.system, t, off, n, self._transfer_engine(core, queue, False), host,
-                              ret_cell, self._numa_remote)
+                              ret_cell, self._remote(core))
         return self._schedule(xu, request, seq_cell)
 
     def _copy(self, s: Tensor, core: CoreHW, xu: ExecutionUnit, src_offset: Any, dst: Any, dst_offset: Any,

@@ -176,7 +176,7 @@ class SyncMixin:
             return S.NRT_SUCCESS
         unit = self._sync_unit(t.vnc, "write")
         return self._blocking(unit, WriteRequest(self.system, t, off, n, self._transfer_engine(t.core, 0, True), host,
-                                                 None, self._numa_remote))
+                                                 None, self._remote(t.core)))
 
     def _sync_read(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
@@ -186,7 +186,7 @@ class SyncMixin:
             return S.NRT_SUCCESS
         unit = self._sync_unit(t.vnc, "read")
         return self._blocking(unit, ReadRequest(self.system, t, off, n, self._transfer_engine(t.core, 1, False), host,
-                                                None, self._numa_remote))
+                                                None, self._remote(t.core)))
 
     @_mirror("tensor_ns")
     def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
@@ -255,7 +255,7 @@ class SyncMixin:
             unit = self._sync_unit(t.vnc, kind)
             engine = self._transfer_engine(t.core, 0 if write else 1, write)
             cls = WriteRequest if write else ReadRequest
-            request = cls(self.system, t, off, n, engine, host, None, self._numa_remote)
+            request = cls(self.system, t, off, n, engine, host, None, self._remote(t.core))
             while unit.full:
                 self._wait_for(unit, unit.completed_num + 1)
             self._schedule(unit, request, Ref())
