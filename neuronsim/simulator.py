@@ -8,8 +8,9 @@ state, so simulators in one process never interfere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import simpy
@@ -18,14 +19,17 @@ from neuronsim.collectives.service import CollectiveService
 from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
 from neuronsim.hw.channel import Channel
+from neuronsim.hw.host import HostCPUs
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import Link, build_system
+from neuronsim.idlist import IdListError, parse_id_list
 from neuronsim.runtime.events import EventFd
 from neuronsim.runtime.faults import FaultInjector, FaultPlan, load_fault_plan
 from neuronsim.runtime.nrta import NrtRuntime
 from neuronsim.runtime.nrta_2_28 import NrtRuntime228
 from neuronsim.runtime.races import Hazard, RaceDetector
 from neuronsim.runtime.runtime import RuntimeBase
+from neuronsim.threads import HostThread
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
 
 __all__ = ["Simulator"]
@@ -47,6 +51,7 @@ class Simulator:
         detect_races: record cross-queue tensor hazards in ``sim.hazards`` (it costs time).
         hang_polls: completion queries the host may make while nothing is in flight before the run
             stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
+        cpu_quantum_ns: the time slice of process-mode threads sharing a CPU (A24).
 
     A cluster topology (``"2x trn1.32xlarge"``, ``"trn2-ultraserver"``) simulates every instance: one
     ``System`` each (``sim.systems``), joined by their EFA devices and, on the UltraServer, by the Z-ring
@@ -64,6 +69,7 @@ class Simulator:
         faults: str | Path | list[dict] | FaultPlan | None = None,
         detect_races: bool = False,
         hang_polls: int = 100_000,
+        cpu_quantum_ns: int = 1_000_000,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
@@ -74,6 +80,11 @@ class Simulator:
         self.systems = [build_system(self.topology, i) for i in range(self.topology.num_instances)]
         self.system = self.systems[0]
         self.z_links = self._z_links()
+        if isinstance(cpu_quantum_ns, bool) or not isinstance(cpu_quantum_ns, int) or cpu_quantum_ns < 1:
+            raise ConfigError("Simulator", f"cpu_quantum_ns must be an int >= 1, not {cpu_quantum_ns!r}",
+                              field="cpu_quantum_ns")
+        self.hosts = [HostCPUs(self.env, self.topology.spec.host.vcpus, cpu_quantum_ns) for _ in self.systems]
+        self.threads: list[HostThread] = []
         self.timing_only = timing_only
         self.record = record
         self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
@@ -169,6 +180,29 @@ class Simulator:
         rt = APIS[api](self, env, instance, numa_node)
         self.runtimes.append(rt)
         return rt
+
+    def spawn(self, body: Callable[[HostThread], Any], rt: RuntimeBase, cpus: str | None = None,
+              name: str = "") -> HostThread:
+        """Start a process-mode host thread of ``rt``: ``body(thread)`` is a generator function.
+
+        Args:
+            body: the thread's code; it yields SimPy events (``yield from thread.call(...)``...).
+            rt: the runtime process the thread belongs to.
+            cpus: its CPU affinity, ``taskset --cpu-list`` style (default: every CPU of the host).
+            name: a name for traces and reports.
+        """
+        vcpus = self.topology.spec.host.vcpus
+        text = cpus if cpus is not None else f"0-{vcpus - 1}"
+        try:
+            affinity = parse_id_list(text)
+        except IdListError as exc:
+            raise ConfigError("Simulator.spawn", str(exc), field="cpus") from None
+        if any(c >= vcpus for c in affinity):
+            raise ConfigError("Simulator.spawn", f"CPU list {text!r} is outside the host's {vcpus} vCPUs", field="cpus")
+        thread = HostThread(self, rt, text, name or f"thread{len(self.threads)}")
+        thread.process = self.env.process(body(thread))
+        self.threads.append(thread)
+        return thread
 
     def eventfd(self, nonblock: bool = False) -> EventFd:
         """A new eventfd-like object for ``nrta_event_register_*`` (``efd.fd`` is its number)."""

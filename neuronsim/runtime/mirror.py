@@ -49,6 +49,7 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
                 log.debug("%s: bad argument: %s", fn.__name__, exc)
                 return S.NRT_INVALID
 
+        wrapper.cost_kind = cost  # type: ignore[attr-defined] - which call cost it spends (process mode reads it)
         return wrapper
 
     return decorate

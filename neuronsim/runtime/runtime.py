@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from neuronsim.errors import NeuronSimError
 from neuronsim.hw.channel import reserve
 from neuronsim.hw.memory import MemoryPool, SparseBytes
 from neuronsim.hw.xu import ExecutionUnit
@@ -70,6 +71,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0,
                  numa_node: int | None = None) -> None:
         self.sim = sim
+        self._in_thread = False  # a process-mode thread is making the current call
         self.instance = instance
         # the NUMA node of the direct-mode host thread and its buffers; None: local to every device (A15)
         self.numa_node = numa_node
@@ -104,7 +106,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     # -- helpers ----------------------------------------------------------------------------------
 
     def _spend(self, cost_ns: int) -> None:
-        if cost_ns:
+        if cost_ns and not self._in_thread:  # a process-mode thread pays its costs as CPU time instead
             self.sim.advance_to(self.sim.env.now + cost_ns)
 
     def _core(self, vnc: Any) -> CoreHW:
@@ -485,6 +487,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if t.on_device:
             _, end = reserve(self.sim.env.now, [(t.core.dma, n), (t.alloc.channel, n)],
                              setup_ns=self.system.dma_setup_ns)
+            if self._in_thread:
+                raise NeuronSimError("nrt_tensor_memset blocks: call it in direct mode, not from a thread")
             self.sim.advance_to(end)
         if t.alloc.storage is not None:
             t.alloc.storage.fill(t.offset + off, n, byte)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from neuronsim.errors import DeadlockError
+from neuronsim.errors import DeadlockError, NeuronSimError
 from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.nrt import NRT_STATUS, Ref, nrt_tensor_batch_t
 from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror
@@ -51,6 +51,9 @@ class SyncMixin:
 
     def _wait_for(self, unit: ExecutionUnit, num: int) -> None:
         """Block the (direct-mode) host until request ``num`` of ``unit`` completes."""
+        if self._in_thread:
+            raise NeuronSimError("a blocking call from a process-mode thread: schedule the request and "
+                                 "`yield from thread.wait(seq)` instead")
         env = self._env
         queue = env._queue  # noqa: SLF001
         while unit.completed_num < num:

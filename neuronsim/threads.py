@@ -1,0 +1,84 @@
+"""Process mode: host threads as SimPy processes that compete for the host's CPUs and call the API.
+
+``sim.spawn(body, rt, cpus="0-3")`` starts a thread; ``body(thread)`` is a generator function. Inside it:
+
+* ``status = yield from thread.call(rt.nrta_execute_schedule, model, ins, outs, 0, ret, seq)`` makes a
+  mirror call: its host cost (``runtime.call_costs``) is spent as CPU time on one of the thread's CPUs,
+  where it waits behind other threads, then the call acts;
+* ``yield from thread.compute(ns)`` is the thread's own work (CPU time);
+* ``yield from thread.wait(seq)`` blocks, without using a CPU, until a request completes;
+* ``yield thread.sleep(ns)`` sleeps.
+
+Blocking mirror calls (``nrt_execute`` in synchronous mode, blocking tensor calls) belong to direct mode;
+from a thread they raise ``NeuronSimError`` (wait on the request instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from neuronsim.errors import NeuronSimError
+from neuronsim.idlist import parse_id_list
+from neuronsim.nrt import NRTA_SEQ_GET_SEQ_NUM
+
+if TYPE_CHECKING:
+    from neuronsim.runtime.runtime import RuntimeBase
+    from neuronsim.simulator import Simulator
+
+__all__ = ["HostThread"]
+
+
+class HostThread:
+    """One host thread of a runtime process (see the module docstring)."""
+
+    def __init__(self, sim: Simulator, rt: RuntimeBase, cpus: str, name: str) -> None:
+        self.sim = sim
+        self.rt = rt
+        self.name = name
+        self.affinity = parse_id_list(cpus)
+        self.cpu_ns = 0
+        self.process: simpy.Process | None = None
+
+    def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
+        """The thread's own work: ``duration_ns`` of CPU time."""
+        yield from self.sim.hosts[self.rt.instance].run(self.affinity, duration_ns)
+        self.cpu_ns += duration_ns
+
+    def call(self, method: Callable[..., Any], *args: Any) -> Generator[simpy.Event, Any, Any]:
+        """A mirror call: its host cost as CPU time, then the call; returns what the call returns."""
+        rt = getattr(method, "__self__", None)
+        if rt is None or not hasattr(rt, "_cost_table"):
+            raise NeuronSimError(f"{method!r} is not a runtime's mirror call")
+        kind = getattr(method, "cost_kind", None)
+        cost = rt._cost_table.get(kind, 0) if kind else 0  # noqa: SLF001
+        if cost:
+            yield from self.compute(cost)
+        saved = rt._cost_table  # noqa: SLF001 - the cost was spent above, on this thread's CPU
+        rt._cost_table = dict.fromkeys(saved, 0)  # noqa: SLF001
+        rt._in_thread = True  # noqa: SLF001
+        try:
+            return method(*args)
+        finally:
+            rt._cost_table = saved  # noqa: SLF001
+            rt._in_thread = False  # noqa: SLF001
+
+    def wait(self, seq: int) -> Generator[simpy.Event, Any, None]:
+        """Block (using no CPU) until request ``seq`` of this thread's runtime has completed."""
+        unit = self.rt._xu_by_id.get((seq >> 48) & 0xFFFF)  # noqa: SLF001
+        if unit is None:
+            raise NeuronSimError(f"{seq:#x} is not a sequence id of this runtime")
+        num = NRTA_SEQ_GET_SEQ_NUM(seq)
+        if num > unit.completed_num:
+            event = self.sim.env.event()
+            unit.seq_waiters.setdefault(num, []).append(lambda: event.succeed())
+            yield event
+        self.rt._observe(unit, num)  # noqa: SLF001
+
+    def sleep(self, duration_ns: int) -> simpy.Event:
+        return self.sim.env.timeout(duration_ns)
+
+    def __repr__(self) -> str:
+        return f"<HostThread {self.name!r} cpus {self.affinity}>"
