@@ -77,7 +77,7 @@ class Fabric:
         if a_dev.efa < 0 or b_dev.efa < 0:
             raise ValueError(f"no route from device {src} to device {dst}: no NeuronLink and no EFA device")
         tx, rx = a_sys.efa[a_dev.efa].tx, b_sys.efa[b_dev.efa].rx
-        return [Link(src, dst, tx, self.efa_latency_ns), Link(src, dst, rx, 0)]
+        return [Link(src, dst, tx, self.efa_latency_ns, efa=True), Link(src, dst, rx, 0, efa=True)]
 
     def route(self, src: int, dst: int) -> list[Link]:
         """The hops from global device ``src`` to global device ``dst`` (empty on one device)."""
@@ -100,6 +100,11 @@ class Fabric:
         return found
 
 
+def crosses_efa(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> bool:
+    route = fabric.route(cores[t.src].device.global_index, cores[t.dst].device.global_index)
+    return bool(route) and route[0].efa
+
+
 def _path(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> tuple[dict[Channel, int], int]:
     src, dst = cores[t.src], cores[t.dst]
     loads: dict[Channel, int] = {src.cc_dma: t.size}
@@ -115,14 +120,16 @@ def _path(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> tuple[dict[Channe
     return loads, latency
 
 
-def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_latency_ns: int) -> int:
+def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_latency_ns: int,
+                  proxy_ns: int = 0) -> int:
     """Fast-path duration of ``phases``, alone on the fabric (no other traffic, no SimPy events).
 
     The same reservation arithmetic as the step-level engine (:func:`neuronsim.hw.channel.reserve`), run
     on shadow copies of the channels in dependency order: each rank's step starts when its previous
     step's sends and every transfer into it are done. A repeated phase is iterated step by step until
     every rank's per-step increment stops changing, then extrapolated (a ring's steady state is
-    periodic), so a 64-rank ring costs a handful of steps, not 126.
+    periodic), so a 64-rank ring costs a handful of steps, not 126. A send over EFA first needs
+    ``proxy_ns`` of its network proxy thread, uncontended here.
     """
     n = len(cores)
     ready = [0] * n
@@ -138,12 +145,13 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
         routed = []
         for t in phase.transfers:
             path, latency = _path(fabric, cores, t)
-            routed.append((t, [(shadow(ch), size) for ch, size in path.items()], latency))
+            setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
+            routed.append((t, [(shadow(ch), size) for ch, size in path.items()], latency, setup))
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
-            for t, path, latency in sorted(routed, key=lambda item: (ready[item[0].src], item[0].src)):
-                _, end = reserve(ready[t.src], path, setup_ns=step_latency_ns, latency_ns=latency)
+            for t, path, latency, setup in sorted(routed, key=lambda item: (ready[item[0].src], item[0].src)):
+                _, end = reserve(ready[t.src], path, setup_ns=setup, latency_ns=latency)
                 for rank in (t.src, t.dst, t.dup):
                     if rank >= 0 and end > after[rank]:
                         after[rank] = end
@@ -163,8 +171,12 @@ class StepRun:
     """One collective at step level: calls ``done(rank, end_ns)`` once per rank when it finishes."""
 
     def __init__(self, env: Any, fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_latency_ns: int,
-                 done: Callable[[int, int], None]) -> None:
+                 done: Callable[[int, int], None], proxies: list[tuple[Any, tuple[int, ...]]] | None = None,
+                 proxy_ns: int = 0) -> None:
         self.env = env
+        # per rank: (host CPUs, the proxy thread's affinity); an EFA send first runs the proxy for proxy_ns
+        self.proxies = proxies
+        self.proxy_ns = proxy_ns
         self.fabric = fabric
         self.cores = cores
         self.step_latency_ns = step_latency_ns
@@ -207,7 +219,18 @@ class StepRun:
     def _at(self, when: int, rank: int, step: int) -> None:
         self.events += 1
         delay = max(0, when - int(self.env.now))
+        if self.proxies is not None and self.proxy_ns and any(
+                crosses_efa(self.fabric, self.cores, t) for t in self._sends[id(self.steps[step])][rank]):
+            self.env.process(self._proxied(delay, rank, step))
+            return
         Timeout(self.env, delay).callbacks.append(lambda _e: self._run(rank, step))
+
+    def _proxied(self, delay: int, rank: int, step: int) -> Any:
+        """The rank's network proxy thread drives its EFA sends: it needs a CPU of its affinity first."""
+        yield self.env.timeout(delay)
+        host, affinity = self.proxies[rank]  # type: ignore[index]
+        yield from host.run(affinity, self.proxy_ns)
+        self._run(rank, step)
 
     def _run(self, rank: int, step: int) -> None:
         now = int(self.env.now)

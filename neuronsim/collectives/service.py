@@ -167,9 +167,12 @@ class CollectiveService:
             else:
                 req.unit.end_at(req, end)
 
+        proxy_ns = topo.spec.runtime.proxy_work_ns
         if self.fidelity == "analytical":
-            end = start + analytical_ns(self.fabric, cores, phases, step_ns)
+            end = start + analytical_ns(self.fabric, cores, phases, step_ns, proxy_ns)
             for rank in range(meeting.n):
                 done(rank, end)
         else:
-            StepRun(self.sim.env, self.fabric, cores, phases, step_ns, done).start(start)
+            proxies = [(self.sim.hosts[c.device.instance], req.ctx.owner.proxy_affinity(c))
+                       for c, req in zip(cores, requests, strict=True)]
+            StepRun(self.sim.env, self.fabric, cores, phases, step_ns, done, proxies, proxy_ns).start(start)

@@ -36,6 +36,7 @@ class Link:
     dst: int
     channel: Channel
     latency_ns: int
+    efa: bool = False  # an EFA hop (driven by the network proxy thread), not a NeuronLink
 
 
 @dataclass

@@ -72,6 +72,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                  numa_node: int | None = None) -> None:
         self.sim = sim
         self._in_thread = False  # a process-mode thread is making the current call
+        self._proxy_cpus: tuple[int, ...] = ()
         self.instance = instance
         # the NUMA node of the direct-mode host thread and its buffers; None: local to every device (A15)
         self.numa_node = numa_node
@@ -223,6 +224,15 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             except ValueError:
                 return S.NRT_INVALID
             if self.async_depth < 0:
+                return S.NRT_INVALID
+        proxy_text = self.env.get("NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY")
+        self._proxy_cpus: tuple[int, ...] = ()
+        if proxy_text is not None:
+            try:
+                self._proxy_cpus = parse_id_list(proxy_text)
+            except IdListError:
+                return S.NRT_INVALID
+            if any(c >= self.sim.topology.spec.host.vcpus for c in self._proxy_cpus):
                 return S.NRT_INVALID
         ids = self._env_cores()
         taken = [c for c in ids if (self.instance, c) in self.sim.core_owners]
@@ -550,6 +560,13 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             queues = self.sim.topology.spec.runtime.queues.tensor_op
             engine = self._engines[key] = engines[(core.local_index * queues + queue) % len(engines)]
         return engine
+
+    def proxy_affinity(self, core: CoreHW) -> tuple[int, ...]:
+        """The CPUs of ``core``'s network proxy thread: ``NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY`` if set
+        (read at nrt_init), else the device's CPU affinity (neuron-ls CPU AFFINITY)."""
+        if self._proxy_cpus:
+            return self._proxy_cpus
+        return self.sim.topology.spec.devices[core.device.index].cpus
 
     def _remote(self, core: CoreHW) -> bool:
         """Whether host memory (on the host thread's NUMA node) is remote to ``core``'s device (A4, A15)."""

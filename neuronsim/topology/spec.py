@@ -339,6 +339,7 @@ class RuntimeSpec(_WithProvenance):
     call_costs: CallCostsSpec
     exec_timeout_ns: Nanoseconds = param("Default NEURON_RT_EXEC_TIMEOUT.")
     collective_launch_ns: Nanoseconds = param("Fixed software cost of one collective operation.")
+    proxy_work_ns: Nanoseconds = param("CPU time a rank's network proxy thread spends per collective step over EFA.")
 
 
 _NRT_FAMILIES = {
