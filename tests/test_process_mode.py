@@ -134,7 +134,7 @@ def _collective_latencies(isolate: bool, iterations: int = 30):
         for cpu in app_cpus:  # a busy application thread on every CPU it may use
             sim.spawn(busy, rt, cpus=str(cpu))
     tensors = []
-    for node, rt in enumerate(rts):
+    for rt in rts:
         i, o = nrt.Ref(), nrt.Ref()
         rt.nrt_tensor_allocate(0, 0, 1024, "i", i)
         rt.nrt_tensor_allocate(0, 0, 1024, "o", o)
