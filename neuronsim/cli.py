@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)
     _add_nccom_parser(sub)
+    practices = sub.add_parser("best-practices", help="measure the runtime performance best practices")
+    practices.add_argument("--instance", default="trn1.32xlarge", help="preset (default trn1.32xlarge)")
+    practices.add_argument("--scenario", choices=["a", "b", "c", "all"], default="all",
+                           help="(a) async execution, (b) proxy isolation, (c) NUMA placement")
+    practices.set_defaults(handler=_cmd_best_practices)
     return parser
 
 
@@ -93,6 +98,14 @@ def _add_nccom_parser(sub: Any) -> None:
     nccom.add_argument("--launch-overhead", metavar="TIME",
                        help="fixed software cost per collective, e.g. 55us (the runtime's, by default)")
     nccom.set_defaults(handler=_cmd_nccom)
+
+
+def _cmd_best_practices(args: argparse.Namespace) -> int:
+    from neuronsim.scenarios import render
+
+    load_topology(args.instance)  # a bad preset is a usage error (exit 2), before anything runs
+    sys.stdout.write(render(args.instance, args.scenario))
+    return 0
 
 
 def _cmd_nccom(args: argparse.Namespace) -> int:

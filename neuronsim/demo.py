@@ -53,7 +53,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_demo(instance: str, *, lnc: int | None = None, cores: int = 2, iterations: int = 50, depth: int = 2,
-             size_bytes: int = 1 << 20, duration_ns: int = 200_000, seed: int = 0) -> dict[str, Any]:
+             size_bytes: int = 1 << 20, duration_ns: int = 200_000, seed: int = 0,
+             numa_node: int | None = None) -> dict[str, Any]:
     """Run the pipeline; returns the figures :func:`summarise` prints."""
     from neuronsim.errors import ConfigError
     from neuronsim.simulator import Simulator
@@ -63,7 +64,7 @@ def run_demo(instance: str, *, lnc: int | None = None, cores: int = 2, iteration
     if cores > total:
         raise ConfigError("neuronsim run", f"{sim.topology.name} has {total} logical cores, not {cores}",
                           field="--cores")
-    rt = sim.open(visible_cores=f"0-{cores - 1}")
+    rt = sim.open(visible_cores=f"0-{cores - 1}", numa_node=numa_node)
     elements = max(1, size_bytes // 4)
     neff = Neff(inputs={"x": ((elements,), "float32")}, outputs={"y": ((elements,), "float32")},
                 duration_ns=duration_ns, kernel=lambda x: {"y": x * 2}, name="demo.neff")

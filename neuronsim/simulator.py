@@ -228,7 +228,7 @@ class Simulator:
         return self.fault_injector.fired if self.fault_injector is not None else []
 
     def open(self, visible_cores: str | None = None, env: Mapping[str, str] | None = None, *,
-             retry_queue_full: bool = True) -> NeuronRuntime:
+             retry_queue_full: bool = True, numa_node: int | None = None) -> NeuronRuntime:
         """A new process with the Pythonic API, already initialised (``nrt_init``).
 
         Args:
@@ -242,7 +242,7 @@ class Simulator:
         variables = dict(env or {})
         if visible_cores is not None:
             variables["NEURON_RT_VISIBLE_CORES"] = visible_cores
-        return NeuronRuntime(self.runtime(variables), retry_queue_full=retry_queue_full)
+        return NeuronRuntime(self.runtime(variables, numa_node=numa_node), retry_queue_full=retry_queue_full)
 
     def __repr__(self) -> str:
         return f"Simulator({self.topology.name!r}, lnc={self.topology.lnc}, seed={self.seed}, now_ns={self.now_ns})"

@@ -37,3 +37,18 @@ def test_bad_run_arguments(capsys):
     assert main(["run", "--depth", "0"]) == 2
     assert "--depth: must be >= 1, not 0" in capsys.readouterr().err
     assert main(["run", "--instance", "trn2.48xlarge", "--lnc", "3"]) == 2
+
+
+def test_best_practices_numa_table(capsys):
+    assert main(["best-practices", "--scenario", "c"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "best practices on trn1.32xlarge"
+    local = out[-2].split()
+    remote = out[-1].split()
+    assert local[0] == "NUMA-local" and remote[0] == "remote"
+    assert float(remote[-2]) > float(local[-2]) and float(remote[-1]) < float(local[-1])
+
+
+def test_best_practices_bad_instance(capsys):
+    assert main(["best-practices", "--instance", "trn9"]) == 2
+    assert "unknown instance preset 'trn9'" in capsys.readouterr().err

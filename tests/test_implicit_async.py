@@ -6,6 +6,7 @@ import numpy as np
 
 import neuronsim
 from neuronsim import nrt
+from neuronsim.scenarios import execution_loop
 from tests.helpers import model_with_io, tensor
 
 D = 1_000_000
@@ -78,32 +79,8 @@ def test_bad_depth_and_sync_mode_by_default():
     assert sim.now_ns - t0 == 2000 + D  # 0: synchronous
 
 
-def _utilisation(rt):
-    runs = [r for r in rt.history if r.kind == "execute"]
-    busy = sum(r.end_ns - r.start_ns for r in runs)
-    return busy / (runs[-1].end_ns - runs[0].start_ns)
-
-
-def _loop(mode: str, host_ns: int, device_ns: int, n: int = 40):
-    env = {"NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS": "2"} if mode == "implicit" else {}
-    sim = neuronsim.Simulator("trn1.2xlarge", record=True)
-    rt = sim.runtime(env=env)
-    rt.nrt_init(1, "", "")
-    neff = neuronsim.Neff(inputs={"x": ((4,), "float32")}, outputs={"y": ((4,), "float32")}, duration_ns=device_ns)
-    model, ins, outs = model_with_io(rt, neff)
-    for _ in range(n):
-        sim.run_for_ns(host_ns)  # the host's own work per request
-        while True:
-            if mode == "explicit":
-                status = rt.nrta_execute_schedule(model, ins, outs, 0, nrt.Ref(), nrt.Ref())
-            else:
-                status = rt.nrt_execute(model, ins, outs)
-            if status != nrt.NRT_QUEUE_FULL:
-                break
-            sim.run_for_ns(1_000)
-        assert status == nrt.NRT_SUCCESS
-    sim.run_until_idle()
-    return _utilisation(rt)
+def _loop(mode: str, host_ns: int, device_ns: int, n: int = 40) -> float:
+    return execution_loop("trn1.2xlarge", mode, 2, host_ns, device_ns, n).utilisation
 
 
 def test_synchronous_utilisation_is_d_over_d_plus_h():

@@ -7,6 +7,7 @@ import pytest
 import neuronsim
 from neuronsim import nrt
 from neuronsim.errors import ConfigError, NeuronSimError
+from neuronsim.scenarios import collective_latencies
 from tests.helpers import model_with_io
 
 QUANTUM = 1_000_000
@@ -118,45 +119,9 @@ def test_bad_affinity():
         sim.spawn(busy, sim.runtime(), cpus="0-8")
 
 
-def _collective_latencies(isolate: bool, iterations: int = 30):
-    """One rank on each of 2 x trn1.32xlarge; application threads keep the device-0 CPUs busy."""
-    sim = neuronsim.Simulator("2x trn1.32xlarge")
-    env = {"NEURON_RT_VISIBLE_CORES": "0"}
-    if isolate:
-        env["NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY"] = "28-31"  # the application is kept off these
-    app_cpus = list(range(0, 28)) + list(range(64, 96)) if isolate else list(range(0, 32)) + list(range(64, 96))
-    rts = []
-    for node in (0, 1):
-        rt = sim.runtime(env=env, instance=node)
-        assert rt.nrt_init(1, "", "") == nrt.NRT_SUCCESS
-        rt.nrt_cc_global_comm_init(0, node, 2)
-        rts.append(rt)
-        for cpu in app_cpus:  # a busy application thread on every CPU it may use
-            sim.spawn(busy, rt, cpus=str(cpu))
-    tensors = []
-    for rt in rts:
-        i, o = nrt.Ref(), nrt.Ref()
-        rt.nrt_tensor_allocate(0, 0, 1024, "i", i)
-        rt.nrt_tensor_allocate(0, 0, 1024, "o", o)
-        tensors.append((i.value, o.value))
-    sim.run_for_ns(QUANTUM // 3)  # start mid-slice
-    for _ in range(iterations):
-        rets = []
-        for node, rt in enumerate(rts):
-            ctx, ret = nrt.Ref(), nrt.Ref()
-            rt.nrta_cc_prepare(nrt.nrt_cc_comm_t([0, 1], node, 2, vnc=0), [tensors[node][0]], [tensors[node][1]],
-                               nrt.NRT_DTYPE_FLOAT32, nrt.NRT_OP_ADD, nrt.NRT_CC_ALLREDUCE, ctx)
-            rt.nrta_cc_schedule(ctx, 0, ret, nrt.Ref())
-            rets.append(ret)
-        while any(r.value is None for r in rets):
-            sim.run_for_ns(10_000)
-        sim.run_for_ns(137_000)  # let the phase against the schedulers' slices drift
-    return sorted(r.duration_ns for r in sim.collectives.records)
-
-
 def test_isolated_proxy_threads_give_a_lower_p99():
-    shared = _collective_latencies(isolate=False)
-    isolated = _collective_latencies(isolate=True)
+    shared = collective_latencies("trn1.32xlarge", isolate=False)
+    isolated = collective_latencies("trn1.32xlarge", isolate=True)
     p99 = lambda xs: xs[min(len(xs) - 1, int(len(xs) * 0.99))]  # noqa: E731
     assert p99(isolated) < p99(shared)
     assert max(isolated) - min(isolated) < 1_000  # consistent: no queueing behind application threads
