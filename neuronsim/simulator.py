@@ -52,6 +52,9 @@ class Simulator:
         hang_polls: completion queries the host may make while nothing is in flight before the run
             stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
         cpu_quantum_ns: the time slice of process-mode threads sharing a CPU (A24).
+        polling_threads: run the runtime's completion-polling threads (read, write, execute per core) on
+            the devices' CPUs; each polls for ``poll_cpu_ns`` every ``poll_interval_ns`` while its queues
+            have work (A26). Off by default: they cost events and, as the seed says, little else.
 
     A cluster topology (``"2x trn1.32xlarge"``, ``"trn2-ultraserver"``) simulates every instance: one
     ``System`` each (``sim.systems``), joined by their EFA devices and, on the UltraServer, by the Z-ring
@@ -70,6 +73,9 @@ class Simulator:
         detect_races: bool = False,
         hang_polls: int = 100_000,
         cpu_quantum_ns: int = 1_000_000,
+        polling_threads: bool = False,
+        poll_cpu_ns: int = 200,
+        poll_interval_ns: int = 5_000,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
@@ -85,6 +91,9 @@ class Simulator:
                               field="cpu_quantum_ns")
         self.hosts = [HostCPUs(self.env, self.topology.spec.host.vcpus, cpu_quantum_ns) for _ in self.systems]
         self.threads: list[HostThread] = []
+        self.polling_threads = polling_threads
+        self.poll_cpu_ns = poll_cpu_ns
+        self.poll_interval_ns = poll_interval_ns
         self.timing_only = timing_only
         self.record = record
         self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
@@ -182,7 +191,7 @@ class Simulator:
         return rt
 
     def spawn(self, body: Callable[[HostThread], Any], rt: RuntimeBase, cpus: str | None = None,
-              name: str = "") -> HostThread:
+              name: str = "", numa_node: int | None = None) -> HostThread:
         """Start a process-mode host thread of ``rt``: ``body(thread)`` is a generator function.
 
         Args:
@@ -190,6 +199,7 @@ class Simulator:
             rt: the runtime process the thread belongs to.
             cpus: its CPU affinity, ``taskset --cpu-list`` style (default: every CPU of the host).
             name: a name for traces and reports.
+            numa_node: where its host buffers live (default: the NUMA node of its first CPU).
         """
         vcpus = self.topology.spec.host.vcpus
         text = cpus if cpus is not None else f"0-{vcpus - 1}"
@@ -199,7 +209,7 @@ class Simulator:
             raise ConfigError("Simulator.spawn", str(exc), field="cpus") from None
         if any(c >= vcpus for c in affinity):
             raise ConfigError("Simulator.spawn", f"CPU list {text!r} is outside the host's {vcpus} vCPUs", field="cpus")
-        thread = HostThread(self, rt, text, name or f"thread{len(self.threads)}")
+        thread = HostThread(self, rt, text, name or f"thread{len(self.threads)}", numa_node)
         thread.process = self.env.process(body(thread))
         self.threads.append(thread)
         return thread

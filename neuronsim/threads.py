@@ -34,11 +34,14 @@ __all__ = ["HostThread"]
 class HostThread:
     """One host thread of a runtime process (see the module docstring)."""
 
-    def __init__(self, sim: Simulator, rt: RuntimeBase, cpus: str, name: str) -> None:
+    def __init__(self, sim: Simulator, rt: RuntimeBase, cpus: str, name: str, numa_node: int | None = None) -> None:
         self.sim = sim
         self.rt = rt
         self.name = name
         self.affinity = parse_id_list(cpus)
+        # its host buffers live on this node: given, else the node of its first CPU (first-touch)
+        self.numa_node = numa_node if numa_node is not None else sim.topology.spec.host.numa_node_of_cpu(
+            self.affinity[0])
         self.cpu_ns = 0
         self.process: simpy.Process | None = None
 
@@ -57,13 +60,16 @@ class HostThread:
         if cost:
             yield from self.compute(cost)
         saved = rt._cost_table  # noqa: SLF001 - the cost was spent above, on this thread's CPU
+        saved_node = rt.numa_node
         rt._cost_table = dict.fromkeys(saved, 0)  # noqa: SLF001
         rt._in_thread = True  # noqa: SLF001
+        rt.numa_node = self.numa_node  # transfers use this thread's buffers
         try:
             return method(*args)
         finally:
             rt._cost_table = saved  # noqa: SLF001
             rt._in_thread = False  # noqa: SLF001
+            rt.numa_node = saved_node
 
     def wait(self, seq: int) -> Generator[simpy.Event, Any, None]:
         """Block (using no CPU) until request ``seq`` of this thread's runtime has completed."""

@@ -126,3 +126,42 @@ def test_isolated_proxy_threads_give_a_lower_p99():
     assert p99(isolated) < p99(shared)
     assert max(isolated) - min(isolated) < 1_000  # consistent: no queueing behind application threads
     assert p99(shared) > p99(isolated) + 100_000  # shared: the proxy waits for a slice of a busy CPU
+
+
+def test_a_thread_on_the_other_socket_pays_the_numa_penalty():
+    """trn1.32xlarge: device 0 sits on NUMA node 0 (CPUs 0-31,64-95); a thread on CPU 40 is on node 1."""
+    ends = {}
+    for cpus in ("0", "40"):
+        sim = neuronsim.Simulator("trn1.32xlarge", record=True)
+        rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"})
+        rt.nrt_init(1, "", "")
+        t = nrt.Ref()
+        rt.nrt_tensor_allocate(nrt.NRT_TENSOR_PLACEMENT_DEVICE, 0, 1 << 20, "t", t)
+        seqs = []
+
+        def writer(thread, t=t, rt=rt, seqs=seqs):
+            seq = nrt.Ref()
+            yield from thread.call(rt.nrta_tensor_write, t.value, bytes(1 << 20), 0, 1 << 20, 0, 0, nrt.Ref(), seq)
+            seqs.append(seq.value)
+
+        thread = sim.spawn(writer, rt, cpus=cpus)
+        sim.run_until_idle()
+        request = rt.request(seqs[0])
+        ends[thread.numa_node] = request.end_ns - request.start_ns
+    assert ends[1] - ends[0] == -(-((1 << 20) * 4 // 3) // 16) - (1 << 20) // 16 + 400
+
+
+def test_polling_threads_poll_while_work_is_pending_and_then_sleep():
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True, polling_threads=True)
+    rt = sim.runtime()
+    rt.nrt_init(1, "", "")
+    pollers = [t for t in sim.threads if "/poll." in t.name]
+    assert sorted(t.name for t in pollers) == sorted(f"nc{v}/poll.{k}" for v in (0, 1)
+                                                     for k in ("read", "write", "execute"))
+    neff = neuronsim.Neff(inputs={"x": ((4,), "float32")}, outputs={"y": ((4,), "float32")}, duration_ns=100_000)
+    model, ins, outs = model_with_io(rt, neff)
+    rt.nrta_execute_schedule(model, ins, outs, 0, nrt.Ref(), nrt.Ref())
+    sim.run_until_idle()  # terminates: idle pollers sleep
+    execute = next(t for t in pollers if t.name == "nc0/poll.execute")
+    assert 100_000 // 5_200 <= execute.cpu_ns // 200 <= 100_000 // 5_000 + 2  # one 200 ns poll per 5 us interval
+    assert next(t for t in pollers if t.name == "nc1/poll.execute").cpu_ns == 0

@@ -53,7 +53,7 @@ class ExecutionUnit:
 
     __slots__ = ("env", "name", "xu_id", "capacity", "_queue", "next_num", "completed_num", "busy_ns",
                  "listeners", "seq_waiters", "fatal_status", "_seq_base", "history", "faults", "core_id",
-                 "device_index", "kind", "queue", "timeout_ns")
+                 "device_index", "kind", "queue", "timeout_ns", "on_submit")
 
     def __init__(self, env: simpy.Environment, name: str, xu_id: int, capacity: int) -> None:
         if capacity < 1:
@@ -81,6 +81,7 @@ class ExecutionUnit:
         self.kind = ""
         self.queue = 0
         self.timeout_ns = 0
+        self.on_submit: list[Any] = []  # events to trigger when a request is accepted (sleeping pollers)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -120,6 +121,11 @@ class ExecutionUnit:
         queue.append(request)
         if self.history is not None:
             self.history.append(request)
+        if self.on_submit:
+            for event in self.on_submit:
+                if not event.triggered:
+                    event.succeed()
+            self.on_submit.clear()
         if len(queue) == 1:
             self._start(request)
         return num

@@ -72,6 +72,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                  numa_node: int | None = None) -> None:
         self.sim = sim
         self._in_thread = False  # a process-mode thread is making the current call
+        self._generation = 0  # counts nrt_init calls (stale polling threads stop)
         self._proxy_cpus: tuple[int, ...] = ()
         self.instance = instance
         # the NUMA node of the direct-mode host thread and its buffers; None: local to every device (A15)
@@ -245,7 +246,38 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._cores = [self.system.cores[c] for c in ids]
         self._make_xus()
         self._state = "open"
+        self._generation += 1
+        if self.sim.polling_threads:
+            self._start_pollers()
         return S.NRT_SUCCESS
+
+    def _start_pollers(self) -> None:
+        """The runtime's completion-polling threads (the seed: read, write and execute per core): on the
+        device's CPUs, each polls briefly and yields while its queues have work, and sleeps otherwise."""
+        sim = self.sim
+        poll_ns, interval_ns = sim.poll_cpu_ns, sim.poll_interval_ns
+        kinds = {"read": ("tensor_op", "tensor_read"), "write": ("tensor_op", "tensor_write"), "execute": ("compute",)}
+        generation = self._generation
+        for vnc, core in enumerate(self._cores):
+            cpus = self.sim.topology.spec.devices[core.device.index].cpu_affinity
+            for name, xu_kinds in kinds.items():
+                units = [u for (v, _, _), u in self._xus.items() if v == vnc and u.kind in xu_kinds]
+
+                def poller(thread: Any, units: list = units) -> Any:
+                    while self._state == "open" and self._generation == generation:
+                        if any(u.depth for u in units):
+                            yield from thread.compute(poll_ns)  # one poll, then yield the CPU
+                            yield thread.sleep(interval_ns)
+                        else:
+                            wake = sim.env.event()
+                            for u in units:
+                                u.on_submit.append(wake)
+                            yield wake
+                            for u in units:
+                                if wake in u.on_submit:
+                                    u.on_submit.remove(wake)
+
+                sim.spawn(poller, self, cpus=cpus, name=f"nc{vnc}/poll.{name}")
 
     def _queue_count(self, kind: str) -> int:
         queues = self.sim.topology.spec.runtime.queues
