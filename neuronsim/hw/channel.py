@@ -72,7 +72,6 @@ class Channel:
 def reserve(
     now_ns: int,
     path: Sequence[tuple[Channel, int]],
-    *,
     setup_ns: int = 0,
     latency_ns: int = 0,
 ) -> tuple[int, int]:
@@ -83,19 +82,27 @@ def reserve(
     """
     # serialisation time on each channel (transfer_time_ns inlined: the hot path of every request)
     ready = now_ns + setup_ns
-    legs = [(channel, size_bytes,
-             (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0)
-            for channel, size_bytes in path]
-    longest = max([leg[2] for leg in legs]) if legs else 0
+    sers = []
+    longest = 0
+    for channel, size_bytes in path:
+        ser = (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
+        sers.append(ser)
+        if ser > longest:
+            longest = ser
     data_start = ready
-    for channel, _, ser in legs:
+    index = 0
+    for channel, _ in path:
         # channel must finish its own share by data_start + longest: it may still be busy when data starts
-        earliest = channel.free_at_ns + ser - longest
+        earliest = channel.free_at_ns + sers[index] - longest
         if earliest > data_start:
             data_start = earliest
-    for channel, size_bytes, ser in legs:
+        index += 1
+    index = 0
+    for channel, size_bytes in path:
         # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
         # transfer held back by a slower channel leaves no idle gap that later transfers could not use
+        ser = sers[index]
+        index += 1
         free_at = channel.free_at_ns
         channel.free_at_ns = (free_at if free_at > ready else ready) + ser
         channel.busy_ns += ser

@@ -106,7 +106,7 @@ class _Transfer(_Request):
             pcie_bytes = math.ceil(size / system.numa_remote_bandwidth_factor)
             latency += system.numa_remote_latency_ns
         path = ((self.engine, size), (pcie, pcie_bytes), (self.tensor.alloc.channel, size))
-        _, end = reserve(now_ns, path, setup_ns=system.dma_setup_ns, latency_ns=latency)
+        _, end = reserve(now_ns, path, system.dma_setup_ns, latency)
         return end
 
 
