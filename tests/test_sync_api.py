@@ -96,3 +96,27 @@ def test_exec_timeout_turns_a_long_execution_into_nrt_timeout():
     assert sim.now_ns - t0 == 2000 + 10**9
     assert rt.nrt_execute(model, ins, outs) == nrt.NRT_EXEC_UNIT_UNRECOVERABLE  # the unit is dead
     assert neuronsim.check_invariants(sim) == []
+
+
+def test_host_tensors_with_the_blocking_calls():
+    sim, rt = open_runtime()
+    h1 = tensor(rt, 64, name="h1", placement=nrt.NRT_TENSOR_PLACEMENT_HOST)
+    h2 = tensor(rt, 64, name="h2", placement=nrt.NRT_TENSOR_PLACEMENT_HOST)
+    d = tensor(rt, 64, name="d")
+    data = np.arange(64, dtype=np.uint8)
+    t0 = sim.now_ns
+    assert rt.nrt_tensor_write(h1, data, 0, 64) == nrt.NRT_SUCCESS
+    assert sim.now_ns - t0 == 1000  # a memcpy: only the call's host cost, no DMA
+    assert rt.nrt_tensor_copy(h1, 8, h2, 0, 32) == nrt.NRT_SUCCESS  # host -> host
+    assert rt.nrt_tensor_copy(h2, 0, d, 16, 32) == nrt.NRT_SUCCESS  # host -> device, over DMA
+    out = np.zeros(64, np.uint8)
+    assert rt.nrt_tensor_read(d, out, 0, 64) == nrt.NRT_SUCCESS
+    expected = np.zeros(64, np.uint8)
+    expected[16:48] = data[8:40]
+    np.testing.assert_array_equal(out, expected)
+    batch_out = np.zeros(16, np.uint8)
+    op = nrt.nrt_tensor_batch_op_t(0, 16, batch_out)
+    assert rt.nrt_tensor_read_batch([nrt.nrt_tensor_batch_t(h1, [op])], 1, False) == nrt.NRT_SUCCESS
+    np.testing.assert_array_equal(batch_out, data[:16])
+    assert rt.nrt_tensor_read_batch(None, 1, False) == nrt.NRT_INVALID
+    assert rt.nrt_tensor_read_batch(["not a batch"], 1, False) == nrt.NRT_INVALID
