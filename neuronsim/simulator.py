@@ -110,7 +110,7 @@ class Simulator:
         plan = load_fault_plan(faults)
         self.fault_plan = plan
         self.fault_injector = (FaultInjector(plan, self.system, seed, str(faults) if isinstance(faults, (str, Path))
-                                             else "faults") if plan.faults else None)
+                                             else "faults", self.systems) if plan.faults else None)
         if self.fault_injector is not None:
             self.fault_injector.start_degrades(self.env)
 
@@ -225,7 +225,7 @@ class Simulator:
         """Add one fault (a dict as in a plan) to a running simulation; it applies from now on."""
         plan = load_fault_plan([fault])
         if self.fault_injector is None:
-            self.fault_injector = FaultInjector(FaultPlan(), self.system, self.seed)
+            self.fault_injector = FaultInjector(FaultPlan(), self.system, self.seed, systems=self.systems)
             for rt in self.runtimes:
                 for xu in rt.execution_units():
                     xu.faults = self.fault_injector

@@ -208,3 +208,18 @@ def test_bad_fault_plans(plan, field, reason):
 def test_a_plan_that_is_not_a_list():
     with pytest.raises(ConfigError, match="a fault plan is a list of faults"):
         neuronsim.Simulator("trn1.2xlarge", faults={"target": "core"})
+
+
+def test_faults_name_an_instance_of_a_cluster():
+    plan = [{"target": "core", "instance": 1, "core": 0, "status": "NRT_EXEC_HW_ERR_NC_UE"}]
+    sim = neuronsim.Simulator("2x trn1.32xlarge", faults=plan)
+    rets = []
+    for node in (0, 1):
+        rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"}, instance=node)
+        rt.nrt_init(1, "", "")
+        model, ins, outs = model_with_io(rt, neff())
+        rets.append(schedule_execute(rt, model, ins, outs)[1])
+    sim.run_until_idle()
+    assert [r.value for r in rets] == [nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_NC_UE]
+    with pytest.raises(ConfigError, match="instance 2 does not exist"):
+        neuronsim.Simulator("2x trn1.32xlarge", faults=[dict(plan[0], instance=2)])

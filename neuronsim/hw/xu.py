@@ -53,7 +53,7 @@ class ExecutionUnit:
 
     __slots__ = ("env", "name", "xu_id", "capacity", "_queue", "next_num", "completed_num", "busy_ns",
                  "listeners", "seq_waiters", "fatal_status", "_seq_base", "history", "faults", "core_id",
-                 "device_index", "kind", "queue", "timeout_ns", "on_submit")
+                 "device_index", "kind", "queue", "timeout_ns", "on_submit", "instance")
 
     def __init__(self, env: simpy.Environment, name: str, xu_id: int, capacity: int) -> None:
         if capacity < 1:
@@ -78,6 +78,7 @@ class ExecutionUnit:
         # and the execution timeout a hung request ends at
         self.core_id = -1
         self.device_index = -1
+        self.instance = 0
         self.kind = ""
         self.queue = 0
         self.timeout_ns = 0

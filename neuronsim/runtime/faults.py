@@ -57,6 +57,7 @@ class FaultSpec(Spec):
     """One fault of a plan (see the module docstring)."""
 
     target: Literal["device", "core", "xu", "dma", "hbm", "link", "efa"]
+    instance: int = Field(0, ge=0, description="Which instance of a cluster (device and core ids are its own).")
     device: int | None = Field(None, ge=0)
     core: int | None = Field(None, ge=0)
     xu: Literal["tensor_op", "compute", "collectives", "tensor_read", "tensor_write"] | None = None
@@ -176,8 +177,10 @@ class _Armed:
 class FaultInjector:
     """Applies a plan to requests as they start (installed as every execution unit's ``faults`` hook)."""
 
-    def __init__(self, plan: FaultPlan, system: System, seed: int, source: str = "faults") -> None:
+    def __init__(self, plan: FaultPlan, system: System, seed: int, source: str = "faults",
+                 systems: list[System] | None = None) -> None:
         self.system = system
+        self.systems = systems or [system]
         self.armed: list[_Armed] = []
         self.fired: list[tuple[int, int, int]] = []  # (fault index, seq id, time)
         self.seed = seed
@@ -207,6 +210,9 @@ class FaultInjector:
         topo = self.system.topology
         for i, spec in enumerate(plan.faults):
             where = f"[{i}]"
+            if spec.instance >= topo.num_instances:
+                raise ConfigError(source, f"instance {spec.instance} does not exist ({topo.num_instances} "
+                                  "instances)", field=f"{where}.instance")
             if spec.device is not None and spec.device >= topo.num_devices:
                 raise ConfigError(source, f"device {spec.device} does not exist (devices are 0-{topo.num_devices - 1})",
                                   field=f"{where}.device")
@@ -237,17 +243,19 @@ class FaultInjector:
         env.timeout(delay).callbacks.append(degrade)
 
     def _channels(self, spec: FaultSpec) -> list:
-        system = self.system
         if spec.target == "link":
             a, b = spec.link  # type: ignore[misc]
-            return [system.links[(a, b)].channel, system.links[(b, a)].channel]
-        device = system.devices[spec.device]  # type: ignore[index]
+            links = self.systems[spec.instance].links
+            return [links[(a, b)].channel, links[(b, a)].channel]
+        device = self.systems[spec.instance].devices[spec.device]  # type: ignore[index]
         if spec.target == "hbm":
             return [device.hbm[spec.stack].channel]  # type: ignore[index]
         return device.h2d_engines + device.d2h_engines + [core.dma for core in device.cores]
 
     @staticmethod
     def _matches(spec: FaultSpec, xu: ExecutionUnit, request: Any) -> bool:
+        if xu.instance != spec.instance:
+            return False
         target = spec.target
         core = xu.core_id
         if target == "core":

@@ -298,6 +298,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                     xu = ExecutionUnit(self.sim.env, f"nc{vnc}/xu.{kind}.{queue}", xu_id, rt.queue_capacity)
                     xu.history = self.history if self.sim.record else None
                     xu.kind, xu.queue, xu.core_id, xu.device_index = kind, queue, core.id, core.device.index
+                    xu.instance = self.instance
                     xu.timeout_ns = self.exec_timeout_ns
                     xu.faults = self.sim.fault_injector
                     self._xus[(vnc, xu_type, queue)] = xu

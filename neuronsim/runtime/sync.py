@@ -43,6 +43,7 @@ class SyncMixin:
                                  capacity)
             core = self._cores[vnc]
             unit.kind, unit.queue, unit.core_id, unit.device_index = f"sync_{kind}", queue, core.id, core.device.index
+            unit.instance = self.instance
             unit.timeout_ns = self.exec_timeout_ns
             unit.faults = self.sim.fault_injector
             unit.history = self.history if self.sim.record else None
