@@ -292,3 +292,23 @@ def test_collectives_inside_a_neff_loaded_with_nrt_load_collectives():
     assert first.end_ns == max(record.ends_ns) and last.end_ns == max(record.ends_ns)
     assert last.end_ns - last.start_ns > 40_000  # compute, then the collective
     assert neuronsim.check_invariants(sim) == []
+
+
+def test_ranks_that_disagree_fail_with_bad_input():
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True)
+    rt = sim.runtime()
+    rt.nrt_init(1, "", "")
+    rets = []
+    for r, (size, op) in enumerate(((64, nrt.NRT_CC_ALLREDUCE), (128, nrt.NRT_CC_ALLREDUCE))):
+        rt.nrt_cc_global_comm_init(r, r, 2)
+        i, o, ctx, ret = nrt.Ref(), nrt.Ref(), nrt.Ref(), nrt.Ref()
+        rt.nrt_tensor_allocate(0, r, size, "i", i)
+        rt.nrt_tensor_allocate(0, r, size, "o", o)
+        assert rt.nrta_cc_prepare(nrt.nrt_cc_comm_t([0, 1], r, 2, vnc=r), [i.value], [o.value],
+                                  nrt.NRT_DTYPE_FLOAT32, nrt.NRT_OP_ADD, op, ctx) == nrt.NRT_SUCCESS
+        rt.nrta_cc_schedule(ctx, 0, ret, nrt.Ref())
+        rets.append(ret)
+    sim.run_until_idle()
+    assert [r.value for r in rets] == [nrt.NRT_EXEC_BAD_INPUT] * 2
+    assert rt.execution_unit(0, nrt.NRTA_XU_COLLECTIVES, 0).fatal_status is None
+    assert neuronsim.check_invariants(sim) == []

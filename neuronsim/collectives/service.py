@@ -118,10 +118,25 @@ class CollectiveService:
             del self._pending[(ctx.group, k)]
             self._start(meeting, now)
 
+    @staticmethod
+    def _signature(ctx: CCContext) -> tuple:
+        return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
+                tuple(t.size for t in ctx.outputs))
+
     def _start(self, meeting: _Rendezvous, now: int) -> None:
         requests = [meeting.requests[r] for r in range(meeting.n)]
         first = requests[0].ctx
         cores = [req.core for req in requests]
+        if any(self._signature(req.ctx) != self._signature(first) for req in requests[1:]):
+            # the ranks disagree on what they run together: every rank's request fails, none moves data (A27)
+            for req in requests:
+                victim = getattr(req, "request", req)  # a NEFF's embedded collective fails its execution
+                victim.status = NRT_STATUS.NRT_EXEC_BAD_INPUT
+                if req.ctx.on_done is not None:
+                    req.ctx.on_done(req, now)
+                else:
+                    req.unit.end_at(req, now)
+            return
         # data: read every rank's inputs now, compute every rank's outputs
         if first.inputs and all(t.alloc.storage is not None for req in requests for t in req.ctx.inputs):
             for index in range(len(first.inputs)):

@@ -195,10 +195,10 @@ class CopyRequest(_Request):
 class _EmbeddedArrival:
     """A NEFF's execution arriving at one of its collectives (what the rendezvous sees)."""
 
-    __slots__ = ("ctx", "core", "unit", "results", "algorithm")
+    __slots__ = ("ctx", "core", "unit", "results", "algorithm", "request")
 
-    def __init__(self, ctx: Any, core: Any, unit: Any) -> None:
-        self.ctx, self.core, self.unit = ctx, core, unit
+    def __init__(self, ctx: Any, core: Any, unit: Any, request: Any) -> None:
+        self.ctx, self.core, self.unit, self.request = ctx, core, unit, request
         self.results: list[bytes] = []
         self.algorithm = ""
 
@@ -247,7 +247,7 @@ class ExecuteRequest(_Request):
         group = tuple(("neff", id(model.neff), model.cc_count, i) for i in range(model.cc_count))
         ctx = CCContext(group, model.cc_rank, model.vnc, [], [], 0xA, 0, spec.operation, spec.size_bytes,
                         model.owner, spec.algorithm, on_done=lambda _arrival, end: self._after(index, end))
-        self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit), int(self.unit.env.now))
+        self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit, self), int(self.unit.env.now))
 
     def _after(self, index: int, end_ns: int) -> None:
         if index + 1 < len(self.model.neff.collectives):
