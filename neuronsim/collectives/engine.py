@@ -141,12 +141,16 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             copy = shadows[channel] = Channel(channel.name, channel.bandwidth_bytes_per_ns)
         return copy
 
+    costed: dict[Transfer, tuple[list[tuple[Channel, int]], int, int]] = {}  # phases repeat transfers
     for phase in phases:
         routed = []
         for t in phase.transfers:
-            path, latency = _path(fabric, cores, t)
-            setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
-            routed.append((t, [(shadow(ch), size) for ch, size in path.items()], latency, setup))
+            cost = costed.get(t)
+            if cost is None:
+                path, latency = _path(fabric, cores, t)
+                setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
+                cost = costed[t] = ([(shadow(ch), size) for ch, size in path.items()], latency, setup)
+            routed.append((t, *cost))
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
@@ -160,8 +164,9 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             if step == increments:  # converged: every later step advances every rank by the same amount
                 left = phase.repeat - done_steps - 1
                 ready = [r + left * d for r, d in zip(ready, step, strict=True)]
+                shift = left * max(step, default=0)
                 for copy in shadows.values():
-                    copy.free_at_ns += left * max(step, default=0)
+                    copy.free_at_ns += shift
                 break
             increments = step
     return max(ready, default=0)
