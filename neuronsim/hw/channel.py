@@ -84,25 +84,20 @@ def reserve(
     ready = now_ns + setup_ns
     sers = []
     longest = 0
+    latest = 0  # max(free_at + ser): every channel must finish its own share by data_start + longest
     for channel, size_bytes in path:
         ser = (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
         sers.append(ser)
         if ser > longest:
             longest = ser
-    data_start = ready
-    index = 0
-    for channel, _ in path:
-        # channel must finish its own share by data_start + longest: it may still be busy when data starts
-        earliest = channel.free_at_ns + sers[index] - longest
-        if earliest > data_start:
-            data_start = earliest
-        index += 1
-    index = 0
-    for channel, size_bytes in path:
+        finish = channel.free_at_ns + ser
+        if finish > latest:
+            latest = finish
+    # a channel may still be busy when data starts, as long as it finishes its share in time
+    data_start = latest - longest if latest - longest > ready else ready
+    for (channel, size_bytes), ser in zip(path, sers, strict=True):
         # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
         # transfer held back by a slower channel leaves no idle gap that later transfers could not use
-        ser = sers[index]
-        index += 1
         free_at = channel.free_at_ns
         channel.free_at_ns = (free_at if free_at > ready else ready) + ser
         channel.busy_ns += ser
