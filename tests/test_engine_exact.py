@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import neuronsim
 from neuronsim import nrt
@@ -56,6 +58,32 @@ def test_a_busy_fast_channel_is_shared_not_held():
     # but a transfer bottlenecked on the busy channel itself waits for it
     c = Channel("c", 1000.0)
     assert reserve(0, [(c, 10_000), (shared, 10_000)]) == (20, 30)
+
+
+_BANDWIDTHS = st.sampled_from([0.5, 1.0, 3.7, 32.0, 100.0, 1000.0])
+_REQUESTS = st.lists(st.tuples(st.integers(0, 500), st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6)),
+                                                          min_size=1, max_size=4, unique_by=lambda p: p[0]),
+                               st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=20)
+
+
+@given(bandwidths=st.lists(_BANDWIDTHS, min_size=4, max_size=4), requests=_REQUESTS)
+def test_reserve_follows_the_documented_rule(bandwidths, requests):
+    """The module's rule, written out literally: data starts at max(now + setup, max(free_at + ser - T)),
+    each backlog grows by its own ser from max(free_at, now + setup), the end is data start + T + latency."""
+    channels = [Channel(str(i), bw) for i, bw in enumerate(bandwidths)]
+    model = [0, 0, 0, 0]
+    now = 0
+    for gap, hops, setup, latency in requests:
+        now += gap
+        sers = {i: (math.ceil(size / bandwidths[i] * (1 - neuronsim.units.TRANSFER_SLACK)) or 1) if size else 0
+                for i, size in hops}
+        longest = max(sers.values())
+        start = max([now + setup] + [model[i] + ser - longest for i, ser in sers.items()])
+        for i, ser in sers.items():
+            model[i] = max(model[i], now + setup) + ser
+        assert reserve(now, [(channels[i], size) for i, size in hops], setup, latency) == (
+            start, start + longest + latency)
+        assert [c.free_at_ns for c in channels] == model
 
 
 def test_neuronlink_delivers_after_latency_plus_serialisation():
