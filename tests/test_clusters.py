@@ -10,6 +10,7 @@ from neuronsim import nrt
 from neuronsim.collectives.engine import Fabric
 from neuronsim.collectives.nccom import run_nccom
 from neuronsim.errors import ConfigError
+from neuronsim.hw.channel import reserve
 
 
 def test_every_instance_is_simulated_with_its_own_hardware():
@@ -42,6 +43,23 @@ def test_routes_between_instances():
     assert [h.channel.name for h in fabric.route(5, 16 + 5)] == ["z.i0dev5-i1dev5"]
     assert len(fabric.route(5, 32 + 5)) == 2  # two Z hops around the ring of four
     assert len(ultra.z_links) == 4 * 16 * 2
+
+
+
+def test_a_degraded_efa_device_slows_what_crosses_it_exactly():
+    plan = [{"target": "efa", "instance": 1, "device": 5, "degrade": 4, "at_ns": 100}]
+    sim = neuronsim.Simulator("2x trn1.32xlarge", faults=plan)
+    fabric = Fabric(sim.systems, sim.z_links, sim.topology.spec.efa.latency_ns)
+    hops = fabric.route(3, 16 + 5)  # efa1.tx of instance 0, then i1/efa2.rx: the one paired with device 5
+    bw = hops[0].channel.bandwidth_bytes_per_ns  # 12.5 B/ns (100 Gbps)
+    sim.run_for_ns(100)
+    efa2 = sim.systems[1].efa[2]
+    assert (efa2.tx.bandwidth_bytes_per_ns, efa2.rx.bandwidth_bytes_per_ns) == (bw / 4, bw / 4)
+    assert sim.systems[0].efa[2].rx.bandwidth_bytes_per_ns == bw  # the same index on instance 0 is untouched
+    assert hops[0].channel.bandwidth_bytes_per_ns == bw
+    path = [(h.channel, 1_000_000) for h in hops]
+    # the receiving side is now the bottleneck: 1 MB at 3.125 B/ns, after the 15 us of EFA latency
+    assert reserve(100, path, latency_ns=sum(h.latency_ns for h in hops)) == (100, 100 + 320_000 + 15_000)
 
 
 @pytest.mark.parametrize(("instance", "ranks", "nodes"), [("trn1.32xlarge", 8, 2), ("trn2-ultraserver", 16, 4)])

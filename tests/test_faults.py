@@ -193,7 +193,8 @@ def test_fault_plan_from_yaml(tmp_path):
     ([{"target": "core", "core": 99, "hang": True}], "[0].core", "core 99 does not exist (cores are 0-1)"),
     ([{"target": "core", "core": 0, "hang": True, "colour": 1}], "[0].colour", "unknown key"),
     ([{"target": "link", "link": [0, 1], "hang": True}], "[0].target", "a link fault can only degrade the link"),
-    ([{"target": "efa", "device": 0, "hang": True}], "[0].target", "EFA faults are not supported yet"),
+    ([{"target": "efa", "device": 0, "hang": True}], "[0].target", "an EFA fault can only degrade the EFA device"),
+    ([{"target": "efa", "device": 0, "degrade": 2}], "[0].device", "device 0 has no EFA device"),
     ([{"target": "core", "core": 0, "degrade": 2}], "[0].degrade", "degrade applies to channel targets"),
     ([{"target": "core", "core": 0, "status": "NRT_SUCCESS"}], "[0].status", "NRT_SUCCESS is not a fault"),
 ])

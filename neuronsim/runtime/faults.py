@@ -4,7 +4,8 @@
 
 * a **target**: ``device`` (its index), ``core`` (a logical core id as the instance numbers them),
   ``xu`` (a core, an execution-unit kind and a queue), ``dma`` (a device's DMA transfers), ``hbm`` (a
-  device's stack), ``link`` (a NeuronLink pair);
+  device's stack), ``link`` (a NeuronLink pair), ``efa`` (the EFA device paired with a device, on
+  any instance of a cluster); ``link`` and ``efa`` take only ``degrade`` in this version;
 * a **trigger**: ``at_ns`` (the first matching request still running at or after that time),
   ``nth`` (the Nth matching request to start, counting from 1), ``probability`` (each matching
   request, drawn from the fault's own seeded stream), or none (the first matching request);
@@ -102,16 +103,16 @@ class FaultSpec(Spec):
         if self.status == NRT_STATUS.NRT_SUCCESS:
             raise _fail("status", "NRT_SUCCESS is not a fault")
         if self.degrade is not None:
-            if self.target not in ("dma", "hbm", "link"):
-                raise _fail("degrade", "degrade applies to channel targets: dma, hbm, link")
+            if self.target not in ("dma", "hbm", "link", "efa"):
+                raise _fail("degrade", "degrade applies to channel targets: dma, hbm, link, efa")
             if self.nth is not None or self.probability is not None:
                 raise _fail("degrade", "a degraded channel is triggered by at_ns (or from the start)")
         elif self.target == "link":
             raise _fail("target", "a link fault can only degrade the link in this version (a status or hang on "
                         "the collectives crossing it is not supported yet)")
-        if self.target == "efa":
-            raise _fail("target", "EFA faults are not supported yet (EFA carries only collective traffic between "
-                        "instances; fault its collectives queue or degrade a link instead)")
+        elif self.target == "efa":
+            raise _fail("target", "an EFA fault can only degrade the EFA device in this version (a status or hang "
+                        "on the collectives crossing it is not supported yet)")
         return self
 
     @property
@@ -222,6 +223,9 @@ class FaultInjector:
             if spec.stack is not None and spec.stack >= topo.spec.chip.hbm.stacks:
                 raise ConfigError(source, f"stack {spec.stack} does not exist ({topo.spec.chip.hbm.stacks} stacks "
                                   "per device)", field=f"{where}.stack")
+            if spec.target == "efa" and spec.device is not None and spec.device < topo.num_devices \
+                    and self.system.devices[spec.device].efa < 0:
+                raise ConfigError(source, f"device {spec.device} has no EFA device", field=f"{where}.device")
             if spec.link is not None and tuple(spec.link) not in self.system.links:
                 raise ConfigError(source, f"there is no NeuronLink between devices {spec.link[0]} and {spec.link[1]}",
                                   field=f"{where}.link")
@@ -247,7 +251,11 @@ class FaultInjector:
             a, b = spec.link  # type: ignore[misc]
             links = self.systems[spec.instance].links
             return [links[(a, b)].channel, links[(b, a)].channel]
-        device = self.systems[spec.instance].devices[spec.device]  # type: ignore[index]
+        system = self.systems[spec.instance]
+        device = system.devices[spec.device]  # type: ignore[index]
+        if spec.target == "efa":  # the EFA device paired with the Neuron device: both directions
+            efa = system.efa[device.efa]
+            return [efa.tx, efa.rx]
         if spec.target == "hbm":
             return [device.hbm[spec.stack].channel]  # type: ignore[index]
         return device.h2d_engines + device.d2h_engines + [core.dma for core in device.cores]
