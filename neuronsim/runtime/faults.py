@@ -107,12 +107,11 @@ class FaultSpec(Spec):
                 raise _fail("degrade", "degrade applies to channel targets: dma, hbm, link, efa")
             if self.nth is not None or self.probability is not None:
                 raise _fail("degrade", "a degraded channel is triggered by at_ns (or from the start)")
-        elif self.target == "link":
-            raise _fail("target", "a link fault can only degrade the link in this version (a status or hang on "
-                        "the collectives crossing it is not supported yet)")
-        elif self.target == "efa":
-            raise _fail("target", "an EFA fault can only degrade the EFA device in this version (a status or hang "
-                        "on the collectives crossing it is not supported yet)")
+        elif self.target in ("link", "efa"):
+            what = "a link fault can only degrade the link" if self.target == "link" else \
+                "an EFA fault can only degrade the EFA device"
+            raise _fail("target", f"{what} in this version (a status or hang on the collectives crossing it is "
+                        "not supported yet)")
         return self
 
     @property
@@ -223,8 +222,7 @@ class FaultInjector:
             if spec.stack is not None and spec.stack >= topo.spec.chip.hbm.stacks:
                 raise ConfigError(source, f"stack {spec.stack} does not exist ({topo.spec.chip.hbm.stacks} stacks "
                                   "per device)", field=f"{where}.stack")
-            if spec.target == "efa" and spec.device is not None and spec.device < topo.num_devices \
-                    and self.system.devices[spec.device].efa < 0:
+            if spec.target == "efa" and self.system.devices[spec.device].efa < 0:  # device: required, checked above
                 raise ConfigError(source, f"device {spec.device} has no EFA device", field=f"{where}.device")
             if spec.link is not None and tuple(spec.link) not in self.system.links:
                 raise ConfigError(source, f"there is no NeuronLink between devices {spec.link[0]} and {spec.link[1]}",
