@@ -9,8 +9,11 @@
 * ``yield from thread.wait(seq)`` blocks, without using a CPU, until a request completes;
 * ``yield thread.sleep(ns)`` sleeps.
 
-Blocking mirror calls (``nrt_execute`` in synchronous mode, blocking tensor calls) belong to direct mode;
-from a thread they raise ``NeuronSimError`` (wait on the request instead).
+Blocking mirror calls (``nrt_execute`` in synchronous mode, ``nrt_tensor_read`` / ``nrt_tensor_write`` /
+``nrt_tensor_copy``) block the thread, not the simulation: ``status = yield from thread.call(rt.nrt_execute,
+model, ins, outs)`` submits the request, waits (using no CPU) until it completes and returns its status.
+Calls that block more than once (``nrt_execute_repeat``, batches) and ``nrt_async_drain_queued_execs``
+belong to direct mode; from a thread they raise ``NeuronSimError``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import simpy
 
 from neuronsim.errors import NeuronSimError
 from neuronsim.idlist import parse_id_list
-from neuronsim.nrt import NRTA_SEQ_GET_SEQ_NUM
+from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, Ref
 
 if TYPE_CHECKING:
     from neuronsim.runtime.runtime import RuntimeBase
@@ -65,18 +68,36 @@ class HostThread:
         rt._in_thread = True  # noqa: SLF001
         rt.numa_node = self.numa_node  # transfers use this thread's buffers
         try:
-            return method(*args)
+            result = method(*args)
+            block = rt._thread_block  # noqa: SLF001 - a blocking call hands its request to the thread
         finally:
             rt._cost_table = saved  # noqa: SLF001
             rt._in_thread = False  # noqa: SLF001
             rt.numa_node = saved_node
+            rt._thread_block = None  # noqa: SLF001
+        if block is None or result != NRT_STATUS.NRT_SUCCESS:
+            return result
+        unit, request = block
+        while True:
+            status = rt._schedule(unit, request, Ref())  # noqa: SLF001
+            if status != NRT_STATUS.NRT_QUEUE_FULL:
+                break
+            yield from self.wait_unit(unit, unit.completed_num + 1)
+        if status != NRT_STATUS.NRT_SUCCESS:
+            return status
+        yield from self.wait_unit(unit, request.seq_num)
+        return NRT_STATUS(request.status)
 
     def wait(self, seq: int) -> Generator[simpy.Event, Any, None]:
         """Block (using no CPU) until request ``seq`` of this thread's runtime has completed."""
         unit = self.rt._xu_by_id.get((seq >> 48) & 0xFFFF)  # noqa: SLF001
         if unit is None:
             raise NeuronSimError(f"{seq:#x} is not a sequence id of this runtime")
-        num = NRTA_SEQ_GET_SEQ_NUM(seq)
+        yield from self.wait_unit(unit, NRTA_SEQ_GET_SEQ_NUM(seq))
+
+    def wait_unit(self, unit: Any, num: int) -> Generator[simpy.Event, Any, None]:
+        """Block (using no CPU) until request ``num`` of execution unit ``unit`` has completed (any unit of
+        the runtime, the internal queues of the blocking calls included)."""
         if num > unit.completed_num:
             event = self.sim.env.event()
             unit.seq_waiters.setdefault(num, []).append(lambda: event.succeed())

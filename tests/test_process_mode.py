@@ -98,19 +98,41 @@ def test_threads_pipeline_requests_and_the_host_sees_completions():
     assert neuronsim.check_invariants(sim) == []
 
 
-def test_blocking_calls_are_refused_from_threads():
+def test_a_blocking_call_blocks_the_thread_not_the_simulation():
+    sim, rt, (model, ins, outs) = runtime_with_model(duration_ns=50_000)
+    seen = []
+
+    def app(thread):
+        status = yield from thread.call(rt.nrt_execute, model, ins, outs)
+        seen.append((status, sim.now_ns))
+
+    def other(thread):
+        yield thread.sleep(10_000)
+        seen.append(("other", sim.now_ns))
+
+    t0 = sim.now_ns
+    sim.spawn(app, rt, cpus="0")
+    sim.spawn(other, rt, cpus="1")
+    sim.run_until_idle()
+    # the call's 2 us on CPU 0, then the 50 us execution; the other thread ran meanwhile
+    assert seen == [("other", t0 + 10_000), (nrt.NRT_SUCCESS, t0 + 2_000 + 50_000)]
+    (run,) = [r for r in rt.history if r.kind == "execute"]
+    assert run.unit.name.endswith("xu.compute.0") and run.submit_ns == t0 + 2_000
+
+
+def test_calls_that_block_more_than_once_are_refused_from_threads():
     sim, rt, (model, ins, outs) = runtime_with_model()
     errors = []
 
     def app(thread):
         try:
-            yield from thread.call(rt.nrt_execute, model, ins, outs)
+            yield from thread.call(rt.nrt_execute_repeat, model, ins, outs, 2)
         except NeuronSimError as exc:
             errors.append(str(exc))
 
     sim.spawn(app, rt, cpus="0")
     sim.run_until_idle()
-    assert errors and "yield from thread.wait(seq)" in errors[0]
+    assert errors and "blocks more than once" in errors[0]
 
 
 def test_bad_affinity():

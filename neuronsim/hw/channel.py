@@ -45,9 +45,12 @@ class Channel:
         free_at_ns: the time its last reservation ends.
         busy_ns: total time it has been reserved.
         bytes_moved: total bytes it has carried.
+        log: ``None``, or a list that gets ``(begin_ns, end_ns, bytes)`` of every share the channel
+            serves (its busy intervals, which never overlap); workload runs turn it on for utilisation
+            over time and trace counters. Logging reads the reservation, it never changes it.
     """
 
-    __slots__ = ("name", "bandwidth_bytes_per_ns", "free_at_ns", "busy_ns", "bytes_moved")
+    __slots__ = ("name", "bandwidth_bytes_per_ns", "free_at_ns", "busy_ns", "bytes_moved", "log")
 
     def __init__(self, name: str, bandwidth_bytes_per_ns: float) -> None:
         if not bandwidth_bytes_per_ns > 0:
@@ -57,6 +60,7 @@ class Channel:
         self.free_at_ns = 0
         self.busy_ns = 0
         self.bytes_moved = 0
+        self.log: list[tuple[int, int, int]] | None = None
 
     def serialisation_ns(self, size_bytes: int) -> int:
         return transfer_time_ns(size_bytes, self.bandwidth_bytes_per_ns)
@@ -99,7 +103,10 @@ def reserve(
         # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
         # transfer held back by a slower channel leaves no idle gap that later transfers could not use
         free_at = channel.free_at_ns
-        channel.free_at_ns = (free_at if free_at > ready else ready) + ser
+        begin = free_at if free_at > ready else ready
+        channel.free_at_ns = begin + ser
         channel.busy_ns += ser
         channel.bytes_moved += size_bytes
+        if channel.log is not None and ser:
+            channel.log.append((begin, begin + ser, size_bytes))
     return data_start, data_start + longest + latency_ns

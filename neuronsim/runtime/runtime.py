@@ -72,6 +72,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                  numa_node: int | None = None) -> None:
         self.sim = sim
         self._in_thread = False  # a process-mode thread is making the current call
+        self._thread_block: tuple[ExecutionUnit, Any] | None = None  # a blocking call's request, for the thread
         self._generation = 0  # counts nrt_init calls (stale polling threads stop)
         self._proxy_cpus: tuple[int, ...] = ()
         self.instance = instance

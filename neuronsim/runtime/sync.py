@@ -65,7 +65,19 @@ class SyncMixin:
         self._observe(unit, num)
 
     def _blocking(self, unit: ExecutionUnit, request: Any) -> NRT_STATUS:
-        """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status."""
+        """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status.
+
+        From a process-mode thread the submit and the wait are the thread's: the request is handed to
+        ``thread.call`` (``_thread_block``), which submits it, blocks the thread until it completes and
+        returns its status."""
+        if self._in_thread:
+            if self._thread_block is not None:
+                raise NeuronSimError("this call blocks more than once (repeat or batch calls): use it from "
+                                     "direct mode, or one blocking call per request from a thread")
+            if unit.fatal_status is not None:
+                return S.NRT_EXEC_UNIT_UNRECOVERABLE
+            self._thread_block = (unit, request)
+            return S.NRT_SUCCESS
         while True:
             if unit.fatal_status is not None:
                 return S.NRT_EXEC_UNIT_UNRECOVERABLE

@@ -1,0 +1,294 @@
+"""Workload files: models, host threads and their programs, validated as strictly as topologies.
+
+A workload names the models it runs (inputs, outputs, a cost model), and the host threads that drive
+them: each thread has a CPU affinity, the logical cores it drives, an API style, an in-flight limit,
+how many iterations it runs (or for how long), how iterations arrive, and a program of steps that one
+iteration runs. The reference is docs/reference/workload.md; :func:`load_workload` turns every problem
+into a :class:`~neuronsim.errors.ConfigError` naming the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
+
+from neuronsim.errors import ConfigError
+from neuronsim.idlist import parse_id_list
+from neuronsim.runtime.neff import DTYPES
+from neuronsim.topology.spec import Bytes, CpuList, Nanoseconds, Spec, _fail
+from neuronsim.units import UnitError, parse_bytes
+
+__all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "load_workload", "apply_overrides",
+           "STEP_KINDS"]
+
+STEP_KINDS = ("write", "read", "execute", "collective", "compute", "sleep")
+DEVICE_STEPS = ("write", "read", "execute", "collective")
+COLLECTIVE_OPS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
+
+
+def _tensor_decl(value: Any) -> Any:
+    """``512 KiB`` (or a byte count) is a uint8 tensor of that size; else ``{shape: [...], dtype: ...}``."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        try:
+            return {"shape": [parse_bytes(value)], "dtype": "uint8"}
+        except UnitError as exc:
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError("unit", "{reason}", {"reason": str(exc)}) from None
+    return value
+
+
+class TensorDecl(Spec):
+    """A model input or output: its shape and element type."""
+
+    shape: tuple[Annotated[int, Field(ge=1)], ...] = Field(min_length=1)
+    dtype: Literal[tuple(DTYPES)] = "uint8"  # type: ignore[valid-type]
+
+    @property
+    def size_bytes(self) -> int:
+        size = DTYPES[self.dtype][0]
+        for n in self.shape:
+            size *= n
+        return size
+
+
+class CostSpec(Spec):
+    """A model's cost: a fixed ``duration``, or a roofline (``flops`` and optionally ``hbm_bytes``)."""
+
+    duration: Nanoseconds | None = None
+    flops: float | None = Field(None, ge=0)
+    hbm_bytes: Bytes | None = None
+    precision: Literal["bf16", "fp32"] = "bf16"
+    efficiency: float = Field(1.0, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> CostSpec:
+        if (self.duration is None) == (self.flops is None):
+            raise _fail("", "give either duration (a fixed cost) or flops (a roofline), not both or neither")
+        if self.duration is not None and (self.hbm_bytes is not None or self.efficiency != 1.0):
+            raise _fail("", "hbm_bytes and efficiency belong to a roofline (flops), not to a fixed duration")
+        return self
+
+
+class ModelSpec(Spec):
+    """One model (a NEFF): named inputs and outputs and a cost."""
+
+    inputs: dict[str, Annotated[TensorDecl, BeforeValidator(_tensor_decl)]] = Field(default_factory=dict)
+    outputs: dict[str, Annotated[TensorDecl, BeforeValidator(_tensor_decl)]] = Field(default_factory=dict)
+    cost: CostSpec
+
+    @model_validator(mode="after")
+    def _names(self) -> ModelSpec:
+        both = set(self.inputs) & set(self.outputs)
+        if both:
+            raise _fail("outputs", f"{sorted(both)[0]!r} is also an input (names must be unique)")
+        return self
+
+
+class CollectiveStepSpec(Spec):
+    """A collective among the thread's logical cores (one rank each, in the order of ``cores``)."""
+
+    op: Literal[COLLECTIVE_OPS]  # type: ignore[valid-type]
+    size: Bytes = Field(description="Input bytes per rank (output for allgather).")
+    dtype: Literal[tuple(DTYPES)] = "bfloat16"  # type: ignore[valid-type]
+    reduce: Literal["add", "max", "min"] = "add"
+
+
+class StepSpec(Spec):
+    """One step of a program: exactly one of the kinds in ``STEP_KINDS``."""
+
+    id: str | None = Field(None, min_length=1)
+    after: tuple[str, ...] | None = None
+    queue: int = Field(0, ge=0, description="Tensor Op or Collectives queue of a write, read or collective.")
+    write: str | None = None
+    read: str | None = None
+    execute: str | None = None
+    collective: CollectiveStepSpec | None = None
+    compute: Nanoseconds | None = None
+    sleep: Nanoseconds | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepSpec:
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise _fail("", f"a step has exactly one of {', '.join(STEP_KINDS)}; found "
+                            f"{', '.join(kinds) if kinds else 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+
+def _arrivals(value: Any) -> Any:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class ArrivalSpec(Spec):
+    """How iterations arrive: ``closed`` (the next when the window allows), ``fixed`` or ``poisson`` at ``rate``."""
+
+    kind: Literal["closed", "fixed", "poisson"] = "closed"
+    rate: float | None = Field(None, gt=0, description="Iterations per second (fixed, poisson).")
+
+    @model_validator(mode="after")
+    def _rate(self) -> ArrivalSpec:
+        if (self.kind == "closed") != (self.rate is None):
+            raise _fail("rate", "fixed and poisson arrivals need a rate (per second); closed has none")
+        return self
+
+
+class ThreadSpec(Spec):
+    """A host thread: where it runs, which logical cores it drives, and its program."""
+
+    name: str | None = Field(None, min_length=1)
+    cpus: CpuList | None = None
+    cores: CpuList = "0"
+    dispatch: Literal["all", "round_robin"] = "all"
+    style: Literal["nrta", "sync", "implicit_async"] = "nrta"
+    in_flight: int = Field(2, ge=1, le=63)
+    iterations: int | None = Field(None, ge=1)
+    duration: Nanoseconds | None = None
+    arrivals: Annotated[ArrivalSpec, BeforeValidator(_arrivals)] = ArrivalSpec()
+    program: tuple[StepSpec, ...] = Field(min_length=1)
+
+    @property
+    def core_list(self) -> tuple[int, ...]:
+        return tuple(parse_id_list(self.cores))
+
+    def step_ids(self) -> list[str]:
+        """Each step's id: its own, else its kind (``execute``), numbered from the second (``execute2``)."""
+        seen: dict[str, int] = {}
+        ids = []
+        for step in self.program:
+            kind = step.kind
+            seen[kind] = seen.get(kind, 0) + 1
+            ids.append(step.id or (kind if seen[kind] == 1 else f"{kind}{seen[kind]}"))
+        return ids
+
+
+class CollectivesConfig(Spec):
+    fidelity: Literal["step", "analytical"] = "analytical"
+    algorithm: str | None = None
+
+
+class WorkloadSpec(Spec):
+    """A workload file (docs/reference/workload.md)."""
+
+    schema_version: Literal[1]
+    name: str = Field(min_length=1)
+    description: str = ""
+    instance: str | None = None
+    lnc: int | None = Field(None, ge=1, le=2)
+    seed: int = Field(0, ge=0)
+    until: Nanoseconds | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    collectives: CollectivesConfig = CollectivesConfig()
+    faults: tuple[dict[str, Any], ...] = ()
+    models: dict[str, ModelSpec] = Field(min_length=1)
+    threads: tuple[ThreadSpec, ...] = Field(min_length=1)
+
+    def tensor_owner(self, ref: str) -> tuple[str, str, bool] | None:
+        """``(model, tensor, is_input)`` of ``model.tensor`` or of a tensor name unique among the models."""
+        if "." in ref:
+            model, _, tensor = ref.partition(".")
+            spec = self.models.get(model)
+            if spec is None or (tensor not in spec.inputs and tensor not in spec.outputs):
+                return None
+            return model, tensor, tensor in spec.inputs
+        found = [(m, ref, ref in s.inputs) for m, s in self.models.items() if ref in s.inputs or ref in s.outputs]
+        return found[0] if len(found) == 1 else None
+
+    @model_validator(mode="after")
+    def _references(self) -> WorkloadSpec:
+        styles = {t.style for t in self.threads}
+        if "implicit_async" in styles and styles != {"implicit_async"}:
+            raise _fail("threads", "implicit_async threads cannot share a process with nrta or sync threads "
+                                   "(the runtime refuses nrta_* calls in implicit-async mode)")
+        names = [t.name for t in self.threads if t.name]
+        if len(set(names)) != len(names):
+            raise _fail("threads", "thread names must be unique")
+        for i, thread in enumerate(self.threads):
+            where = f"threads[{i}]"
+            if thread.iterations is not None and thread.duration is not None:
+                raise _fail(f"{where}.iterations", "give iterations or duration, not both")
+            if thread.iterations is None and thread.duration is None and self.until is None:
+                raise _fail(f"{where}.iterations", "give iterations or duration (or a workload-wide until)")
+            ids = thread.step_ids()
+            if len(set(ids)) != len(ids):
+                raise _fail(f"{where}.program", f"step ids must be unique: {ids}")
+            for k, step in enumerate(thread.program):
+                at = f"{where}.program[{k}]"
+                kind = step.kind
+                if kind in ("write", "read"):
+                    owner = self.tensor_owner(getattr(step, kind))
+                    if owner is None:
+                        raise _fail(f"{at}.{kind}", f"{getattr(step, kind)!r} is not an input or output of a model "
+                                                    "(write model.tensor when two models share a name)")
+                elif kind == "execute" and step.execute not in self.models:
+                    raise _fail(f"{at}.execute", f"unknown model {step.execute!r}; known: {', '.join(self.models)}")
+                elif kind == "collective":
+                    if thread.dispatch != "all":
+                        raise _fail(f"{at}.collective", "a collective needs dispatch: all (one rank per core)")
+                    if thread.style != "nrta":
+                        raise _fail(f"{at}.collective", "collectives are scheduled with nrta_cc_schedule: "
+                                                        "style nrta")
+                for ref in step.after or ():
+                    if ref not in ids[:k]:
+                        raise _fail(f"{at}.after", f"{ref!r} is not an earlier step of this program "
+                                                   f"(earlier: {', '.join(ids[:k]) or 'none'})")
+        return self
+
+
+def _set_path(data: Any, path: str, value: Any, source: str) -> None:
+    parts = path.split(".")
+    node = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+        if isinstance(node, list):
+            if not isinstance(key, int) or not 0 <= key < len(node):
+                raise ConfigError(source, f"--set {path}: no item {part!r} here", field=".".join(parts[:depth + 1]))
+        elif not isinstance(node, dict):
+            raise ConfigError(source, f"--set {path}: {'.'.join(parts[:depth])} is not a mapping or a list")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and key not in node:
+                node[key] = {}
+            node = node[key]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> None:
+    """Apply ``key.path=value`` overrides (values read as YAML scalars) to raw workload data."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(source, f"--set needs key=value, not {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        _set_path(data, key.strip(), value, source)
+
+
+def load_workload(path: str | Path | dict[str, Any], overrides: list[str] | None = None,
+                  source: str | None = None) -> WorkloadSpec:
+    """Read and validate a workload (a YAML path or a dict), after ``--set`` overrides."""
+    from neuronsim.topology.load import _read_yaml, issues_from_validation
+
+    if isinstance(path, dict):
+        data = yaml.safe_load(yaml.safe_dump(path))  # a deep copy the overrides may change
+        source = source or "workload"
+    else:
+        source = source or str(path)
+        if not Path(path).is_file():
+            raise ConfigError(source, "file not found")
+        data = _read_yaml(Path(path), source)
+    apply_overrides(data, overrides or [], source)
+    try:
+        return WorkloadSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc)) from None
