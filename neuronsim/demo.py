@@ -22,15 +22,24 @@ __all__ = ["add_run_parser", "run_demo", "summarise"]
 
 
 def add_run_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="simulate the built-in pipeline on a preset and summarise it")
-    run.add_argument("--instance", default="trn1.32xlarge", metavar="NAME", help="a preset or topology file")
+    run = sub.add_parser("run", help="simulate a workload (or the built-in pipeline) and summarise it")
+    run.add_argument("workload", nargs="?", metavar="WORKLOAD",
+                     help="a workload YAML file, or FILE.py:FUNCTION (default: the built-in pipeline)")
+    run.add_argument("--instance", metavar="NAME", help="a preset or topology file (default: the workload's, "
+                     "else trn1.32xlarge)")
     run.add_argument("--lnc", type=int, help="logical NeuronCore config (trn2: 1 or 2)")
+    run.add_argument("--until", metavar="TIME", help="stop after this much simulated time, e.g. 10ms")
+    run.add_argument("--trace", metavar="FILE", help="write a Perfetto / Chrome trace (JSON)")
+    run.add_argument("--out", metavar="DIR", help="write summary.json, summary.csv (and plots) into DIR")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a workload field, e.g. threads.0.in_flight=4 (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on long runs")
     run.add_argument("--cores", type=int, default=2, help="logical cores to drive (default 2)")
     run.add_argument("--iterations", type=int, default=50, help="requests per core (default 50)")
     run.add_argument("--depth", type=int, default=2, help="input/output buffers per core (default 2)")
     run.add_argument("--size", default="1 MiB", help="input and output size (default 1 MiB)")
     run.add_argument("--duration", default="200 us", help="execution time of the model (default 200 us)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, help="seed of every random stream (default: the workload's, else 0)")
     run.set_defaults(handler=_cmd_run)
 
 
@@ -38,6 +47,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from neuronsim.errors import ConfigError
     from neuronsim.units import UnitError
 
+    if args.workload is not None:
+        from neuronsim.workload.command import run_command
+
+        return run_command(args)
+    for name in ("until", "trace", "out"):
+        if getattr(args, name) is not None:
+            raise ConfigError("neuronsim run", "needs a WORKLOAD (the built-in pipeline has no options of a workload)",
+                              field=f"--{name}")
+    if args.overrides:
+        raise ConfigError("neuronsim run", "needs a WORKLOAD", field="--set")
     try:
         size = parse_bytes(args.size)
         duration = parse_time_ns(args.duration)
@@ -46,8 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for name in ("cores", "iterations", "depth"):
         if getattr(args, name) < 1:
             raise ConfigError("neuronsim run", f"must be >= 1, not {getattr(args, name)}", field=f"--{name}")
-    result = run_demo(args.instance, lnc=args.lnc, cores=args.cores, iterations=args.iterations, depth=args.depth,
-                      size_bytes=size, duration_ns=duration, seed=args.seed)
+    result = run_demo(args.instance or "trn1.32xlarge", lnc=args.lnc, cores=args.cores, iterations=args.iterations, depth=args.depth,
+                      size_bytes=size, duration_ns=duration, seed=args.seed or 0)
     sys.stdout.write(summarise(result))
     return 0 if result["failed"] == 0 else 1
 

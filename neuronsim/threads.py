@@ -47,6 +47,7 @@ class HostThread:
             self.affinity[0])
         self.cpu_ns = 0
         self.process: simpy.Process | None = None
+        self.last_request: Any = None  # the request of the thread's last blocking call
 
     def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
         """The thread's own work: ``duration_ns`` of CPU time."""
@@ -78,6 +79,7 @@ class HostThread:
         if block is None or result != NRT_STATUS.NRT_SUCCESS:
             return result
         unit, request = block
+        self.last_request = request
         while True:
             status = rt._schedule(unit, request, Ref())  # noqa: SLF001
             if status != NRT_STATUS.NRT_QUEUE_FULL:

@@ -1,0 +1,203 @@
+"""The timeline of a workload run: a Perfetto-compatible Chrome trace (JSON).
+
+Processes (``pid``) and their tracks:
+
+* ``host`` (pid 0): a track per workload thread with a slice per API call (from when the thread
+  starts spending the call's cost to when the call returns) and per host step;
+* a device (``dev3``, pid ``100 * (global device index + 1)``): a track per host DMA engine with a
+  slice per transfer share, and counters of the bandwidth (GB/s) of each of its HBM stacks, PCIe
+  directions and outgoing NeuronLinks (and EFA devices on the first device of an instance);
+* a logical core (``dev3 nc13``, pid ``100 * (device + 1) + 1 + its index on the device``): a track
+  per execution-unit queue with a slice per request (named by kind, model or tensor, bytes and
+  sequence id; the full record in ``args``) and a zero-length ``done`` slice when it completes, its
+  DMA rings as tracks, and a queue-depth counter per queue.
+
+Every request has a flow: from the call that scheduled it, to the start of its slice, to its
+completion. Times are microseconds (the format's unit) with nanosecond decimals. The trace is built
+after the run from what it recorded, so it never changes what was simulated; the same run gives the
+same bytes (events are emitted in a fixed order and the JSON keys are sorted).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from neuronsim.nrt import status_as_str
+from neuronsim.trace.chrome import _label
+
+__all__ = ["timeline", "write_timeline"]
+
+
+def _us(ns: int) -> float:
+    return ns / 1000
+
+
+class _Tracks:
+    def __init__(self) -> None:
+        self.meta: list[dict[str, Any]] = []
+        self.tids: dict[tuple[int, str], int] = {}
+        self.pids: set[int] = set()
+
+    def process(self, pid: int, name: str) -> None:
+        if pid not in self.pids:
+            self.pids.add(pid)
+            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_name", "args": {"name": name}})
+            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_sort_index", "args": {"sort_index": pid}})
+
+    def thread(self, pid: int, name: str) -> int:
+        key = (pid, name)
+        tid = self.tids.get(key)
+        if tid is None:
+            tid = sum(1 for p, _ in self.tids if p == pid) + 1
+            self.tids[key] = tid
+            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
+            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
+                              "args": {"sort_index": tid}})
+        return tid
+
+
+def _counter(events: list[dict[str, Any]], pid: int, name: str, key: str, points: list[tuple[int, float]]) -> None:
+    """Counter events for a step function given as ``(time, value)`` points (the last value at a time wins)."""
+    merged: dict[int, float] = {}
+    for t, value in points:
+        merged[t] = value
+    for t in sorted(merged):
+        events.append({"ph": "C", "pid": pid, "tid": 0, "name": name, "ts": _us(t), "args": {key: merged[t]}})
+
+
+def _bandwidth_points(log: list[tuple[int, int, int]]) -> list[tuple[int, float]]:
+    points: list[tuple[int, float]] = []
+    for begin, end, size in log:
+        points.append((begin, round(size / (end - begin), 3)))  # B/ns = GB/s
+        points.append((end, 0.0))
+    # a share starting where the last ended overrides its zero (points are applied in order)
+    points.sort(key=lambda p: (p[0], p[1] != 0.0))
+    return points
+
+
+def timeline(run: Any) -> dict[str, Any]:
+    """The trace of a :class:`~neuronsim.workload.runner.WorkloadRun` as a ``{"traceEvents": [...]}`` dict."""
+    sim = run.sim
+    tracks = _Tracks()
+    events: list[dict[str, Any]] = []
+    tracks.process(0, "host")
+    per_instance = sim.topology.num_devices
+
+    def device_pid(instance: int, device: int) -> int:
+        return 100 * (instance * per_instance + device + 1)
+
+    def device_name(instance: int, device: int) -> str:
+        return f"dev{device}" if sim.topology.num_instances == 1 else f"i{instance}/dev{device}"
+
+    def core_pid(unit: Any) -> int:
+        system = sim.systems[unit.instance]
+        core = system.cores[unit.core_id]
+        pid = device_pid(unit.instance, unit.device_index) + 1 + core.local_index
+        tracks.process(device_pid(unit.instance, unit.device_index), device_name(unit.instance, unit.device_index))
+        tracks.process(pid, f"{device_name(unit.instance, unit.device_index)} nc{unit.core_id}")
+        return pid
+
+    # host threads: API calls and host steps
+    call_of: dict[int, tuple[int, int, float]] = {}  # id(request) -> (pid, tid, ts inside the call slice)
+    for thread in run.threads:
+        tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
+    for call in run.calls:
+        thread = next(t for t in run.threads if t.name == call.thread)
+        tid = tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
+        label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
+        args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
+        events.append({"ph": "X", "pid": 0, "tid": tid, "name": label, "cat": "api", "ts": _us(call.begin_ns),
+                       "dur": _us(call.end_ns - call.begin_ns), "args": args})
+        if call.request is not None:
+            call_of[id(call.request)] = (0, tid, _us(call.begin_ns + (call.end_ns - call.begin_ns) // 2))
+    direct_tid = None
+    # requests on their queues, with flows and depth counters
+    depth_points: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    ordered = sorted(run.requests, key=lambda r: (r.submit_ns, r.unit.instance, r.unit.core_id, r.unit.name, r.seq_num))
+    for flow_id, req in enumerate(ordered, start=1):
+        unit = req.unit
+        pid = core_pid(unit)
+        tid = tracks.thread(pid, unit.name.split("/", 1)[-1])
+        label = _label(req)
+        done = req.done_ns if req.completions else None
+        args = {"seq": f"{req.seq_id:#x}", "unit": unit.name, "submit_ns": req.submit_ns, "start_ns": req.start_ns,
+                "end_ns": req.end_ns if done is not None else None,
+                "status": status_as_str(req.status) if done is not None else "in flight"}
+        if getattr(req, "size", None) is not None:
+            args["bytes"] = req.size
+        if req.kind == "collective":
+            args.update(operation=req.ctx.operation, ranks=len(req.ctx.group), rank=req.ctx.rank, bytes=req.ctx.size,
+                        algorithm=req.algorithm)
+        origin = call_of.get(id(req))
+        if origin is None:
+            if direct_tid is None:
+                direct_tid = tracks.thread(0, "runtime (no workload thread)")
+            origin = (0, direct_tid, _us(req.submit_ns))
+            events.append({"ph": "X", "pid": 0, "tid": direct_tid, "name": f"schedule {label}", "cat": "api",
+                           "ts": _us(req.submit_ns), "dur": 0})
+        events.append({"ph": "s", "pid": origin[0], "tid": origin[1], "id": flow_id, "cat": "request",
+                       "name": "request", "ts": origin[2]})
+        if done is None:
+            continue
+        events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
+                       "dur": _us(req.end_ns - req.start_ns), "args": args})
+        events.append({"ph": "t", "pid": pid, "tid": tid, "id": flow_id, "cat": "request", "name": "request",
+                       "ts": _us(req.start_ns)})
+        events.append({"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",
+                       "ts": _us(done), "dur": 0})
+        events.append({"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": flow_id, "cat": "request",
+                       "name": "request", "ts": _us(done)})
+        key = (pid, unit.name.split("/", 1)[-1])
+        depth_points.setdefault(key, []).extend([(req.submit_ns, 1), (done, -1)])
+    for (pid, name), deltas in sorted(depth_points.items()):
+        level = 0
+        points = []
+        for t, step in sorted(deltas):
+            level += step
+            points.append((t, level))
+        _counter(events, pid, f"{name} depth", "requests", points)
+    # channels: DMA engines as slices, the rest as bandwidth counters
+    for system in sim.systems:
+        for device in system.devices:
+            pid = device_pid(system.instance, device.index)
+            channels = [(c, "engine") for c in device.h2d_engines + device.d2h_engines]
+            channels += [(core.dma, "ring") for core in device.cores] + [(core.cc_dma, "ring") for core in device.cores]
+            channels += [(stack.channel, "counter") for stack in device.hbm] + [(device.pcie_h2d, "counter"),
+                                                                                (device.pcie_d2h, "counter")]
+            channels += [(link.channel, "counter") for (src, _), link in sorted(system.links.items()) if src == device.index]
+            if device.index == 0:
+                channels += [(c, "counter") for efa in system.efa for c in (efa.tx, efa.rx)]
+            for channel, how in channels:
+                if not channel.log:
+                    continue
+                tracks.process(pid, device_name(system.instance, device.index))
+                short = channel.name.rsplit("/", 1)[-1] if how != "counter" or "/" in channel.name else channel.name
+                if how == "counter":
+                    _counter(events, pid, f"{short} GB/s", "GB/s", _bandwidth_points(channel.log))
+                    continue
+                owner = pid
+                if how == "ring":
+                    core = next(c for c in device.cores if channel in (c.dma, c.cc_dma))
+                    owner = pid + 1 + core.local_index
+                    tracks.process(owner, f"{device_name(system.instance, device.index)} nc{core.id}")
+                tid = tracks.thread(owner, short if how == "engine" else channel.name.rsplit("/", 1)[-1])
+                for begin, end, size in channel.log:
+                    events.append({"ph": "X", "pid": owner, "tid": tid, "name": f"DMA {size} B", "cat": "dma",
+                                   "ts": _us(begin), "dur": _us(end - begin), "args": {"bytes": size}})
+    for (src, dst), link in sorted(sim.z_links.items()):
+        if link.channel.log:
+            _counter(events, device_pid(0, 0), f"{link.channel.name} GB/s", "GB/s", _bandwidth_points(link.channel.log))
+    spec = run.spec
+    return {"traceEvents": tracks.meta + events, "displayTimeUnit": "ns",
+            "otherData": {"workload": spec.name if spec is not None else "python workload",
+                          "instance": sim.topology.name, "lnc": sim.topology.lnc, "seed": sim.seed}}
+
+
+def write_timeline(run: Any, path: str | Path) -> Path:
+    """Write :func:`timeline` as JSON to ``path``; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(timeline(run), sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+    return target

@@ -1,0 +1,253 @@
+"""The summary of a workload run: throughput, latency, utilisation, queue depth and the bottleneck.
+
+Everything is computed after the run from what it recorded (requests, iterations, the channels'
+busy intervals, CPU time), over the measured window from the first iteration's start to the end of the
+run, so tracing and metrics never change what is simulated. Utilisation is busy time over the window;
+a queue's depth is the number of its requests accepted and not yet completed, averaged over time
+(time-weighted) and at its maximum; latency is submit to completion per request kind, and arrival to
+last step per iteration. :func:`summary` gives a JSON-able dict, :func:`render` the text the command
+prints, :func:`write_outputs` the JSON, the CSV and (with matplotlib) the plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuronsim.units import format_bytes, format_ns
+
+__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats"]
+
+_KINDS = (("/hbm", "HBM stack"), ("/cc-dma", "DMA engine"), ("/dma", "DMA engine"), ("/hdma", "DMA engine"),
+          ("pcie", "PCIe"), ("link.", "NeuronLink"), ("z.", "NeuronLink"), ("efa", "EFA"))
+_SECTIONS = (("DMA engine", "dma"), ("HBM stack", "hbm"), ("PCIe", "pcie"), ("NeuronLink", "links"), ("EFA", "efa"))
+TOP = 8  # rows per section in the text summary
+BOTTLENECK_TIE = 0.02
+_PRIORITY = {"host thread": 1, "host CPU": 2, "execution-unit queue": 3}  # hardware channels: 0
+
+
+def channel_kind(name: str) -> str:
+    for needle, kind in _KINDS:
+        if needle in name:
+            return kind
+    return "channel"
+
+
+def busy_in_window(intervals: list[tuple[int, int]] | list[tuple[int, int, int]], lo: int, hi: int) -> int:
+    """Total length of ``intervals`` (``(begin, end, ...)``) inside ``[lo, hi]``."""
+    total = 0
+    for item in intervals:
+        b, e = item[0], item[1]
+        b, e = max(b, lo), min(e, hi)
+        if e > b:
+            total += e - b
+    return total
+
+
+def depth_stats(intervals: list[tuple[int, int]], lo: int, hi: int) -> tuple[float, int]:
+    """Time-weighted mean and maximum of how many ``[begin, end)`` intervals overlap, inside ``[lo, hi]``."""
+    if hi <= lo or not intervals:
+        return 0.0, 0
+    events = sorted([(max(b, lo), 1) for b, e in intervals if min(e, hi) > max(b, lo)] +
+                    [(min(e, hi), -1) for b, e in intervals if min(e, hi) > max(b, lo)],
+                    key=lambda x: (x[0], x[1]))
+    depth = peak = 0
+    for _, step in events:
+        depth += step
+        peak = max(peak, depth)
+    return busy_in_window(intervals, lo, hi) / (hi - lo), peak
+
+
+def _percentiles(values: list[int]) -> dict[str, int]:
+    if not values:
+        return {"p50_ns": 0, "p90_ns": 0, "p99_ns": 0, "mean_ns": 0}
+    array = np.asarray(values)
+    p50, p90, p99 = (int(np.percentile(array, q, method="nearest")) for q in (50, 90, 99))
+    return {"p50_ns": p50, "p90_ns": p90, "p99_ns": p99, "mean_ns": int(round(float(array.mean())))}
+
+
+def _end_of(req: Any) -> int:
+    return req.done_ns if req.completions else -1
+
+
+def summary(run: Any) -> dict[str, Any]:
+    """The run's figures as a JSON-able dict (see the module docstring)."""
+    sim = run.sim
+    lo, hi = run.start_ns, run.end_ns
+    window = max(1, hi - lo)
+    spec = run.spec
+    out: dict[str, Any] = {
+        "workload": spec.name if spec is not None else "python workload",
+        "instance": sim.topology.name, "lnc": sim.topology.lnc, "seed": sim.seed,
+        "start_ns": lo, "elapsed_ns": hi - lo, "until_ns": run.until_ns,
+    }
+    threads = []
+    done_all = 0
+    for thread in run.threads:
+        its = [i for i in run.iterations if i.thread == thread.name]
+        done = sorted(i.done_ns for i in its if 0 <= i.done_ns <= hi)
+        done_all += len(done)
+        steady = (len(done) - 1) * 1e9 / (done[-1] - done[0]) if len(done) >= 2 and done[-1] > done[0] else 0.0
+        threads.append({
+            "name": thread.name, "cpus": list(thread.affinity), "iterations_started": len(its),
+            "iterations_completed": len(done), "iterations_failed": sum(1 for i in its if i.failed),
+            "throughput_per_s": len(done) * 1e9 / window, "steady_throughput_per_s": steady,
+            "latency": _percentiles([i.done_ns - i.arrival_ns for i in its if 0 <= i.done_ns <= hi]),
+            "cpu_utilisation": thread.cpu_ns / window,
+        })
+    out["threads"] = threads
+    out["throughput_per_s"] = done_all * 1e9 / window
+    kinds: dict[str, list[Any]] = {}
+    for req in run.requests:
+        kinds.setdefault(req.kind, []).append(req)
+    out["requests"] = {
+        kind: {"count": len(reqs), "completed": sum(1 for r in reqs if 0 <= _end_of(r) <= hi),
+               "failed": sum(1 for r in reqs if r.completions and r.status != 0),
+               **_percentiles([r.done_ns - r.submit_ns for r in reqs if 0 <= _end_of(r) <= hi])}
+        for kind, reqs in sorted(kinds.items())
+    }
+    units: dict[str, list[Any]] = {}
+    for req in run.requests:
+        units.setdefault(req.unit.name, []).append(req)
+    queues = []
+    for name, reqs in units.items():
+        busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs], lo, hi)
+        mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
+        queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
+                       "depth_mean": mean, "depth_max": peak})
+    out["queues"] = sorted(queues, key=lambda q: (-q["utilisation"], q["name"]))
+    channels: dict[str, list[dict[str, Any]]] = {key: [] for _, key in _SECTIONS}
+    section = dict(_SECTIONS)
+    all_channels = [c for system in sim.systems for c in system.channels()] + [l.channel for l in sim.z_links.values()]
+    for channel in all_channels:
+        if not channel.log:
+            continue
+        key = section.get(channel_kind(channel.name))
+        if key is None:
+            continue
+        moved = sum(n for b, e, n in channel.log if lo <= b < hi)
+        channels[key].append({"name": channel.name, "utilisation": busy_in_window(channel.log, lo, hi) / window,
+                              "bytes": moved})
+    for key in channels:
+        channels[key].sort(key=lambda c: (-c["utilisation"], c["name"]))
+    out.update(channels)
+    cpus = []
+    for i, host in enumerate(sim.hosts):
+        for cpu, busy in enumerate(host.busy_ns):
+            if busy:
+                cpus.append({"name": f"cpu{cpu}" if len(sim.hosts) == 1 else f"i{i}/cpu{cpu}",
+                             "utilisation": min(1.0, busy / window)})
+    out["cpus"] = sorted(cpus, key=lambda c: (-c["utilisation"], c["name"]))
+    candidates = [("execution-unit queue", q["name"], q["utilisation"]) for q in queues]
+    for kind, key in _SECTIONS:
+        candidates += [(kind, c["name"], c["utilisation"]) for c in channels[key]]
+    candidates += [("host CPU", c["name"], c["utilisation"]) for c in cpus]
+    candidates += [("host thread", t["name"], t["cpu_utilisation"]) for t in threads]
+    if candidates:
+        # a queue is busy while its requests wait for what they use: among the resources within
+        # BOTTLENECK_TIE of the busiest, name hardware first, then a host thread, a CPU, a queue
+        top = max(c[2] for c in candidates)
+        near = [c for c in candidates if c[2] >= top - BOTTLENECK_TIE]
+        kind, name, util = min(near, key=lambda c: (_PRIORITY.get(c[0], 0), -c[2], c[1]))
+        out["bottleneck"] = {"kind": kind, "name": name, "utilisation": util}
+    else:
+        out["bottleneck"] = None
+    out["errors"] = list(run.errors)
+    return out
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:5.1f} %"
+
+
+def render(figures: dict[str, Any]) -> str:
+    """The text summary ``neuronsim run`` prints."""
+    until = f" (until {format_ns(figures['until_ns'])})" if figures["until_ns"] is not None else ""
+    lines = [f"neuronsim run: {figures['workload']} on {figures['instance']} (LNC={figures['lnc']}), "
+             f"seed {figures['seed']}",
+             f"simulated time:  {format_ns(figures['elapsed_ns'])}{until}",
+             f"throughput:      {figures['throughput_per_s']:,.1f} iterations/s"]
+    lines.append("threads (iterations, throughput, latency p50 / p90 / p99, CPU):")
+    for t in figures["threads"]:
+        lat = t["latency"]
+        failed = f", {t['iterations_failed']} failed" if t["iterations_failed"] else ""
+        lines.append(f"  {t['name']:<14} {t['iterations_completed']:>6} done{failed}  {t['throughput_per_s']:>12,.1f}/s  "
+                     f"{format_ns(lat['p50_ns']):>11} {format_ns(lat['p90_ns']):>11} {format_ns(lat['p99_ns']):>11}  "
+                     f"{_pct(t['cpu_utilisation'])}")
+    lines.append("requests, submit to completion (p50 / p90 / p99):")
+    for kind, r in figures["requests"].items():
+        failed = f", {r['failed']} failed" if r["failed"] else ""
+        lines.append(f"  {kind:<14} {format_ns(r['p50_ns']):>11} {format_ns(r['p90_ns']):>11} "
+                     f"{format_ns(r['p99_ns']):>11}  ({r['count']} requests{failed})")
+    lines.append("execution-unit queues (utilisation, time-weighted depth mean / max):")
+    lines += _rows(figures["queues"], lambda q: f"{_pct(q['utilisation'])}  {q['depth_mean']:6.2f} / "
+                                                f"{q['depth_max']:<3} ({q['requests']} requests)")
+    for title, key in (("DMA engines", "dma"), ("HBM stacks", "hbm"), ("PCIe", "pcie"), ("NeuronLink", "links"),
+                       ("EFA", "efa")):
+        if figures[key]:
+            lines.append(f"{title} (utilisation, bytes):")
+            lines += _rows(figures[key], lambda c: f"{_pct(c['utilisation'])}  {format_bytes(c['bytes'])}")
+    if figures["cpus"]:
+        lines.append("host CPUs (utilisation):")
+        lines += _rows(figures["cpus"], lambda c: _pct(c["utilisation"]))
+    b = figures["bottleneck"]
+    if b is not None:
+        lines.append(f"bottleneck:      {b['kind']} {b['name']} ({b['utilisation'] * 100:.1f} % busy)")
+    for error in figures["errors"][:10]:
+        lines.append(f"error: {error}")
+    if len(figures["errors"]) > 10:
+        lines.append(f"error: ... {len(figures['errors']) - 10} more")
+    return "\n".join(lines) + "\n"
+
+
+def _rows(items: list[dict[str, Any]], cell: Any) -> list[str]:
+    width = max(22, *(len(i["name"]) for i in items[:TOP])) if items else 22
+    lines = [f"  {i['name']:<{width}} {cell(i)}" for i in items[:TOP]]
+    rest = items[TOP:]
+    if rest:
+        mean = sum(i["utilisation"] for i in rest) / len(rest)
+        lines.append(f"  ... {len(rest)} more, mean {mean * 100:.1f} %")
+    return lines
+
+
+def csv_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """The summary flattened to ``(section, name, metric, value)`` rows."""
+    rows: list[tuple[str, str, str, Any]] = []
+    for key in ("workload", "instance", "lnc", "seed", "elapsed_ns", "until_ns", "throughput_per_s"):
+        rows.append(("run", "", key, figures[key]))
+    for t in figures["threads"]:
+        for key, value in t.items():
+            if key == "latency":
+                rows += [("thread", t["name"], f"latency_{k}", v) for k, v in value.items()]
+            elif key != "name":
+                rows.append(("thread", t["name"], key, value if key != "cpus" else " ".join(map(str, value))))
+    for kind, r in figures["requests"].items():
+        rows += [("request", kind, k, v) for k, v in r.items()]
+    for section in ("queues", "dma", "hbm", "pcie", "links", "efa", "cpus"):
+        for item in figures[section]:
+            rows += [(section, item["name"], k, v) for k, v in item.items() if k != "name"]
+    b = figures["bottleneck"]
+    if b is not None:
+        rows.append(("bottleneck", b["name"], b["kind"], b["utilisation"]))
+    return rows
+
+
+def write_outputs(run: Any, figures: dict[str, Any], directory: str | Path) -> list[Path]:
+    """Write ``summary.json``, ``summary.csv`` and, with matplotlib, plots into ``directory``."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written = [target / "summary.json", target / "summary.csv"]
+    written[0].write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with open(written[1], "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["section", "name", "metric", "value"])
+        writer.writerows(csv_rows(figures))
+    try:
+        from neuronsim.workload.plots import write_plots
+    except ImportError:  # matplotlib is an optional extra
+        return written
+    return written + write_plots(run, figures, target)

@@ -1,0 +1,604 @@
+"""Running a workload: host threads in process mode driving the API, and what they leave behind.
+
+Each thread of a :class:`~neuronsim.workload.spec.WorkloadSpec` becomes a process-mode thread
+(:mod:`neuronsim.threads`) on its CPUs. Its lanes are the logical cores it drives. An *iteration* runs
+the program once: on every lane (``dispatch: all``; host steps once, when every lane has reached them)
+or on the next lane in turn (``round_robin``). The thread is an event loop, as an async serving loop
+is: it schedules every step whose ``after`` steps have completed, in program order per lane and in
+iteration order per step, keeps at most ``in_flight`` of its requests on any one queue and at most
+``in_flight`` iterations open per lane (each open iteration has its own input and output buffers),
+and otherwise sleeps (using no CPU) until one of its requests completes or the next iteration arrives.
+Every schedule call spends its host cost as CPU time on the thread's CPUs. In ``sync`` style each step
+is a blocking call (``nrt_execute``, ``nrt_tensor_write``, ``nrt_tensor_read``) that holds the thread
+until it completes; in ``implicit_async`` style ``nrt_execute`` returns at once (the runtime's implicit
+async mode, ``NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS = in_flight``) and a blocking tensor call
+first waits for the pending executions that use its tensor.
+
+The run is timing-only (no tensor bytes) and recorded: :class:`WorkloadRun` keeps every request and
+iteration, which the summary, the metrics and the trace are computed from after the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neuronsim.errors import ConfigError
+from neuronsim.nrt import (
+    NRT_STATUS,
+    Ref,
+    nrt_cc_comm_t,
+    nrt_cc_op_type_t,
+    nrt_op_type_t,
+    nrt_tensor_list_t,
+    nrta_xu_t,
+)
+from neuronsim.runtime.neff import DTYPES, Neff, Roofline
+from neuronsim.workload.spec import DEVICE_STEPS, StepSpec, ThreadSpec, WorkloadSpec
+
+if TYPE_CHECKING:
+    from neuronsim.simulator import Simulator
+    from neuronsim.threads import HostThread
+
+__all__ = ["run_workload", "WorkloadRun", "IterationRecord", "CallRecord"]
+
+S = NRT_STATUS
+_XU = {"write": nrta_xu_t.NRTA_XU_TENSOR_OP, "read": nrta_xu_t.NRTA_XU_TENSOR_OP,
+       "execute": nrta_xu_t.NRTA_XU_COMPUTE, "collective": nrta_xu_t.NRTA_XU_COLLECTIVES}
+_CC_OPS = {"allreduce": nrt_cc_op_type_t.NRT_CC_ALLREDUCE, "allgather": nrt_cc_op_type_t.NRT_CC_ALLGATHER,
+           "reducescatter": nrt_cc_op_type_t.NRT_CC_REDUCESCATTER, "alltoall": nrt_cc_op_type_t.NRT_CC_ALLTOALL,
+           "permute": nrt_cc_op_type_t.NRT_CC_PERMUTE}
+_REDUCE = {"add": nrt_op_type_t.NRT_OP_ADD, "max": nrt_op_type_t.NRT_OP_MAX, "min": nrt_op_type_t.NRT_OP_MIN}
+_ARRIVALS_KEY = 0xA7  # the arrival streams' key under the simulator's seed
+
+
+@dataclass
+class CallRecord:
+    """One API call a workload thread made: where and when (for the trace's host tracks and flows)."""
+
+    thread: str
+    name: str
+    begin_ns: int  # when the thread started spending the call's cost
+    end_ns: int  # when the call returned (the request was submitted)
+    request: Any = None  # the request it submitted, if any
+    status: int = 0
+
+
+@dataclass
+class IterationRecord:
+    """One iteration of a thread: when it arrived, when its last step completed, whether all succeeded."""
+
+    thread: str
+    index: int
+    lanes: tuple[int, ...]
+    arrival_ns: int
+    done_ns: int = -1
+    failed: int = 0
+
+
+@dataclass
+class WorkloadRun:
+    """What a run leaves: the simulator, the requests, the iterations and the calls, by thread."""
+
+    spec: WorkloadSpec | None
+    sim: Simulator
+    start_ns: int
+    end_ns: int
+    until_ns: int | None
+    requests: list[Any] = field(default_factory=list)
+    iterations: list[IterationRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    threads: list[HostThread] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+class _Task:
+    __slots__ = ("step", "index", "lane", "issued", "done", "unit", "num", "request", "status")
+
+    def __init__(self, step: StepSpec, index: int, lane: int | None) -> None:
+        self.step, self.index, self.lane = step, index, lane
+        self.issued = self.done = False
+        self.unit: Any = None
+        self.num = 0
+        self.request: Any = None
+        self.status = 0
+
+
+class _Iteration:
+    __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "left")
+
+    def __init__(self, record: IterationRecord, lanes: tuple[int, ...], slot: int, ordinal: int,
+                 program: tuple[StepSpec, ...]) -> None:
+        self.record = record
+        self.lanes = lanes
+        self.slot = slot  # which buffer set of its lanes it uses
+        self.ordinal = ordinal  # how many iterations its lanes ran before it
+        self.tasks: dict[tuple[int, int], _Task] = {}
+        self.host: dict[int, _Task] = {}
+        for k, step in enumerate(program):
+            if step.kind in DEVICE_STEPS:
+                for lane in lanes:
+                    self.tasks[(k, lane)] = _Task(step, k, lane)
+            else:
+                self.host[k] = _Task(step, k, None)
+        self.pos = dict.fromkeys(lanes, 0)  # each lane's next step
+        self.left = len(self.tasks) + len(self.host)
+
+    def task(self, k: int, lane: int) -> _Task:
+        return self.host.get(k) or self.tasks[(k, lane)]
+
+
+class _ThreadRunner:
+    """The event loop of one workload thread (see the module docstring)."""
+
+    def __init__(self, run: WorkloadRun, rt: Any, spec: ThreadSpec, name: str, models: dict[str, Any],
+                 buffers: dict[tuple[int, int], dict[str, Any]], sets: dict[tuple[int, int, str], tuple[Any, Any]],
+                 stop_ns: int | None, rng: np.random.Generator) -> None:
+        self.run, self.rt, self.spec, self.name = run, rt, spec, name
+        self.sim = rt.sim
+        self.models, self.buffers, self.sets = models, buffers, sets
+        self.program = spec.program
+        self.ids = spec.step_ids()
+        self.after = [self._after(k, step) for k, step in enumerate(self.program)]
+        self.lanes = spec.core_list
+        self.stop_ns = stop_ns
+        self.rng = rng
+        self.open: list[_Iteration] = []
+        self.opened = 0
+        self.lane_ordinal = dict.fromkeys(self.lanes, 0)
+        self.lane_open = dict.fromkeys(self.lanes, 0)
+        self.issued_upto: dict[tuple[int, int], int] = {}  # (step, lane) -> ordinal of the next to issue
+        self.outstanding: dict[Any, int] = {}  # unit -> this thread's requests in flight on it
+        self.next_arrival = self.sim.now_ns
+        self.wake: Any = None
+        self.thread: HostThread | None = None
+        self.style = spec.style
+        self.stopped = False
+
+    def _after(self, k: int, step: StepSpec) -> tuple[int, ...]:
+        if step.after is None:
+            return (k - 1,) if k else ()
+        return tuple(self.ids.index(ref) for ref in step.after)
+
+    # -- iterations --------------------------------------------------------------------------------
+
+    def _more(self) -> bool:
+        spec = self.spec
+        if self.stopped:
+            return False
+        if spec.iterations is not None and self.opened >= spec.iterations:
+            return False
+        if spec.duration is not None and self.next_arrival >= self.run.start_ns + spec.duration:
+            return False
+        return self.stop_ns is None or self.next_arrival < self.stop_ns
+
+    def _lanes_of(self, index: int) -> tuple[int, ...]:
+        if self.spec.dispatch == "all":
+            return self.lanes
+        return (self.lanes[index % len(self.lanes)],)
+
+    def _open_ready(self) -> None:
+        now = self.sim.now_ns
+        in_flight = self.spec.in_flight
+        while self._more() and self.next_arrival <= now:
+            lanes = self._lanes_of(self.opened)
+            if any(self.lane_open[lane] >= in_flight for lane in lanes):
+                return  # the window is full: closed loop waits, open arrivals queue on the host
+            ordinal = self.lane_ordinal[lanes[0]]
+            # a closed loop's iteration arrives when it is opened; an open loop's when it was due
+            arrival = now if self.spec.arrivals.kind == "closed" else self.next_arrival
+            record = IterationRecord(self.name, self.opened, lanes, arrival)
+            self.run.iterations.append(record)
+            self.open.append(_Iteration(record, lanes, ordinal % in_flight, ordinal, self.program))
+            for lane in lanes:
+                self.lane_ordinal[lane] += 1
+                self.lane_open[lane] += 1
+            self.opened += 1
+            self._next_arrival()
+
+    def _next_arrival(self) -> None:
+        arrivals = self.spec.arrivals
+        if arrivals.kind == "closed":
+            self.next_arrival = self.sim.now_ns
+        elif arrivals.kind == "fixed":
+            self.next_arrival = self.run.start_ns + round(self.opened * 1e9 / arrivals.rate)
+        else:
+            self.next_arrival += max(1, round(self.rng.exponential(1e9 / arrivals.rate)))
+
+    # -- readiness -----------------------------------------------------------------------------------
+
+    def _ready(self) -> tuple[_Iteration, _Task] | None:
+        """The first task (iteration order, then lane order) that may be scheduled now."""
+        for it in self.open:
+            for lane in it.lanes:
+                k = it.pos[lane]
+                if k >= len(self.program):
+                    continue
+                task = it.task(k, lane)
+                if task.issued:
+                    continue
+                if task.lane is None:  # a host step: every lane must have reached it
+                    if any(it.pos[other] != k for other in it.lanes):
+                        continue
+                    deps = [it.task(j, other) for j in self.after[k] for other in it.lanes]
+                else:
+                    deps = [it.task(j, lane) for j in self.after[k]]
+                    if self.issued_upto.get((k, lane), 0) != it.ordinal:
+                        continue  # the same step of the lane's previous iteration goes first
+                    if self.style == "nrta":
+                        unit = self._unit(task)
+                        if self.outstanding.get(unit, 0) >= self.spec.in_flight:
+                            continue
+                if all(d.done for d in deps):
+                    return it, task
+        return None
+
+    def _unit(self, task: _Task) -> Any:
+        if task.unit is None:
+            queue = task.step.queue if task.step.kind != "execute" else 0
+            task.unit = self.rt.execution_unit(task.lane, int(_XU[task.step.kind]), queue)
+        return task.unit
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def body(self, thread: HostThread) -> Generator[Any, Any, None]:
+        self.thread = thread
+        env = self.sim.env
+        while True:
+            if self.stop_ns is not None and self.sim.now_ns >= self.stop_ns:
+                self.stopped = True
+            self._open_ready()
+            found = None if self.stopped else self._ready()
+            if found is not None:
+                yield from self._issue(*found)
+                continue
+            if not self.open and not self._more():
+                return
+            self.wake = env.event()
+            timers = []
+            if self._more() and self.next_arrival > self.sim.now_ns:
+                timers.append(env.timeout(self.next_arrival - self.sim.now_ns))
+            if self.stop_ns is not None and self.stop_ns > self.sim.now_ns:
+                timers.append(env.timeout(self.stop_ns - self.sim.now_ns))
+            if not self.open and not timers:
+                return
+            yield env.any_of([self.wake, *timers]) if timers else self.wake
+            self.wake = None
+
+    def _issue(self, it: _Iteration, task: _Task) -> Generator[Any, Any, None]:
+        task.issued = True
+        step = task.step
+        kind = step.kind
+        thread = self.thread
+        assert thread is not None
+        if task.lane is None:
+            begin = self.sim.now_ns
+            if kind == "compute":
+                yield from thread.compute(step.compute)
+            else:
+                yield thread.sleep(step.sleep)
+            self.run.calls.append(CallRecord(self.name, f"{kind} {step.compute or step.sleep} ns", begin,
+                                             self.sim.now_ns))
+            for lane in it.lanes:
+                it.pos[lane] = task.index + 1
+            self._done(it, task, S.NRT_SUCCESS)
+            return
+        lane = task.lane
+        it.pos[lane] = task.index + 1
+        self.issued_upto[(task.index, lane)] = it.ordinal + 1
+        if self.style == "nrta":
+            yield from self._issue_async(it, task)
+        else:
+            yield from self._issue_blocking(it, task)
+
+    def _args(self, it: _Iteration, task: _Task) -> tuple[Any, ...]:
+        step, lane = task.step, task.lane
+        kind = step.kind
+        if kind in ("write", "read"):
+            model, tensor = self.run.spec.tensor_owner(getattr(step, kind))[:2]  # type: ignore[union-attr]
+            return (self.buffers[(lane, it.slot)][f"{model}.{tensor}"],)
+        if kind == "execute":
+            return (self.models[(step.execute, lane)],) + self.sets[(lane, it.slot, step.execute)]
+        return ()
+
+    def _issue_async(self, it: _Iteration, task: _Task) -> Generator[Any, Any, None]:
+        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+        kind = step.kind
+        unit = self._unit(task)
+        while True:
+            ret, seq = Ref(), Ref()
+            begin = self.sim.now_ns
+            if kind == "write":
+                (tensor,) = self._args(it, task)
+                name = "nrta_tensor_write"
+                status = yield from thread.call(rt.nrta_tensor_write, tensor, None, 0, tensor.size, lane, step.queue,
+                                                ret, seq)
+            elif kind == "read":
+                (tensor,) = self._args(it, task)
+                name = "nrta_tensor_read"
+                status = yield from thread.call(rt.nrta_tensor_read, None, tensor, 0, tensor.size, lane, step.queue,
+                                                ret, seq)
+            elif kind == "execute":
+                model, ins, outs = self._args(it, task)
+                name = "nrta_execute_schedule"
+                status = yield from thread.call(rt.nrta_execute_schedule, model, ins, outs, 0, ret, seq)
+            else:
+                name = "nrta_cc_schedule"
+                status = yield from self._collective(it, task, ret, seq)
+            request = unit.pending()[-1] if status == S.NRT_SUCCESS else None
+            self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+            if status != S.NRT_QUEUE_FULL:
+                break
+            yield from thread.wait_unit(unit, unit.completed_num + 1)  # the oldest in flight, then retry
+        if status != S.NRT_SUCCESS:
+            self.run.errors.append(f"{self.name}: {name} on core {lane} returned {NRT_STATUS(status).name}")
+            self._done(it, task, status)
+            return
+        self._track(it, task, unit, request)
+
+    def _collective(self, it: _Iteration, task: _Task, ret: Ref, seq: Ref) -> Generator[Any, Any, int]:
+        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+        cc = step.collective
+        ins, outs = self.buffers[(lane, it.slot)][f"cc{task.index}"]
+        group = list(self.lanes)
+        comm = nrt_cc_comm_t(replica_group=group, rank=group.index(lane), rank_n=len(group), vnc=lane)
+        ctx = Ref()
+        status = yield from thread.call(rt.nrta_cc_prepare, comm, nrt_tensor_list_t([ins]), nrt_tensor_list_t([outs]),
+                                        int(DTYPES[cc.dtype][2]), int(_REDUCE[cc.reduce]), int(_CC_OPS[cc.op]), ctx)
+        if status != S.NRT_SUCCESS:
+            return status
+        return (yield from thread.call(rt.nrta_cc_schedule, ctx, step.queue, ret, seq))
+
+    def _issue_blocking(self, it: _Iteration, task: _Task) -> Generator[Any, Any, None]:
+        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+        kind = step.kind
+        begin = self.sim.now_ns
+        if kind == "execute":
+            model, ins, outs = self._args(it, task)
+            name = "nrt_execute"
+            while True:
+                status = yield from thread.call(rt.nrt_execute, model, ins, outs)
+                if status != S.NRT_QUEUE_FULL or self.style != "implicit_async":
+                    break
+                unit = rt._sync_unit(lane, "exec")  # noqa: SLF001 - the implicit-async queue
+                yield from thread.wait_unit(unit, unit.completed_num + 1)
+            if self.style == "implicit_async" and status == S.NRT_SUCCESS:
+                request = rt._async_pending[-1]  # noqa: SLF001
+                self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+                self._track(it, task, request.unit, request)
+                return
+        else:
+            (tensor,) = self._args(it, task)
+            if self.style == "implicit_async":
+                # a blocking tensor call waits for the pending executions that use the tensor (A23)
+                for pending in list(rt._async_pending):  # noqa: SLF001
+                    if any(a is tensor.alloc for a, *_ in pending.accesses()):
+                        yield from thread.wait_unit(pending.unit, pending.seq_num)
+            name = f"nrt_tensor_{kind}"
+            if kind == "write":
+                status = yield from thread.call(rt.nrt_tensor_write, tensor, None, 0, tensor.size)
+            else:
+                status = yield from thread.call(rt.nrt_tensor_read, tensor, None, 0, tensor.size)
+        thread.last_request, request = None, thread.last_request
+        self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+        if request is not None:
+            self.run.requests.append(request)
+        if status != S.NRT_SUCCESS:
+            self.run.errors.append(f"{self.name}: {name} on core {lane} returned {NRT_STATUS(status).name}")
+        self._done(it, task, status)
+
+    def _track(self, it: _Iteration, task: _Task, unit: Any, request: Any) -> None:
+        task.unit, task.request = unit, request
+        self.run.requests.append(request)
+        self.outstanding[unit] = self.outstanding.get(unit, 0) + 1
+
+        def completed() -> None:
+            self.outstanding[unit] -= 1
+            self.rt._observe(unit, request.seq_num)  # noqa: SLF001 - the thread is woken by the completion
+            self._done(it, task, request.status)
+
+        if request.seq_num <= unit.completed_num:
+            completed()
+        else:
+            unit.seq_waiters.setdefault(request.seq_num, []).append(completed)
+
+    def _done(self, it: _Iteration, task: _Task, status: int) -> None:
+        task.done = True
+        task.status = int(status)
+        if status != S.NRT_SUCCESS:
+            it.record.failed += 1
+        it.left -= 1
+        if it.left == 0:
+            it.record.done_ns = self.sim.now_ns
+            self.open.remove(it)
+            for lane in it.lanes:
+                self.lane_open[lane] -= 1
+        if self.wake is not None and not self.wake.triggered:
+            self.wake.succeed()
+
+
+def _neff(name: str, spec: Any) -> Neff:
+    inputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.inputs.items()}
+    outputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.outputs.items()}
+    cost = spec.cost
+    if cost.duration is not None:
+        return Neff(inputs, outputs, duration_ns=cost.duration, name=f"{name}.neff")
+    roofline = Roofline(int(cost.flops), cost.hbm_bytes, cost.precision, cost.efficiency)
+    return Neff(inputs, outputs, cost=roofline, name=f"{name}.neff")
+
+
+def _check(status: int, what: str, source: str) -> None:
+    if status != S.NRT_SUCCESS:
+        raise ConfigError(source, f"{what} failed: {NRT_STATUS(status).name}")
+
+
+def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
+                 lnc: int | None = None, seed: int | None = None, until_ns: int | None = None,
+                 source: str = "workload", progress: Callable[[int, int], None] | None = None) -> WorkloadRun:
+    """Simulate a workload; returns the :class:`WorkloadRun` the summary and trace are built from.
+
+    Args:
+        workload: a validated spec, or a Python function ``fn(sim)`` that creates runtimes and spawns
+            process-mode threads on the simulator it is given (its requests are all recorded).
+        instance, lnc, seed, until_ns: override the workload's own (``--instance`` and so on).
+        source: the file name errors are reported against.
+        progress: called as ``progress(now_ns, until_ns)`` while a run with an end time goes on.
+    """
+    from neuronsim.simulator import Simulator
+
+    spec = workload if isinstance(workload, WorkloadSpec) else None
+    name = instance or (spec.instance if spec else None)
+    if name is None:
+        raise ConfigError(source, "no instance: give --instance or an instance field", field="instance")
+    seed = seed if seed is not None else (spec.seed if spec else 0)
+    lnc = lnc if lnc is not None else (spec.lnc if spec else None)
+    until_ns = until_ns if until_ns is not None else (spec.until if spec else None)
+    faults = list(spec.faults) if spec and spec.faults else None
+    sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults)
+    for system in sim.systems:
+        for channel in system.channels():
+            channel.log = []
+    for link in sim.z_links.values():
+        link.channel.log = []
+    if spec is None:
+        start = sim.now_ns
+        workload(sim)  # type: ignore[operator]
+        run = WorkloadRun(None, sim, start, start, until_ns)
+    else:
+        run = _start(spec, sim, until_ns, source)
+    _advance(sim, until_ns, progress)
+    run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
+    run.threads = list(sim.threads)
+    if spec is None:
+        run.requests = [r for rt in sim.runtimes for r in rt.history]
+    return run
+
+
+def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int], None] | None) -> None:
+    if until_ns is None:
+        sim.run_until_idle()
+        return
+    end = sim.now_ns + until_ns
+    chunk = max(1, until_ns // 50)
+    while sim.now_ns < end and sim.env.peek() != float("inf"):
+        sim.advance_to(min(end, sim.now_ns + chunk))
+        if progress is not None:
+            progress(sim.now_ns - (end - until_ns), until_ns)
+
+
+def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str) -> WorkloadRun:
+    total = len(sim.topology.logical_cores)
+    used = sorted({c for t in spec.threads for c in t.core_list})
+    for i, thread in enumerate(spec.threads):
+        bad = [c for c in thread.core_list if c >= total]
+        if bad:
+            raise ConfigError(source, f"core {bad[0]} does not exist: {sim.topology.name} has {total} logical cores "
+                              f"at LNC={sim.topology.lnc} (0-{total - 1})", field=f"threads[{i}].cores")
+        vcpus = sim.topology.spec.host.vcpus
+        if thread.cpus is not None:
+            from neuronsim.idlist import parse_id_list
+
+            if any(c >= vcpus for c in parse_id_list(thread.cpus)):
+                raise ConfigError(source, f"CPU list {thread.cpus!r} is outside the host's {vcpus} vCPUs",
+                                  field=f"threads[{i}].cpus")
+    env = dict(spec.env)
+    env["NEURON_RT_VISIBLE_CORES"] = f"0-{used[-1]}"
+    if spec.threads[0].style == "implicit_async":
+        env["NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS"] = str(max(t.in_flight for t in spec.threads))
+    rt = sim.runtime(env)
+    _check(rt.nrt_init(1, "", ""), "nrt_init", source)
+    sim.collectives.fidelity = spec.collectives.fidelity
+    sim.collectives.algorithm = spec.collectives.algorithm
+    if any(s.kind == "collective" for t in spec.threads for s in t.program):
+        for core in range(used[-1] + 1):
+            _check(rt.nrt_cc_global_comm_init(core, core, used[-1] + 1), "nrt_cc_global_comm_init", source)
+    neffs = {name: _neff(name, m) for name, m in spec.models.items()}
+    models: dict[tuple[str, int], Any] = {}
+    buffers: dict[tuple[int, int], dict[str, Any]] = {}
+    sets: dict[tuple[int, int, str], tuple[Any, Any]] = {}
+    slots = {c: max(t.in_flight for t in spec.threads if c in t.core_list) for c in used}
+    for thread in spec.threads:
+        for step in thread.program:
+            if step.kind == "execute":
+                for core in thread.core_list:
+                    if (step.execute, core) not in models:
+                        out = Ref()
+                        _check(rt.nrt_load(neffs[step.execute], core, -1, out), f"nrt_load({step.execute})", source)
+                        models[(step.execute, core)] = out.value
+    for core in used:
+        for slot in range(slots[core]):
+            tensors: dict[str, Any] = {}
+            for model_name, model in spec.models.items():
+                for tensor_name, decl in list(model.inputs.items()) + list(model.outputs.items()):
+                    out = Ref()
+                    status = rt.nrt_tensor_allocate(0, core, decl.size_bytes, f"{model_name}.{tensor_name}[{slot}]",
+                                                    out)
+                    _check(status, f"allocating {model_name}.{tensor_name} on core {core}", source)
+                    tensors[f"{model_name}.{tensor_name}"] = out.value
+                for io in ("inputs", "outputs"):
+                    ref = Ref()
+                    rt.nrt_allocate_tensor_set(ref)
+                    for tensor_name in getattr(model, io):
+                        rt.nrt_add_tensor_to_tensor_set(ref.value, tensor_name, tensors[f"{model_name}.{tensor_name}"])
+                    tensors[f"{model_name}:{io}"] = ref.value
+                sets[(core, slot, model_name)] = (tensors[f"{model_name}:inputs"], tensors[f"{model_name}:outputs"])
+            buffers[(core, slot)] = tensors
+    for thread in spec.threads:
+        for k, step in enumerate(thread.program):
+            if step.kind != "collective":
+                continue
+            cc = step.collective
+            n = len(thread.core_list)
+            size = cc.size
+            in_size, out_size = {"allgather": (size // n, size), "reducescatter": (size, size // n)}.get(
+                cc.op, (size, size))
+            for core in thread.core_list:
+                for slot in range(slots[core]):
+                    pair = []
+                    for what, nbytes in (("in", in_size), ("out", out_size)):
+                        out = Ref()
+                        _check(rt.nrt_tensor_allocate(0, core, nbytes, f"cc{k}.{what}[{slot}]", out),
+                               f"allocating the collective's {what}put on core {core}", source)
+                        pair.append(out.value)
+                    buffers[(core, slot)][f"cc{k}"] = tuple(pair)
+    start = sim.now_ns
+    run = WorkloadRun(spec, sim, start, start, until_ns)
+    streams = sim.seed_sequence.spawn(_ARRIVALS_KEY + len(spec.threads))[_ARRIVALS_KEY:]
+    stop = start + until_ns if until_ns is not None else None
+    for i, thread in enumerate(spec.threads):
+        name = thread.name or f"thread{i}"
+        runner = _ThreadRunner(run, rt, thread, name, models, buffers, sets, stop, np.random.default_rng(streams[i]))
+        vcpus = sim.topology.spec.host.vcpus
+        sim.spawn(runner.body, rt, cpus=thread.cpus or f"0-{vcpus - 1}", name=name)
+    return run
+
+
+def load_python_workload(ref: str) -> Callable[[Simulator], Any]:
+    """``path/to/file.py:function`` -> the function (a Python workload for :func:`run_workload`)."""
+    import importlib.util
+
+    path, sep, func = ref.rpartition(":")
+    if not sep or not path.endswith(".py"):
+        raise ConfigError(ref, "a Python workload is FILE.py:FUNCTION")
+    if not Path(path).is_file():
+        raise ConfigError(path, "file not found")
+    module_spec = importlib.util.spec_from_file_location(f"_neuronsim_workload_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+    try:
+        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001 - a user file's error, reported against it
+        raise ConfigError(path, f"cannot import: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        raise ConfigError(path, f"has no function {func!r}", field=func)
+    return fn
+
+
