@@ -186,7 +186,7 @@ def timeline(run: Any) -> dict[str, Any]:
                 for begin, end, size in channel.log:
                     events.append({"ph": "X", "pid": owner, "tid": tid, "name": f"DMA {size} B", "cat": "dma",
                                    "ts": _us(begin), "dur": _us(end - begin), "args": {"bytes": size}})
-    for (src, dst), link in sorted(sim.z_links.items()):
+    for (_src, _dst), link in sorted(sim.z_links.items()):
         if link.channel.log:
             _counter(events, device_pid(0, 0), f"{link.channel.name} GB/s", "GB/s", _bandwidth_points(link.channel.log))
     spec = run.spec

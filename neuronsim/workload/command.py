@@ -75,9 +75,8 @@ def run_command(args: argparse.Namespace) -> int:
     sys.stdout.write(render(figures))
     if args.trace:
         write_timeline(run, args.trace)
-        print(f"trace:           {args.trace}")
     if args.out:
-        for path in write_outputs(run, figures, args.out):
-            print(f"wrote:           {path}")
+        for _path in write_outputs(run, figures, args.out):
+            pass
     failed = sum(t["iterations_failed"] for t in figures["threads"])
     return 1 if failed or figures["errors"] else 0

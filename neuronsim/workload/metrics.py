@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ _SECTIONS = (("DMA engine", "dma"), ("HBM stack", "hbm"), ("PCIe", "pcie"), ("Ne
 TOP = 8  # rows per section in the text summary
 BOTTLENECK_TIE = 0.02
 _PRIORITY = {"host thread": 1, "host CPU": 2, "execution-unit queue": 3}  # hardware channels: 0
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """``dev2`` before ``dev10``: digit runs compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def channel_kind(name: str) -> str:
@@ -119,10 +125,10 @@ def summary(run: Any) -> dict[str, Any]:
         mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
         queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
                        "depth_mean": mean, "depth_max": peak})
-    out["queues"] = sorted(queues, key=lambda q: (-q["utilisation"], q["name"]))
+    out["queues"] = sorted(queues, key=lambda q: (-q["utilisation"], _natural(q["name"])))
     channels: dict[str, list[dict[str, Any]]] = {key: [] for _, key in _SECTIONS}
     section = dict(_SECTIONS)
-    all_channels = [c for system in sim.systems for c in system.channels()] + [l.channel for l in sim.z_links.values()]
+    all_channels = [c for system in sim.systems for c in system.channels()] + [link.channel for link in sim.z_links.values()]
     for channel in all_channels:
         if not channel.log:
             continue
@@ -133,7 +139,7 @@ def summary(run: Any) -> dict[str, Any]:
         channels[key].append({"name": channel.name, "utilisation": busy_in_window(channel.log, lo, hi) / window,
                               "bytes": moved})
     for key in channels:
-        channels[key].sort(key=lambda c: (-c["utilisation"], c["name"]))
+        channels[key].sort(key=lambda c: (-c["utilisation"], _natural(c["name"])))
     out.update(channels)
     cpus = []
     for i, host in enumerate(sim.hosts):
@@ -141,7 +147,7 @@ def summary(run: Any) -> dict[str, Any]:
             if busy:
                 cpus.append({"name": f"cpu{cpu}" if len(sim.hosts) == 1 else f"i{i}/cpu{cpu}",
                              "utilisation": min(1.0, busy / window)})
-    out["cpus"] = sorted(cpus, key=lambda c: (-c["utilisation"], c["name"]))
+    out["cpus"] = sorted(cpus, key=lambda c: (-c["utilisation"], _natural(c["name"])))
     candidates = [("execution-unit queue", q["name"], q["utilisation"]) for q in queues]
     for kind, key in _SECTIONS:
         candidates += [(kind, c["name"], c["utilisation"]) for c in channels[key]]
@@ -152,7 +158,7 @@ def summary(run: Any) -> dict[str, Any]:
         # BOTTLENECK_TIE of the busiest, name hardware first, then a host thread, a CPU, a queue
         top = max(c[2] for c in candidates)
         near = [c for c in candidates if c[2] >= top - BOTTLENECK_TIE]
-        kind, name, util = min(near, key=lambda c: (_PRIORITY.get(c[0], 0), -c[2], c[1]))
+        kind, name, util = min(near, key=lambda c: (_PRIORITY.get(c[0], 0), -c[2], _natural(c[1])))
         out["bottleneck"] = {"kind": kind, "name": name, "utilisation": util}
     else:
         out["bottleneck"] = None

@@ -43,7 +43,7 @@ def write_plots(run: Any, figures: dict[str, Any], target: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(9, 4))
     for name in busiest[:SERIES]:
         spans = intervals.get(name, [])
-        util = [busy_in_window(spans, int(a), int(b)) / max(1, int(b) - int(a)) for a, b in zip(edges[:-1], edges[1:])]
+        util = [busy_in_window(spans, int(a), int(b)) / max(1, int(b) - int(a)) for a, b in zip(edges[:-1], edges[1:], strict=False)]
         ax.plot((edges[:-1] - lo) / 1e6, np.asarray(util) * 100, label=name)
     ax.set(xlabel="simulated time (ms)", ylabel="utilisation (%)", title=f"{figures['workload']}: utilisation")
     ax.legend(fontsize="small")

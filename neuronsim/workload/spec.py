@@ -159,18 +159,22 @@ class ThreadSpec(Spec):
         return tuple(parse_id_list(self.cores))
 
     def step_ids(self) -> list[str]:
-        """Each step's id: its own, else its kind (``execute``), numbered from the second (``execute2``)."""
+        """Each step's id: its own, else what it names (the model of an execute, the tensor of a write or
+        read, else its kind: ``collective``, ``compute``, ``sleep``), numbered from the second use
+        (``decode2``)."""
         seen: dict[str, int] = {}
         ids = []
         for step in self.program:
             kind = step.kind
-            seen[kind] = seen.get(kind, 0) + 1
-            ids.append(step.id or (kind if seen[kind] == 1 else f"{kind}{seen[kind]}"))
+            named = getattr(step, kind)
+            base = named.rpartition(".")[2] if isinstance(named, str) else kind
+            seen[base] = seen.get(base, 0) + 1
+            ids.append(step.id or (base if seen[base] == 1 else f"{base}{seen[base]}"))
         return ids
 
 
 class CollectivesConfig(Spec):
-    fidelity: Literal["step", "analytical"] = "analytical"
+    fidelity: Literal["step", "analytical"] = "step"
     algorithm: str | None = None
 
 

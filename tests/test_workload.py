@@ -1,0 +1,313 @@
+"""Workload pipelines: closed forms of the summary, styles, arrivals, the trace, and file errors."""
+
+from __future__ import annotations
+
+import json
+from math import ceil
+
+import pytest
+
+from neuronsim.cli import main
+from neuronsim.errors import ConfigError
+from neuronsim.trace.timeline import timeline
+from neuronsim.units import TRANSFER_SLACK
+from neuronsim.workload.metrics import summary
+from neuronsim.workload.runner import run_workload
+from neuronsim.workload.spec import load_workload
+
+SCHEDULE_NS = 2_000  # runtime call_costs.schedule_ns of the presets
+
+
+def workload(program, *, models=None, **thread):
+    base = {"name": "t", "cpus": "0", "cores": "0", "iterations": 20, "program": program}
+    base.update(thread)
+    return load_workload({
+        "schema_version": 1, "name": "test", "instance": "trn1.2xlarge",
+        "models": models or {"m": {"inputs": {"x": "1 KiB"}, "outputs": {"y": "1 KiB"},
+                                   "cost": {"duration": "100 us"}}},
+        "threads": [base],
+    })
+
+
+def test_one_queue_fixed_duration_throughput_is_one_over_duration():
+    run = run_workload(workload([{"execute": "m"}], iterations=20))
+    figures = summary(run)
+    assert figures["elapsed_ns"] == SCHEDULE_NS + 20 * 100_000  # the first call, then the queue never idles
+    (thread,) = figures["threads"]
+    assert thread["iterations_completed"] == 20
+    assert thread["steady_throughput_per_s"] == 1e9 / 100_000
+    assert figures["throughput_per_s"] == 20 * 1e9 / (SCHEDULE_NS + 20 * 100_000)
+    (queue,) = figures["queues"]
+    assert queue["name"] == "nc0/xu.compute.0" and queue["utilisation"] == 20 * 100_000 / figures["elapsed_ns"]
+    assert queue["depth_max"] == 2  # in_flight 2
+    assert figures["bottleneck"] == {"kind": "execution-unit queue", "name": "nc0/xu.compute.0",
+                                     "utilisation": queue["utilisation"]}
+
+
+def test_in_flight_one_pays_the_host_call_every_time():
+    figures = summary(run_workload(workload([{"execute": "m"}], iterations=10, in_flight=1)))
+    assert figures["elapsed_ns"] == 10 * (SCHEDULE_NS + 100_000)
+    assert figures["queues"][0]["depth_max"] == 1
+
+
+def _pipeline(size, duration):
+    models = {"m": {"inputs": {"x": size}, "outputs": {"y": "4 KiB"}, "cost": {"duration": duration}}}
+    return workload([{"write": "x"}, {"execute": "m"}, {"read": "y", "queue": 1}], models=models, iterations=30)
+
+
+def test_pipeline_limited_by_its_execution():
+    figures = summary(run_workload(_pipeline("4 KiB", "500 us")))
+    assert figures["threads"][0]["steady_throughput_per_s"] == 1e9 / 500_000
+    assert figures["bottleneck"]["name"] == "nc0/xu.compute.0"
+
+
+def test_pipeline_limited_by_its_writes():
+    size = 64 << 20
+    run = run_workload(_pipeline(size, "100 us"))
+    system = run.sim.system
+    device = system.devices[0]
+    path = [device.h2d_engines[0], device.pcie_h2d, device.hbm[0].channel]
+    slowest = max(ceil(size / c.bandwidth_bytes_per_ns * (1 - TRANSFER_SLACK)) for c in path)
+    write_ns = system.dma_setup_ns + slowest + system.pcie_latency_ns  # a lone transfer's closed form
+    writes = [r for r in run.requests if r.kind == "tensor_write"]
+    assert {r.end_ns - r.start_ns for r in writes} == {write_ns}
+    assert all(b.start_ns == a.end_ns for a, b in zip(writes, writes[1:], strict=False))  # the write queue never idles
+    done = [i.done_ns for i in run.iterations]
+    # one iteration per write; the last one's read no longer shares its HBM stack with a write, so it is quicker
+    assert {b - a for a, b in zip(done, done[1:-1], strict=False)} == {write_ns}
+    figures = summary(run)
+    assert figures["threads"][0]["steady_throughput_per_s"] == pytest.approx(1e9 / write_ns, rel=1e-3)
+    assert figures["bottleneck"] == {"kind": "PCIe", "name": "dev0/pcie.h2d",
+                                     "utilisation": figures["pcie"][0]["utilisation"]}
+
+
+def test_host_bound_pipeline_runs_at_the_thread_speed():
+    program = [{"compute": "300 us"}, {"execute": "m"}]
+    figures = summary(run_workload(workload(program, iterations=20)))
+    assert figures["threads"][0]["steady_throughput_per_s"] == pytest.approx(1e9 / (300_000 + SCHEDULE_NS), rel=1e-12)
+    assert figures["bottleneck"]["kind"] == "host thread"
+
+
+def test_sync_style_never_overlaps_the_steps_of_one_thread():
+    run = run_workload(load_workload({
+        "schema_version": 1, "name": "sync", "instance": "trn1.2xlarge",
+        "models": {"m": {"inputs": {"x": "1 MiB"}, "outputs": {"y": "1 MiB"}, "cost": {"duration": "100 us"}}},
+        "threads": [{"cpus": "0", "cores": "0-1", "style": "sync", "iterations": 6,
+                     "program": [{"write": "x"}, {"execute": "m"}, {"read": "y"}]}]}))
+    reqs = sorted(run.requests, key=lambda r: r.submit_ns)
+    assert [r.kind for r in reqs[:3]] == ["tensor_write", "execute", "tensor_read"]
+    assert all(r.unit.name.split("/")[1].startswith("sync.") or r.kind == "execute" for r in reqs)
+    for before, after in zip(reqs, reqs[1:], strict=False):
+        assert after.submit_ns >= before.done_ns  # each blocking call returned before the next was made
+    assert summary(run)["threads"][0]["iterations_completed"] == 6
+
+
+def test_implicit_async_keeps_executions_in_flight():
+    run = run_workload(load_workload({
+        "schema_version": 1, "name": "implicit", "instance": "trn1.2xlarge",
+        "models": {"m": {"inputs": {"x": "1 KiB"}, "outputs": {"y": "1 KiB"}, "cost": {"duration": "100 us"}}},
+        "threads": [{"cpus": "0", "cores": "0", "style": "implicit_async", "in_flight": 4, "iterations": 12,
+                     "program": [{"execute": "m"}]}]}))
+    figures = summary(run)
+    (queue,) = figures["queues"]
+    assert queue["name"] == "nc0/sync.exec" and queue["depth_max"] == 4
+    assert figures["threads"][0]["steady_throughput_per_s"] == 1e9 / 100_000
+
+
+def _poisson(seed):
+    spec = workload([{"execute": "m"}], iterations=50, arrivals={"kind": "poisson", "rate": 5000})
+    return [i.arrival_ns for i in run_workload(spec, seed=seed).iterations]
+
+
+def test_poisson_arrivals_follow_the_seed():
+    first, again, other = _poisson(1), _poisson(1), _poisson(2)
+    assert first == again and first != other
+    gaps = [b - a for a, b in zip(first, first[1:], strict=False)]
+    assert 100_000 < sum(gaps) / len(gaps) < 300_000  # mean 200 us at 5,000/s
+
+
+def test_fixed_rate_arrivals_are_evenly_spaced():
+    spec = workload([{"execute": "m"}], iterations=5, arrivals={"kind": "fixed", "rate": 1000})
+    run = run_workload(spec)
+    assert [i.arrival_ns - run.start_ns for i in run.iterations] == [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000]
+    assert all(i.done_ns - i.arrival_ns == SCHEDULE_NS + 100_000 for i in run.iterations)
+
+
+def test_until_stops_the_run():
+    spec = workload([{"execute": "m"}], iterations=1000)
+    figures = summary(run_workload(spec, until_ns=1_000_000))
+    assert figures["elapsed_ns"] == 1_000_000
+    assert figures["threads"][0]["iterations_completed"] == 9  # 2 us, then one per 100 us
+
+
+def test_collectives_in_a_workload():
+    spec = load_workload({
+        "schema_version": 1, "name": "cc", "instance": "trn1.32xlarge",
+        "models": {"m": {"outputs": {"g": "1 MiB"}, "cost": {"duration": "50 us"}}},
+        "threads": [{"cpus": "0", "cores": "0-3", "in_flight": 1, "iterations": 3,
+                     "program": [{"execute": "m"}, {"collective": {"op": "allreduce", "size": "1 MiB"}}]}]})
+    run = run_workload(spec)
+    ccs = [r for r in run.requests if r.kind == "collective"]
+    assert len(ccs) == 12 and all(r.status == 0 for r in ccs)
+    assert {r.ctx.operation for r in ccs} == {"allreduce"} and {len(r.ctx.group) for r in ccs} == {4}
+    assert summary(run)["links"]  # the ring's transfers are accounted on the links
+
+
+def test_python_function_workload():
+    def app(sim):
+        rt = sim.runtime()
+        rt.nrt_init(1, "", "")
+        from neuronsim import Neff
+        from neuronsim.nrt import Ref
+
+        model = Ref()
+        rt.nrt_load(Neff({"x": ((4,), "float32")}, {"y": ((4,), "float32")}, duration_ns=10_000), 0, -1, model)
+
+        def body(thread):
+            ins, outs = Ref(), Ref()
+            rt.nrt_allocate_tensor_set(ins)
+            rt.nrt_allocate_tensor_set(outs)
+            for name, ref in (("x", ins), ("y", outs)):
+                t = Ref()
+                rt.nrt_tensor_allocate(0, 0, 16, name, t)
+                rt.nrt_add_tensor_to_tensor_set(ref.value, name, t.value)
+            for _ in range(3):
+                ret, seq = Ref(), Ref()
+                yield from thread.call(rt.nrta_execute_schedule, model.value, ins.value, outs.value, 0, ret, seq)
+                yield from thread.wait(seq.value)
+
+        sim.spawn(body, rt, cpus="0", name="app")
+
+    run = run_workload(app, instance="trn1.2xlarge")
+    figures = summary(run)
+    assert figures["requests"]["execute"]["count"] == 3
+    assert figures["requests"]["execute"]["p50_ns"] == 10_000
+    trace = timeline(run)
+    assert sum(1 for e in trace["traceEvents"] if e["ph"] == "s") == 3
+
+
+# -- the trace -------------------------------------------------------------------------------------
+
+_REQUIRED = {"X": {"name", "ph", "ts", "dur", "pid", "tid"}, "M": {"name", "ph", "pid", "tid", "args"},
+             "C": {"name", "ph", "ts", "pid", "args"}, "s": {"name", "ph", "ts", "pid", "tid", "id", "cat"},
+             "t": {"name", "ph", "ts", "pid", "tid", "id", "cat"}, "f": {"name", "ph", "ts", "pid", "tid", "id", "cat"}}
+
+
+def check_chrome_trace(trace: dict) -> None:
+    """The Chrome trace event format (JSON object form) as Perfetto reads it."""
+    assert set(trace) >= {"traceEvents"} and isinstance(trace["traceEvents"], list)
+    assert trace.get("displayTimeUnit", "ms") in ("ms", "ns")
+    for event in trace["traceEvents"]:
+        ph = event["ph"]
+        assert ph in _REQUIRED, event
+        assert _REQUIRED[ph] <= set(event), event
+        assert isinstance(event["pid"], int) and isinstance(event.get("tid", 0), int)
+        if "ts" in event:
+            assert isinstance(event["ts"], (int, float)) and event["ts"] >= 0
+        if ph == "X":
+            assert isinstance(event["dur"], (int, float)) and event["dur"] >= 0
+        if ph == "C":
+            assert event["args"] and all(isinstance(v, (int, float)) for v in event["args"].values())
+        if ph == "M":
+            assert event["name"] in ("process_name", "thread_name", "process_sort_index", "thread_sort_index")
+        if ph == "f":
+            assert event.get("bp") == "e"
+
+
+def _trace_run(seed=0):
+    models = {"m": {"inputs": {"x": "1 MiB"}, "outputs": {"y": "1 MiB"}, "cost": {"duration": "200 us"}}}
+    spec = workload([{"write": "x"}, {"execute": "m"}, {"read": "y", "queue": 1}, {"compute": "20 us"}],
+                    models=models, cores="0-1", dispatch="round_robin", iterations=12,
+                    arrivals={"kind": "poisson", "rate": 4000})
+    return run_workload(spec, seed=seed)
+
+
+def test_trace_is_a_chrome_trace_with_a_flow_for_every_request():
+    run = _trace_run()
+    trace = timeline(run)
+    check_chrome_trace(trace)
+    events = trace["traceEvents"]
+    slices = {e["args"]["seq"]: e for e in events if e["ph"] == "X" and e.get("cat") in ("execute", "tensor_write",
+                                                                                       "tensor_read")}
+    assert len(slices) == len(run.requests) == 36
+    flows: dict[int, list[str]] = {}
+    for e in events:
+        if e["ph"] in "stf":
+            flows.setdefault(e["id"], []).append(e["ph"])
+    assert len(flows) == 36 and all(phases == ["s", "t", "f"] for phases in flows.values())
+    names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] in ("process_name", "thread_name")}
+    assert {"host", "dev0", "dev0 nc0", "dev0 nc1", "xu.compute.0", "xu.tensor_op.0", "t (cpus 0)"} <= names
+    assert any(e["ph"] == "C" and e["name"] == "xu.compute.0 depth" for e in events)
+    assert any(e["ph"] == "C" and e["name"] == "pcie.h2d GB/s" for e in events)
+    assert any(e["ph"] == "X" and e.get("cat") == "dma" for e in events)
+    write = next(e for e in events if e["ph"] == "X" and e.get("cat") == "tensor_write")
+    assert write["name"].startswith("tensor_write m.x[") and "1048576 B seq 0x" in write["name"]
+
+
+def test_same_seed_same_trace_bytes_and_tracing_changes_nothing(tmp_path):
+    from neuronsim.trace.timeline import write_timeline
+
+    first, second = _trace_run(), _trace_run()
+    a = write_timeline(first, tmp_path / "a.json").read_bytes()
+    b = write_timeline(second, tmp_path / "b.json").read_bytes()
+    assert a == b
+    untraced = summary(_trace_run())
+    assert summary(first) == untraced  # building the trace did not change the run or its figures
+    assert json.loads(a)["otherData"]["seed"] == 0
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+GOOD = """\
+schema_version: 1
+name: cli
+instance: trn1.2xlarge
+models:
+  m: {inputs: {x: 1 KiB}, outputs: {y: 1 KiB}, cost: {duration: 100 us}}
+threads:
+  - {cpus: "0", cores: "0", iterations: 5, program: [{execute: m}]}
+"""
+
+
+def test_run_command_writes_the_trace_and_the_metrics(tmp_path, capsys):
+    path = tmp_path / "w.yaml"
+    path.write_text(GOOD)
+    status = main(["run", str(path), "--trace", str(tmp_path / "t.json"), "--out", str(tmp_path / "out"),
+                   "--set", "threads.0.iterations=7", "--seed", "3"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "neuronsim run: cli on trn1.2xlarge (LNC=1), seed 3" in out
+    assert "bottleneck:      execution-unit queue nc0/xu.compute.0" in out
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["threads"][0]["iterations_completed"] == 7
+    rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
+    assert rows[0] == "section,name,metric,value" and "thread,thread0,iterations_completed,7" in rows
+    check_chrome_trace(json.loads((tmp_path / "t.json").read_text()))
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), [
+    ("threads.0.program.0.execute=nope", "threads[0].program[0].execute", "unknown model 'nope'"),
+    ("models.m.cost.duration=5 parsecs", "models.m.cost.duration", "unit"),
+    ("threads.0.in_flight=0", "threads[0].in_flight", "greater than or equal to 1"),
+    ("threads.0.colour=red", "threads[0].colour", "unknown key"),
+    ("threads.0.program.0.after=[later]", "threads[0].program[0].after", "not an earlier step"),
+    ("threads.0.cores=0-99", "threads[0].cores", "does not exist"),
+])
+def test_a_bad_workload_names_the_file_the_field_and_the_reason(tmp_path, capsys, change, field, reason):
+    path = tmp_path / "w.yaml"
+    path.write_text(GOOD)
+    assert main(["run", str(path), "--set", change]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {field}:" in err and reason in err
+
+
+def test_missing_and_malformed_files_exit_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "none.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    assert main(["run", str(bad)]) == 2
+    assert f"{bad}: malformed YAML" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="give iterations or duration"):
+        load_workload({"schema_version": 1, "name": "x", "models": {"m": {"cost": {"duration": 1}}},
+                       "threads": [{"program": [{"execute": "m"}]}]})
