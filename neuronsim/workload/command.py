@@ -75,8 +75,9 @@ def run_command(args: argparse.Namespace) -> int:
     sys.stdout.write(render(figures))
     if args.trace:
         write_timeline(run, args.trace)
+        sys.stdout.write(f"trace:           {args.trace}\n")
     if args.out:
-        for _path in write_outputs(run, figures, args.out):
-            pass
+        for path in write_outputs(run, figures, args.out):
+            sys.stdout.write(f"wrote:           {path}\n")
     failed = sum(t["iterations_failed"] for t in figures["threads"])
     return 1 if failed or figures["errors"] else 0

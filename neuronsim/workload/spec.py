@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
+from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
 from neuronsim.idlist import parse_id_list
 from neuronsim.runtime.neff import DTYPES
@@ -175,7 +176,7 @@ class ThreadSpec(Spec):
 
 class CollectivesConfig(Spec):
     fidelity: Literal["step", "analytical"] = "step"
-    algorithm: str | None = None
+    algorithm: Literal[ALGORITHMS] | None = None  # type: ignore[valid-type]
 
 
 class WorkloadSpec(Spec):
