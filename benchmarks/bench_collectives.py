@@ -13,24 +13,11 @@ from __future__ import annotations
 
 import time
 
-import simpy
+from rawsimpy import raw_simpy_seconds
 
 from neuronsim.collectives.algorithms import plan
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
 from neuronsim.simulator import Simulator
-
-
-def raw_simpy_seconds(n: int) -> float:
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1)
-
-    env.process(proc())
-    start = time.perf_counter()
-    env.run()
-    return time.perf_counter() - start
 
 
 def collective(instance: str, ranks: int, size: int, algorithm: str, fidelity: str) -> tuple[float, int, int]:

@@ -14,23 +14,10 @@ import statistics
 import time
 
 import numpy as np
-import simpy
+from rawsimpy import raw_simpy_timeouts_per_s
 
 import neuronsim
 from neuronsim import nrt
-
-
-def raw_simpy_timeouts_per_s(n: int) -> float:
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1)
-
-    env.process(proc())
-    start = time.perf_counter()
-    env.run()
-    return n / (time.perf_counter() - start)
 
 
 def mirror_requests_per_s(n: int) -> tuple[float, int]:

@@ -94,6 +94,7 @@ class WorkloadRun:
     calls: list[CallRecord] = field(default_factory=list)
     threads: list[HostThread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    events: int = 0  # SimPy events the run processed
 
     @property
     def elapsed_ns(self) -> int:
@@ -113,7 +114,7 @@ class _Task:
 
 
 class _Iteration:
-    __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "left")
+    __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "reached", "left", "dirty")
 
     def __init__(self, record: IterationRecord, lanes: tuple[int, ...], slot: int, ordinal: int,
                  program: tuple[StepSpec, ...]) -> None:
@@ -130,7 +131,11 @@ class _Iteration:
             else:
                 self.host[k] = _Task(step, k, None)
         self.pos = dict.fromkeys(lanes, 0)  # each lane's next step
+        self.reached = dict.fromkeys(self.host, 0)  # host step -> lanes that have reached it
+        if 0 in self.reached:
+            self.reached[0] = len(lanes)
         self.left = len(self.tasks) + len(self.host)
+        self.dirty = set(lanes)  # lanes whose readiness may have changed since they were last looked at
 
     def task(self, k: int, lane: int) -> _Task:
         return self.host.get(k) or self.tasks[(k, lane)]
@@ -149,6 +154,7 @@ class _ThreadRunner:
         self.ids = spec.step_ids()
         self.after = [self._after(k, step) for k, step in enumerate(self.program)]
         self.lanes = spec.core_list
+        self.lane_index = {lane: i for i, lane in enumerate(self.lanes)}
         self.stop_ns = stop_ns
         self.rng = rng
         self.open: list[_Iteration] = []
@@ -216,30 +222,53 @@ class _ThreadRunner:
     # -- readiness -----------------------------------------------------------------------------------
 
     def _ready(self) -> tuple[_Iteration, _Task] | None:
-        """The first task (iteration order, then lane order) that may be scheduled now."""
+        """The first task (iteration order, then lane order) that may be scheduled now.
+
+        Only lanes marked dirty are looked at: a lane's readiness changes only when one of its own
+        requests completes or is scheduled (deps, the same step of its previous iteration, its queues),
+        when a host step completes, or when the last lane reaches a host step; those mark it."""
+        order = self.lane_index
+        program_length = len(self.program)
         for it in self.open:
-            for lane in it.lanes:
+            if not it.dirty:
+                continue
+            for lane in sorted(it.dirty, key=order.__getitem__):
                 k = it.pos[lane]
-                if k >= len(self.program):
+                if k >= program_length:
+                    it.dirty.discard(lane)
                     continue
-                task = it.task(k, lane)
-                if task.issued:
-                    continue
-                if task.lane is None:  # a host step: every lane must have reached it
-                    if any(it.pos[other] != k for other in it.lanes):
+                host = it.host.get(k)
+                if host is not None:  # a host step: every lane must have reached it
+                    if host.issued or it.reached[k] < len(it.lanes):
+                        it.dirty.discard(lane)
                         continue
-                    deps = [it.task(j, other) for j in self.after[k] for other in it.lanes]
-                else:
-                    deps = [it.task(j, lane) for j in self.after[k]]
-                    if self.issued_upto.get((k, lane), 0) != it.ordinal:
-                        continue  # the same step of the lane's previous iteration goes first
-                    if self.style == "nrta":
-                        unit = self._unit(task)
-                        if self.outstanding.get(unit, 0) >= self.spec.in_flight:
-                            continue
-                if all(d.done for d in deps):
+                    if all(it.task(j, other).done for j in self.after[k] for other in it.lanes):
+                        return it, host
+                    it.dirty.discard(lane)
+                    continue
+                task = it.tasks[(k, lane)]
+                ready = self.issued_upto.get((k, lane), 0) == it.ordinal  # the lane's previous iteration first
+                if ready and self.style == "nrta":
+                    ready = self.outstanding.get(self._unit(task), 0) < self.spec.in_flight
+                if ready and all(it.task(j, lane).done for j in self.after[k]):
                     return it, task
+                it.dirty.discard(lane)
         return None
+
+    def _advance_lane(self, it: _Iteration, lane: int, k: int) -> None:
+        """Lane ``lane`` of ``it`` moves on to step ``k``."""
+        it.pos[lane] = k
+        it.dirty.add(lane)
+        if k in it.reached:
+            it.reached[k] += 1
+            if it.reached[k] == len(it.lanes):
+                it.dirty.update(it.lanes)
+
+    def _touch(self, lane: int) -> None:
+        """Something of ``lane`` changed (a request scheduled or completed): look at it in every open iteration."""
+        for it in self.open:
+            if lane in it.pos:
+                it.dirty.add(lane)
 
     def _unit(self, task: _Task) -> Any:
         if task.unit is None:
@@ -288,12 +317,13 @@ class _ThreadRunner:
             self.run.calls.append(CallRecord(self.name, f"{kind} {step.compute or step.sleep} ns", begin,
                                              self.sim.now_ns))
             for lane in it.lanes:
-                it.pos[lane] = task.index + 1
+                self._advance_lane(it, lane, task.index + 1)
             self._done(it, task, S.NRT_SUCCESS)
             return
         lane = task.lane
-        it.pos[lane] = task.index + 1
+        self._advance_lane(it, lane, task.index + 1)
         self.issued_upto[(task.index, lane)] = it.ordinal + 1
+        self._touch(lane)
         if self.style == "nrta":
             yield from self._issue_async(it, task)
         else:
@@ -412,6 +442,10 @@ class _ThreadRunner:
 
     def _done(self, it: _Iteration, task: _Task, status: int) -> None:
         task.done = True
+        if task.lane is None:
+            it.dirty.update(it.lanes)
+        else:
+            self._touch(task.lane)
         task.status = int(status)
         if status != S.NRT_SUCCESS:
             it.record.failed += 1
@@ -474,7 +508,7 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         run = WorkloadRun(None, sim, start, start, until_ns)
     else:
         run = _start(spec, sim, until_ns, source)
-    _advance(sim, until_ns, progress)
+    run.events = _advance(sim, until_ns, progress)
     run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
     run.threads = list(sim.threads)
     if spec is None:
@@ -482,16 +516,23 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     return run
 
 
-def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int], None] | None) -> None:
-    if until_ns is None:
-        sim.run_until_idle()
-        return
-    end = sim.now_ns + until_ns
-    chunk = max(1, until_ns // 50)
-    while sim.now_ns < end and sim.env.peek() != float("inf"):
-        sim.advance_to(min(end, sim.now_ns + chunk))
-        if progress is not None:
-            progress(sim.now_ns - (end - until_ns), until_ns)
+def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int], None] | None) -> int:
+    """Run to the end (or for ``until_ns``); returns how many SimPy events were processed."""
+    env = sim.env
+    queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
+    end = float("inf") if until_ns is None else sim.now_ns + until_ns
+    chunk = max(1, until_ns // 50) if until_ns is not None else 0
+    events = 0
+    while queue and queue[0][0] <= end:
+        limit = min(end, queue[0][0] + chunk) if chunk else end
+        while queue and queue[0][0] <= limit:
+            step()
+            events += 1
+        if progress is not None and until_ns is not None:
+            progress(min(until_ns, int(env.now) - (int(end) - until_ns)), until_ns)
+    if until_ns is not None and end > env._now:  # noqa: SLF001
+        env._now = end  # noqa: SLF001 - nothing is due before the end
+    return events
 
 
 def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str) -> WorkloadRun:

@@ -9,6 +9,7 @@ into a :class:`~neuronsim.errors.ConfigError` naming the file, the field and the
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -119,7 +120,7 @@ class StepSpec(Spec):
                             f"{', '.join(kinds) if kinds else 'none'}")
         return self
 
-    @property
+    @cached_property
     def kind(self) -> str:
         return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
