@@ -311,3 +311,68 @@ def test_missing_and_malformed_files_exit_2(tmp_path, capsys):
     with pytest.raises(ConfigError, match="give iterations or duration"):
         load_workload({"schema_version": 1, "name": "x", "models": {"m": {"cost": {"duration": 1}}},
                        "threads": [{"program": [{"execute": "m"}]}]})
+
+
+def test_progress_bar_draws_over_simulated_time():
+    import io
+
+    from neuronsim.workload.command import Progress
+
+    stream = io.StringIO()
+    bar = Progress(stream, after_s=0.0)
+    spec = workload([{"execute": "m"}], iterations=1000)
+    run_workload(spec, until_ns=2_000_000, progress=bar)
+    bar.close()
+    text = stream.getvalue()
+    assert text.startswith("\r[") and "100.0 %  2.000 ms of 2.000 ms" in text and text.endswith("\n")
+    quiet = io.StringIO()
+    late = Progress(quiet, after_s=3600.0)  # a short run shows nothing
+    run_workload(spec, until_ns=2_000_000, progress=late)
+    late.close()
+    assert quiet.getvalue() == ""
+
+
+def test_duration_bounds_the_arrivals():
+    spec = workload([{"execute": "m"}], iterations=None, duration="1 ms", arrivals={"kind": "fixed", "rate": 10_000})
+    run = run_workload(spec)
+    assert len(run.iterations) == 10  # at 0, 100 us, ..., 900 us
+
+
+def test_python_workload_from_the_command_line(tmp_path, capsys):
+    app = tmp_path / "app.py"
+    app.write_text(
+        "from neuronsim import Neff\n"
+        "from neuronsim.nrt import Ref\n\n"
+        "def workload(sim):\n"
+        "    rt = sim.runtime()\n"
+        "    rt.nrt_init(1, '', '')\n"
+        "    model = Ref()\n"
+        "    rt.nrt_load(Neff({'x': ((4,), 'float32')}, {'y': ((4,), 'float32')}, duration_ns=5_000), 0, -1, model)\n"
+        "    def body(thread):\n"
+        "        sets = []\n"
+        "        for name in ('x', 'y'):\n"
+        "            s, t = Ref(), Ref()\n"
+        "            rt.nrt_allocate_tensor_set(s)\n"
+        "            rt.nrt_tensor_allocate(0, 0, 16, name, t)\n"
+        "            rt.nrt_add_tensor_to_tensor_set(s.value, name, t.value)\n"
+        "            sets.append(s.value)\n"
+        "        ret, seq = Ref(), Ref()\n"
+        "        yield from thread.call(rt.nrta_execute_schedule, model.value, sets[0], sets[1], 0, ret, seq)\n"
+        "        yield from thread.wait(seq.value)\n"
+        "    sim.spawn(body, rt, cpus='0', name='app')\n")
+    assert main(["run", f"{app}:workload", "--instance", "trn1.2xlarge"]) == 0
+    out = capsys.readouterr().out
+    assert "neuronsim run: python workload on trn1.2xlarge" in out and "execute           5.000 us" in out
+    assert main(["run", f"{app}:nope", "--instance", "trn1.2xlarge"]) == 2
+    assert "has no function 'nope'" in capsys.readouterr().err
+
+
+def test_plots_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    from neuronsim.workload.metrics import write_outputs
+
+    run = _trace_run()
+    written = write_outputs(run, summary(run), tmp_path)
+    assert [p.name for p in written] == ["summary.json", "summary.csv", "utilisation.png", "queue_depth.png",
+                                         "latency.png"]
+    assert all(p.stat().st_size > 1000 for p in written[2:])

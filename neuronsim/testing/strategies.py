@@ -26,7 +26,7 @@ from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t
 from neuronsim.runtime.neff import DTYPES, FixedCost, Neff, Roofline
 from neuronsim.topology.spec import InstanceSpec
 
-__all__ = ["topologies", "neffs", "tensor_sizes", "host_buffers", "workloads", "fault_plans", "api_calls",
+__all__ = ["topologies", "neffs", "tensor_sizes", "host_buffers", "workloads", "workload_files", "fault_plans", "api_calls",
            "replay", "FAULT_STATUSES"]
 
 FAULT_STATUSES = ("NRT_EXEC_HW_ERR_HBM_UE", "NRT_EXEC_HW_ERR_NC_UE", "NRT_EXEC_HW_ERR_DMA_ABORT",
@@ -135,6 +135,38 @@ def workloads(max_cores: int = 2) -> st.SearchStrategy[dict[str, Any]]:
         "duration_ns": st.integers(1, 500_000),
         "seed": st.integers(0, 2**16),
     })
+
+
+@st.composite
+def workload_files(draw: Any, instance: str = "trn1.2xlarge", max_cores: int = 2) -> dict[str, Any]:
+    """A workload file (as a dict, for :func:`neuronsim.workload.spec.load_workload`): one model, one or two
+    threads with random programs of writes, executions, reads, collectives and host steps, styles,
+    in-flight limits and arrivals."""
+    threads = []
+    count = draw(st.integers(1, 2))
+    for t in range(count):
+        cores = draw(st.integers(1, max_cores))
+        first = t * max_cores
+        style = draw(st.sampled_from(["nrta", "nrta", "sync"]))
+        dispatch = draw(st.sampled_from(["all", "round_robin"]))
+        options = [{"write": "x"}, {"execute": "m"}, {"read": "y"}, {"read": "y", "queue": 1},
+                   {"compute": f"{draw(st.integers(1, 50))} us"}]
+        if style == "nrta" and dispatch == "all" and cores > 1:
+            options.append({"collective": {"op": draw(st.sampled_from(["allreduce", "allgather"])),
+                                           "size": 4096 * cores, "dtype": "float32"}})
+        program = draw(st.lists(st.sampled_from(options), min_size=1, max_size=4))
+        if draw(st.booleans()):  # no waits at all: the steps of an iteration run as the queues allow
+            program = [dict(step, after=[]) for step in program]
+        arrivals = draw(st.sampled_from(["closed", {"kind": "fixed", "rate": 20_000},
+                                         {"kind": "poisson", "rate": 20_000}]))
+        threads.append({"name": f"t{t}", "cpus": str(t), "cores": f"{first}-{first + cores - 1}",
+                        "dispatch": dispatch, "style": style, "in_flight": draw(st.integers(1, 3)),
+                        "iterations": draw(st.integers(1, 6)), "arrivals": arrivals, "program": program})
+    size = draw(st.sampled_from(["4 KiB", "256 KiB"]))
+    return {"schema_version": 1, "name": "generated", "instance": instance, "seed": draw(st.integers(0, 2**16)),
+            "models": {"m": {"inputs": {"x": size}, "outputs": {"y": size},
+                             "cost": {"duration": f"{draw(st.integers(1, 300))} us"}}},
+            "threads": threads}
 
 
 @st.composite
