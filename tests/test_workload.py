@@ -376,3 +376,21 @@ def test_plots_when_matplotlib_is_installed(tmp_path):
     assert [p.name for p in written] == ["summary.json", "summary.csv", "utilisation.png", "queue_depth.png",
                                          "latency.png"]
     assert all(p.stat().st_size > 1000 for p in written[2:])
+
+
+def test_a_fault_plan_in_the_workload_fails_its_iterations(capsys, tmp_path):
+    spec = load_workload({
+        "schema_version": 1, "name": "faulty", "instance": "trn1.2xlarge",
+        "faults": [{"target": "xu", "core": 0, "xu": "compute", "nth": 3, "status": "NRT_EXEC_BAD_INPUT"}],
+        "models": {"m": {"inputs": {"x": "1 KiB"}, "outputs": {"y": "1 KiB"}, "cost": {"duration": "100 us"}}},
+        "threads": [{"cpus": "0", "cores": "0", "iterations": 5, "program": [{"execute": "m"}]}]})
+    run = run_workload(spec)
+    assert [i.failed for i in run.iterations] == [0, 0, 1, 0, 0]
+    figures = summary(run)
+    assert figures["threads"][0]["iterations_failed"] == 1 and figures["requests"]["execute"]["failed"] == 1
+    path = tmp_path / "faulty.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True)))
+    assert main(["run", str(path)]) == 1
+    assert "1 failed" in capsys.readouterr().out
