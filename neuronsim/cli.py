@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     from neuronsim.demo import add_run_parser
 
     add_run_parser(sub)
+    from neuronsim.sweep.command import add_sweep_parser
+
+    add_sweep_parser(sub)
     _add_nccom_parser(sub)
     practices = sub.add_parser("best-practices", help="measure the runtime performance best practices")
     practices.add_argument("--instance", default="trn1.32xlarge", help="preset (default trn1.32xlarge)")

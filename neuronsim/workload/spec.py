@@ -24,7 +24,7 @@ from neuronsim.topology.spec import Bytes, CpuList, Nanoseconds, Spec, _fail
 from neuronsim.units import UnitError, parse_bytes
 
 __all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "load_workload", "apply_overrides",
-           "STEP_KINDS"]
+           "STEP_KINDS", "set_path"]
 
 STEP_KINDS = ("write", "read", "execute", "collective", "compute", "sleep")
 DEVICE_STEPS = ("write", "read", "execute", "collective")
@@ -248,7 +248,8 @@ class WorkloadSpec(Spec):
         return self
 
 
-def _set_path(data: Any, path: str, value: Any, source: str) -> None:
+def set_path(data: Any, path: str, value: Any, source: str) -> None:
+    """Set the field at dotted ``path`` (list items by index) of raw workload data to ``value``."""
     parts = path.split(".")
     node = data
     for depth, part in enumerate(parts):
@@ -277,7 +278,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
-        _set_path(data, key.strip(), value, source)
+        set_path(data, key.strip(), value, source)
 
 
 def load_workload(path: str | Path | dict[str, Any], overrides: list[str] | None = None,

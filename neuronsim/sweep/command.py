@@ -1,0 +1,68 @@
+"""``neuronsim sweep SWEEP.yaml --out results.parquet``: run a parameter sweep and write its rows."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_sweep_parser"]
+
+
+def add_sweep_parser(sub: Any) -> None:
+    sweep = sub.add_parser("sweep", help="run a parameter sweep of a workload (process pool or Dask)")
+    sweep.add_argument("file", metavar="SWEEP.yaml")
+    sweep.add_argument("--out", required=True, metavar="FILE",
+                       help="results: .parquet (CSV beside it when pyarrow is missing) or .csv; resumed if it exists")
+    sweep.add_argument("--workers", type=int, default=1, help="local processes, or Dask workers with --dask local")
+    sweep.add_argument("--dask", metavar="tcp://HOST:PORT|local", help="run on a Dask cluster (neuronsim[sweep])")
+    sweep.add_argument("--plot", metavar="FILE.png", help="plot a metric against a parameter (neuronsim[plots])")
+    sweep.add_argument("--x", help="the plot's parameter (default the first)")
+    sweep.add_argument("--y", help="the plot's metric (default the first)")
+    sweep.add_argument("--series", help="a line per value of this parameter (default the second)")
+    sweep.add_argument("--no-progress", action="store_true")
+    sweep.set_defaults(handler=_cmd_sweep)
+
+
+class _Bar:
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        self.shown = True
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled:<{width}}] {done}/{total} points")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from neuronsim.sweep.plot import plot_sweep
+    from neuronsim.sweep.runner import points, run_sweep
+    from neuronsim.sweep.spec import load_sweep
+
+    spec, base, source = load_sweep(args.file)
+    bar = None if args.no_progress or not sys.stderr.isatty() else _Bar()
+    try:
+        result = run_sweep(spec, base, source, args.out, workers=args.workers, dask=args.dask, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    total = len(points(spec))
+    sys.stdout.write(f"neuronsim sweep: {spec.name}: {total} points ({len(spec.parameters)} parameters x "
+                     f"{spec.repetitions} repetitions): {result.ran} run, {result.skipped} already in the results, "
+                     f"{result.failed} failed\n")
+    for row in result.rows:
+        if row.get("error"):
+            values = ", ".join(f"{p}={row[p]}" for p in spec.parameters)
+            sys.stdout.write(f"  point {row['point']} ({values}, seed {row['seed']}): {row['error']}\n")
+    sys.stdout.write(f"wrote: {result.path}\n")
+    if args.plot:
+        plot = plot_sweep(result.rows, list(spec.parameters), list(spec.metrics), args.plot, x=args.x, y=args.y,
+                          series=args.series)
+        sys.stdout.write(f"wrote: {plot}\n")
+    return 1 if result.failed else 0

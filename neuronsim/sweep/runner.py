@@ -1,0 +1,258 @@
+"""Running a sweep: its points, one simulation per point, in a process pool or on a Dask cluster.
+
+Each point is independent and deterministic for its seed: :func:`run_point` rebuilds the workload from
+the base and the point's values, runs it and returns one row (the point, its parameters, the seed, the
+metrics, and ``error``: empty, or why the point failed, in which case the metrics are empty and the
+sweep goes on). :func:`run_sweep` skips the points whose rows are already in the output (the finished
+ones; failed points run again), runs the rest with ``workers`` local processes or on Dask, writes the
+rows as they come (every few seconds, atomically) and returns them all, in point order.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neuronsim.errors import ConfigError
+from neuronsim.sweep.spec import SweepSpec, with_values
+
+__all__ = ["Point", "points", "run_point", "run_sweep", "read_rows", "write_rows", "SweepResult"]
+
+WRITE_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation of a sweep: parameter values, a repetition and its seed."""
+
+    index: int
+    values: tuple[tuple[str, Any], ...]
+    repetition: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """What identifies the point across runs of the sweep (its values and repetition)."""
+        return json.dumps({"parameters": dict(self.values), "repetition": self.repetition}, sort_keys=True)
+
+
+def points(spec: SweepSpec) -> list[Point]:
+    """Every combination of the parameters' values (the first parameter varies slowest), each repeated."""
+    names = list(spec.parameters)
+    out = []
+    for combination in itertools.product(*(spec.values(n) for n in names)):
+        for repetition in range(spec.repetitions):
+            out.append(Point(len(out), tuple(zip(names, combination, strict=True)), repetition,
+                             spec.seed + repetition))
+    return out
+
+
+def _metric(figures: Any, path: str) -> Any:
+    node = figures
+    for part in path.split("."):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                return None
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if part not in node:
+                return None
+            node = node[part]
+        else:
+            return None
+    return node if isinstance(node, (int, float, str)) or node is None else json.dumps(node, sort_keys=True)
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one point (a picklable ``task`` dict, see :func:`run_sweep`); returns its row."""
+    from neuronsim.workload.metrics import summary
+    from neuronsim.workload.runner import run_workload
+    from neuronsim.workload.spec import load_workload
+
+    row: dict[str, Any] = {"point": task["index"], "repetition": task["repetition"], "seed": task["seed"]}
+    row.update(task["values"])
+    for metric in task["metrics"]:
+        row[metric] = None
+    try:
+        data = with_values(task["base"], task["values"], task["source"])
+        spec = load_workload(data, source=task["source"])
+        figures = summary(run_workload(spec, instance=task["instance"], seed=task["seed"], until_ns=task["until"],
+                                       source=task["source"]))
+        for metric in task["metrics"]:
+            row[metric] = _metric(figures, metric)
+        row["error"] = ""
+    except Exception as exc:  # noqa: BLE001 - a failed point is recorded and the sweep goes on
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    row["key"] = task["key"]
+    return row
+
+
+def _columns(spec: SweepSpec) -> list[str]:
+    return ["point", "repetition", "seed", *spec.parameters, *spec.metrics, "error", "key"]
+
+
+def _normalise(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """Rows with every column, a column holding strings and numbers made all strings (Parquet needs one type)."""
+    out = [{c: row.get(c) for c in columns} for row in rows]
+    for column in columns:
+        kinds = {type(r[column]) for r in out if r[column] is not None}
+        if str in kinds and len(kinds) > 1:
+            for r in out:
+                if r[column] is not None:
+                    r[column] = str(r[column])
+        elif kinds == {int, float}:
+            for r in out:
+                if r[column] is not None:
+                    r[column] = float(r[column])
+    return out
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def output_path(path: str | Path) -> Path:
+    """Where results go: ``path``, or the same name with ``.csv`` when Parquet is asked for without pyarrow."""
+    target = Path(path)
+    if target.suffix == ".parquet" and not _has_pyarrow():
+        return target.with_suffix(".csv")
+    return target
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Write ``rows`` as Parquet (``.parquet``) or CSV, atomically (a temporary file, then a rename)."""
+    rows = _normalise(rows, columns)
+    temporary = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
+        pq.write_table(table.select(columns) if rows else table, temporary)
+    else:
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    os.replace(temporary, path)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an earlier run's output (none when it does not exist)."""
+    if not path.is_file():
+        return []
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path).to_pylist()
+        except Exception as exc:  # noqa: BLE001 - a damaged file is the user's to move aside
+            raise ConfigError(str(path), f"cannot read the earlier results: {exc}") from None
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@dataclass
+class SweepResult:
+    rows: list[dict[str, Any]]
+    ran: int
+    skipped: int
+    failed: int
+    path: Path
+
+
+def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Path, *, workers: int = 1,
+              dask: str | None = None, progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Run the points of ``spec`` not already in ``out``; see the module docstring.
+
+    Args:
+        workers: local processes (or, with ``dask="local"``, workers of a local Dask cluster).
+        dask: ``None`` (a local process pool), ``"local"`` (a Dask ``LocalCluster``) or a scheduler
+            address (``tcp://host:8786``).
+        progress: called as ``progress(done, total)`` as points finish.
+    """
+    if workers < 1:
+        raise ConfigError("neuronsim sweep", f"must be >= 1, not {workers}", field="--workers")
+    path = output_path(out)
+    columns = _columns(spec)
+    all_points = points(spec)
+    known = {p.key for p in all_points}
+    rows = {r["key"]: r for r in read_rows(path) if r.get("key") in known and not r.get("error")}
+    todo = [p for p in all_points if p.key not in rows]
+    tasks = [{"index": p.index, "values": dict(p.values), "repetition": p.repetition, "seed": p.seed, "key": p.key,
+              "base": base, "source": source, "metrics": list(spec.metrics), "instance": spec.instance,
+              "until": spec.until} for p in todo]
+    order = {p.key: p.index for p in all_points}
+    skipped = len(rows)
+    last_write = time.monotonic()
+
+    def ordered() -> list[dict[str, Any]]:
+        return sorted(rows.values(), key=lambda r: order[r["key"]])
+
+    def take(row: dict[str, Any]) -> None:
+        nonlocal last_write
+        rows[row["key"]] = row
+        if progress is not None:
+            progress(len(rows) - skipped, len(tasks))
+        if time.monotonic() - last_write >= WRITE_EVERY_S:
+            write_rows(path, ordered(), columns)
+            last_write = time.monotonic()
+
+    if tasks:
+        if dask is not None:
+            _run_dask(tasks, dask, workers, take)
+        elif workers == 1:
+            for task in tasks:
+                take(run_point(task))
+        else:
+            _run_pool(tasks, workers, take)
+    result = ordered()
+    write_rows(path, result, columns)
+    return SweepResult(result, len(tasks), skipped, sum(1 for r in result if r.get("error")), path)
+
+
+def _run_pool(tasks: list[dict[str, Any]], workers: int, take: Callable[[dict[str, Any]], None]) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_point, task) for task in tasks]
+        for future in as_completed(futures):
+            take(future.result())
+
+
+def _run_dask(tasks: list[dict[str, Any]], address: str, workers: int, take: Callable[[dict[str, Any]], None]) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("neuronsim sweep", "--dask needs Dask: pip install \"neuronsim[sweep]\"",
+                          field="--dask") from None
+    cluster = None
+    try:
+        if address == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise ConfigError("neuronsim sweep", f"cannot reach the Dask scheduler {address!r}: {exc}",
+                          field="--dask") from None
+    try:
+        futures = client.map(run_point, tasks, pure=False)
+        for future in as_completed(futures):
+            take(future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,175 @@
+"""Sweep files: a base workload, the parameters to vary, the metrics to collect, repetitions.
+
+A parameter is a dotted path into the workload file (the paths ``neuronsim run --set`` takes) and its
+values: a list, a range (``{range: {start, stop, step, unit}}``, ``stop`` included when the steps
+land on it), or seeded random samples (``{sample: {low, high, count, scale: linear | log, integer,
+unit}}``). The points are every combination of the parameters' values, times ``repetitions`` (each
+repetition a different seed). A metric is a dotted path into the run's summary (``throughput_per_s``,
+``threads.0.latency.p99_ns``, ``bottleneck.name``, ``queues.0.depth_mean``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from neuronsim.errors import ConfigError
+from neuronsim.topology.spec import Nanoseconds, Spec, _fail
+
+__all__ = ["SweepSpec", "load_sweep", "with_values", "DEFAULT_METRICS"]
+
+DEFAULT_METRICS = ("throughput_per_s", "threads.0.latency.p50_ns", "threads.0.latency.p99_ns", "bottleneck.kind",
+                   "bottleneck.name", "bottleneck.utilisation")
+_SAMPLES_KEY = 0x5E  # the sweep's sample stream under its seed
+
+
+class RangeSpec(Spec):
+    start: float
+    stop: float
+    step: float = Field(gt=0)
+    unit: str | None = Field(None, description="Appended to every value, e.g. 'us' makes '50 us'.")
+
+
+class SampleSpec(Spec):
+    low: float
+    high: float
+    count: int = Field(ge=1)
+    scale: Literal["linear", "log"] = "linear"
+    integer: bool = False
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SampleSpec:
+        if not self.high > self.low:
+            raise _fail("high", "must be greater than low")
+        if self.scale == "log" and self.low <= 0:
+            raise _fail("low", "a log scale needs low > 0")
+        return self
+
+
+class ParameterSpec(Spec):
+    """``{range: ...}`` or ``{sample: ...}`` (a plain list is given directly)."""
+
+    range: RangeSpec | None = None
+    sample: SampleSpec | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ParameterSpec:
+        if (self.range is None) == (self.sample is None):
+            raise _fail("", "give a list of values, a range or a sample")
+        return self
+
+
+def _number(value: float, integer: bool) -> int | float:
+    return int(round(value)) if integer or float(value).is_integer() else float(value)
+
+
+class SweepSpec(Spec):
+    """A sweep file (docs/howto/sweeps.md)."""
+
+    schema_version: Literal[1]
+    name: str = Field(min_length=1)
+    description: str = ""
+    workload: str | dict[str, Any] = Field(description="A workload file (relative to the sweep) or one inline.")
+    instance: str | None = None
+    until: Nanoseconds | None = None
+    seed: int = Field(0, ge=0)
+    repetitions: int = Field(1, ge=1)
+    parameters: dict[str, Any] = Field(min_length=1, description="path -> a list of values, {range: ...} or "
+                                                                  "{sample: ...}")
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+
+    @model_validator(mode="after")
+    def _lists(self) -> SweepSpec:
+        from neuronsim.topology.load import issues_from_validation
+
+        for path, values in self.parameters.items():
+            if isinstance(values, list):
+                if not values:
+                    raise _fail(f"parameters.{path}", "needs at least one value")
+                continue
+            if not isinstance(values, dict):
+                raise _fail(f"parameters.{path}", "give a list of values, a range or a sample")
+            try:
+                ParameterSpec.model_validate(values)
+            except ValidationError as exc:
+                issue = issues_from_validation(exc)[0]
+                where = f"parameters.{path}" + (f".{issue.field}" if issue.field else "")
+                raise _fail(where, issue.reason) from None
+        if not self.metrics:
+            raise _fail("metrics", "needs at least one metric")
+        return self
+
+    def values(self, path: str) -> list[Any]:
+        """The values parameter ``path`` takes, in order."""
+        raw = self.parameters[path]
+        if isinstance(raw, list):
+            return list(raw)
+        spec = ParameterSpec.model_validate(raw)
+        if spec.range is not None:
+            r = spec.range
+            count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+            integer = all(float(v).is_integer() for v in (r.start, r.step))
+            out = [_number(r.start + i * r.step, integer) for i in range(max(0, count))]
+            return [f"{v} {r.unit}" for v in out] if r.unit else out
+        s = spec.sample
+        assert s is not None
+        index = list(self.parameters).index(path)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, _SAMPLES_KEY, index]))
+        if s.scale == "log":
+            raw = np.exp(rng.uniform(math.log(s.low), math.log(s.high), s.count))
+        else:
+            raw = rng.uniform(s.low, s.high, s.count)
+        out = [_number(float(v), s.integer) for v in raw]
+        return [f"{v} {s.unit}" for v in out] if s.unit else out
+
+
+def with_values(base: dict[str, Any], values: dict[str, Any], source: str) -> dict[str, Any]:
+    """A copy of the raw workload ``base`` with each dotted path set to its value."""
+    from neuronsim.workload.spec import set_path
+
+    data = yaml.safe_load(yaml.safe_dump(base))
+    for path, value in values.items():
+        set_path(data, path, value, source)
+    return data
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any], str]:
+    """Read and validate a sweep file; returns ``(spec, base workload data, the workload's source)``.
+
+    The base workload (a file relative to the sweep, or inline) and every point of the sweep are
+    validated here, so a bad parameter path or value is reported before anything runs."""
+    from neuronsim.topology.load import _read_yaml, issues_from_validation
+    from neuronsim.workload.spec import load_workload
+
+    source = str(path)
+    if not Path(path).is_file():
+        raise ConfigError(source, "file not found")
+    data = _read_yaml(Path(path), source)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc)) from None
+    if isinstance(spec.workload, str):
+        workload_path = Path(path).parent / spec.workload
+        if not workload_path.is_file():
+            raise ConfigError(source, f"workload file {str(workload_path)!r} not found", field="workload")
+        workload_source = str(workload_path)
+        base = _read_yaml(workload_path, workload_source)
+    else:
+        workload_source = f"{source}: workload"
+        base = yaml.safe_load(yaml.safe_dump(spec.workload))
+    load_workload(base, source=workload_source)  # the base itself must be valid
+    for name in spec.parameters:
+        for value in spec.values(name):
+            try:
+                load_workload(with_values(base, {name: value}, workload_source), source=workload_source)
+            except ConfigError as exc:
+                raise ConfigError(source, f"value {value!r} does not make a valid workload: {exc}",
+                                  field=f"parameters.{name}") from None
+    return spec, base, workload_source
