@@ -112,3 +112,22 @@ def test_sweep_plot(tmp_path):
     plot = tmp_path / "plot.png"
     assert main(["sweep", str(path), "--out", str(tmp_path / "r.csv"), "--plot", str(plot)]) == 0
     assert plot.stat().st_size > 1000
+
+
+def test_the_example_sweep_depth_against_host_step(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).parents[1] / "examples" / "sweeps" / "depth-x-host-step.yaml"
+    spec, base, source = load_sweep(example)
+    result = run_sweep(spec, base, source, tmp_path / "r.csv")
+    assert result.ran == 20 and result.failed == 0
+    by = {(r["threads.0.in_flight"], r["threads.0.program.3.compute"]): r for r in result.rows}
+    for host in ("10 us", "50 us", "100 us", "200 us", "400 us"):
+        rates = [by[(depth, host)]["throughput_per_s"] for depth in (1, 2, 4, 8)]
+        assert all(b >= a * 0.999 for a, b in zip(rates, rates[1:], strict=False))  # depth never hurts
+    # with room in the queues, a short host step leaves the 8 cores the bottleneck: 8 / 500 us
+    assert 0.97 * 16_000 < by[(8, "10 us")]["throughput_per_s"] <= 16_000
+    assert by[(8, "10 us")]["bottleneck.kind"] == "execution-unit queue"
+    # a long one makes the thread the bottleneck: one request per host step and three 2 us calls
+    assert by[(8, "400 us")]["bottleneck.kind"] == "host thread"
+    assert by[(8, "400 us")]["throughput_per_s"] == pytest.approx(1e9 / 406_000, rel=0.01)
