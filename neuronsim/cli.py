@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
     _add_nccom_parser(sub)
+    capi = sub.add_parser("capi-config", help="compiler flags for C code linked against neuronsim's libnrt")
+    what = capi.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cflags", action="store_true", help="the include flags (nrt/nrt.h, nrt/nrt_async.h, ...)")
+    what.add_argument("--libs", action="store_true", help="the link flags (builds libnrt.so on first use)")
+    what.add_argument("--libdir", action="store_true", help="the folder of libnrt.so (builds it on first use)")
+    capi.set_defaults(handler=_cmd_capi)
     practices = sub.add_parser("best-practices", help="measure the runtime performance best practices")
     practices.add_argument("--instance", default="trn1.32xlarge", help="preset (default trn1.32xlarge)")
     practices.add_argument("--scenario", choices=["a", "b", "c", "all"], default="all",
@@ -101,6 +107,21 @@ def _add_nccom_parser(sub: Any) -> None:
     nccom.add_argument("--launch-overhead", metavar="TIME",
                        help="fixed software cost per collective, e.g. 55us (the runtime's, by default)")
     nccom.set_defaults(handler=_cmd_nccom)
+
+
+def _cmd_capi(args: argparse.Namespace) -> int:
+    from neuronsim.capi.build import include_dir, library_dir
+
+    if args.cflags:
+        print(f"-I{include_dir()}")
+        return 0
+    try:
+        import cffi  # noqa: F401
+    except ImportError:
+        raise ConfigError("capi-config", 'building libnrt.so needs cffi: pip install "neuronsim[capi]"') from None
+    folder = library_dir()
+    print(folder if args.libdir else f"-L{folder} -lnrt -Wl,-rpath,{folder}")
+    return 0
 
 
 def _cmd_best_practices(args: argparse.Namespace) -> int:

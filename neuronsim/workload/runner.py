@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from neuronsim.simulator import Simulator
     from neuronsim.threads import HostThread
 
-__all__ = ["run_workload", "WorkloadRun", "IterationRecord", "CallRecord"]
+__all__ = ["run_workload", "WorkloadRun", "IterationRecord", "CallRecord", "neff_from_spec", "load_python_workload"]
 
 S = NRT_STATUS
 _XU = {"write": nrta_xu_t.NRTA_XU_TENSOR_OP, "read": nrta_xu_t.NRTA_XU_TENSOR_OP,
@@ -459,7 +459,8 @@ class _ThreadRunner:
             self.wake.succeed()
 
 
-def _neff(name: str, spec: Any) -> Neff:
+def neff_from_spec(name: str, spec: Any) -> Neff:
+    """The :class:`~neuronsim.runtime.neff.Neff` of a workload model (a :class:`ModelSpec`)."""
     inputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.inputs.items()}
     outputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.outputs.items()}
     cost = spec.cost
@@ -561,7 +562,7 @@ def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str
     if any(s.kind == "collective" for t in spec.threads for s in t.program):
         for core in range(used[-1] + 1):
             _check(rt.nrt_cc_global_comm_init(core, core, used[-1] + 1), "nrt_cc_global_comm_init", source)
-    neffs = {name: _neff(name, m) for name, m in spec.models.items()}
+    neffs = {name: neff_from_spec(name, m) for name, m in spec.models.items()}
     models: dict[tuple[str, int], Any] = {}
     buffers: dict[tuple[int, int], dict[str, Any]] = {}
     sets: dict[tuple[int, int, str], tuple[Any, Any]] = {}

@@ -1,0 +1,153 @@
+"""The C ABI: the example C program, built against neuronsim's headers and libnrt.so, prints what the
+same program written against the Python mirror prints; bad arguments get the mirror's statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neuronsim.cli import main
+
+ROOT = Path(__file__).parents[1]
+EXAMPLE = ROOT / "examples" / "capi"
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+
+
+@pytest.fixture(scope="module")
+def flags(tmp_path_factory):
+    pytest.importorskip("cffi")
+    folder = tmp_path_factory.mktemp("capi")
+    old = os.environ.get("NEURONSIM_CAPI_DIR")
+    os.environ["NEURONSIM_CAPI_DIR"] = str(folder)
+    try:
+        from neuronsim.capi.build import build, include_dir
+
+        build(folder)
+        yield [f"-I{include_dir()}"], ["-L" + str(folder), "-lnrt", f"-Wl,-rpath,{folder}"]
+    finally:
+        if old is None:
+            os.environ.pop("NEURONSIM_CAPI_DIR", None)
+        else:
+            os.environ["NEURONSIM_CAPI_DIR"] = old
+
+
+def compile_c(source: Path, out: Path, flags) -> Path:
+    cflags, libs = flags
+    subprocess.run(["cc", "-Wall", "-Werror", *cflags, str(source), *libs, "-o", str(out)], check=True,
+                   capture_output=True, text=True)
+    return out
+
+
+def run(binary: Path, **env) -> subprocess.CompletedProcess:
+    variables = {k: v for k, v in os.environ.items() if not k.startswith(("NEURONSIM_", "NEURON_RT_"))}
+    variables.update(env)
+    return subprocess.run([str(binary)], capture_output=True, text=True, timeout=120, env=variables)
+
+
+def test_capi_config_prints_the_flags(flags, capsys):
+    assert main(["capi-config", "--cflags"]) == 0
+    include = capsys.readouterr().out.strip()
+    assert include.startswith("-I") and (Path(include[2:]) / "nrt" / "nrt_async.h").is_file()
+    assert main(["capi-config", "--libs"]) == 0
+    libs = capsys.readouterr().out.split()
+    folder = Path(libs[0][2:])
+    assert libs[1] == "-lnrt" and (folder / "libnrt.so").is_file()
+
+
+def test_the_c_example_matches_its_python_twin(flags, tmp_path):
+    binary = compile_c(EXAMPLE / "scheduler.c", tmp_path / "scheduler", flags)
+    result = run(binary, NEURONSIM_INSTANCE="trn1.2xlarge", NEURONSIM_SEED="0")
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        os.environ["NEURONSIM_INSTANCE"] = "trn1.2xlarge"
+        import scheduler_twin
+
+        expected = scheduler_twin.main()
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        os.environ.pop("NEURONSIM_INSTANCE", None)
+    lines = result.stdout.splitlines()
+    assert lines == expected
+    # what the lines say: the round trip's bytes, queue-full retries, the eventfd wait, the bad arguments
+    assert "read seq=0x2 ret=NRT_SUCCESS bytes equal t=2015200" in lines
+    assert "queue-full retries: 12" in lines and "execute 19: NRT_SUCCESS seq=0x1000000000014 t=3219200" in lines
+    assert "eventfd read 8 bytes, count 1 t=4017200" in lines  # 20 executions of 100 us after the first started
+    assert [line.split(":")[1].split()[0] for line in lines if line.startswith(("write to", "write on", "unknown"))] \
+        == ["NRT_INVALID", "NRT_INVALID", "NRT_FAILURE"]
+
+
+BAD = r"""
+#include <stdio.h>
+#include <stdbool.h>
+#include "nrt/nrt.h"
+#include "nrt/nrt_async.h"
+int main(void) {
+    printf("%d\n", nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, NULL, NULL));
+    printf("%d\n", nrt_load(NULL, 0, 0, -1, NULL));
+    printf("%d\n", nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 0, 64, "t", NULL));
+    nrt_tensor_t *t = NULL;
+    printf("%d\n", nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 7, 64, "t", &t));
+    printf("%d\n", nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 0, 64, NULL, &t));
+    printf("%d\n", nrta_tensor_read(NULL, t, 0, 64, 0, 0, NULL, NULL));
+    printf("%d\n", nrta_is_completed(1, NULL));
+    printf("%d\n", nrta_get_sequence(0, (nrta_xu_t)9, 0, NULL));
+    printf("%d\n", nrta_cc_prepare(NULL, NULL, NULL, NRT_DTYPE_FLOAT32, NRT_OP_ADD, NRT_CC_ALLREDUCE, NULL));
+    printf("%d\n", nrta_cc_schedule(NULL, 0, NULL, NULL));
+    printf("%d\n", nrta_event_register_seq_id_completion(1, -5));
+    printf("%d\n", nrt_add_tensor_to_tensor_set(NULL, "x", t));
+    printf("%zu\n", nrt_tensor_get_size((nrt_tensor_t *)0x1234));
+    nrt_tensor_free(NULL);
+    nrt_destroy_tensor_set(NULL);
+    nrt_close();
+    printf("%d\n", nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 0, 64, "t", &t));
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def test_bad_arguments_from_c_get_the_mirrors_statuses(flags, tmp_path):
+    from neuronsim import Simulator
+    from neuronsim.nrt import Ref, nrta_xu_t
+
+    source = tmp_path / "bad.c"
+    source.write_text(BAD)
+    result = run(compile_c(source, tmp_path / "bad", flags), NEURONSIM_INSTANCE="trn1.2xlarge")
+    assert result.returncode == 0, result.stderr
+    rt = Simulator("trn1.2xlarge").runtime()
+    t = Ref()
+    expected = [rt.nrt_init(1, None, None), rt.nrt_load(None, 0, -1, None),
+                rt.nrt_tensor_allocate(0, 0, 64, "t", None), rt.nrt_tensor_allocate(0, 7, 64, "t", t),
+                rt.nrt_tensor_allocate(0, 0, 64, "", t), rt.nrta_tensor_read(None, t.value, 0, 64, 0, 0, None, None),
+                rt.nrta_is_completed(1, None), rt.nrta_get_sequence(0, 9, 0, None),
+                rt.nrta_cc_prepare(None, None, None, 10, 0, 1, None), rt.nrta_cc_schedule(None, 0, None, None),
+                rt.nrta_event_register_seq_id_completion(1, -5), rt.nrt_add_tensor_to_tensor_set(None, "x", t.value)]
+    assert nrta_xu_t.NRTA_XU_TYPE_NUM < 9
+    rt.nrt_close()
+    after_close = rt.nrt_tensor_allocate(0, 0, 64, "t", t)
+    assert result.stdout.split() == [str(int(s)) for s in expected] + ["0", str(int(after_close)), "done"]
+    assert int(expected[1]) == 2 and int(after_close) == 14  # NRT_INVALID; NRT_CLOSED after nrt_close
+
+
+def test_trace_and_runtime_variables(flags, tmp_path):
+    from neuronsim import Simulator
+
+    binary = compile_c(EXAMPLE / "scheduler.c", tmp_path / "scheduler", flags)
+    trace = tmp_path / "trace.json"
+    result = run(binary, NEURONSIM_INSTANCE="trn1.2xlarge", NEURONSIM_TRACE=str(trace))
+    assert result.returncode == 0, result.stderr
+    events = json.loads(trace.read_text())["traceEvents"]
+    names = [e["name"] for e in events if e["ph"] == "X"]
+    assert sum(1 for n in names if n.startswith("execute scale.neff")) == 20
+    # the runtime's own variables are read at nrt_init, as the real runtime reads them
+    refused = run(binary, NEURONSIM_INSTANCE="trn1.2xlarge", NEURON_RT_VISIBLE_CORES="0-5")
+    status = Simulator("trn1.2xlarge").runtime({"NEURON_RT_VISIBLE_CORES": "0-5"}).nrt_init(1, "", "")
+    assert status != 0
+    assert refused.stdout.splitlines()[0].startswith(f"nrt_init: {status.name} ")
