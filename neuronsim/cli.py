@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--cflags", action="store_true", help="the include flags (nrt/nrt.h, nrt/nrt_async.h, ...)")
     what.add_argument("--libs", action="store_true", help="the link flags (builds libnrt.so on first use)")
     what.add_argument("--libdir", action="store_true", help="the folder of libnrt.so (builds it on first use)")
+    capi.add_argument("--api", choices=["3.0", "2.28"], default="3.0",
+                      help="the explicit async API generation: 3.0 (SDK >= 2.29, default) or 2.28 (error trackers)")
     capi.set_defaults(handler=_cmd_capi)
     practices = sub.add_parser("best-practices", help="measure the runtime performance best practices")
     practices.add_argument("--instance", default="trn1.32xlarge", help="preset (default trn1.32xlarge)")
@@ -110,16 +112,16 @@ def _add_nccom_parser(sub: Any) -> None:
 
 
 def _cmd_capi(args: argparse.Namespace) -> int:
-    from neuronsim.capi.build import include_dir, library_dir
+    from neuronsim.capi.build import include_dirs, library_dir
 
     if args.cflags:
-        print(f"-I{include_dir()}")
+        print(" ".join(f"-I{folder}" for folder in include_dirs(args.api)))
         return 0
     try:
         import cffi  # noqa: F401
     except ImportError:
         raise ConfigError("capi-config", 'building libnrt.so needs cffi: pip install "neuronsim[capi]"') from None
-    folder = library_dir()
+    folder = library_dir(args.api)
     print(folder if args.libdir else f"-L{folder} -lnrt -Wl,-rpath,{folder}")
     return 0
 

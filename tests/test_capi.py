@@ -57,7 +57,10 @@ def test_capi_config_prints_the_flags(flags, capsys):
     assert main(["capi-config", "--libs"]) == 0
     libs = capsys.readouterr().out.split()
     folder = Path(libs[0][2:])
-    assert libs[1] == "-lnrt" and (folder / "libnrt.so").is_file()
+    assert libs[1] == "-lnrt" and (folder / "libnrt.so").is_file() and folder.name == "3.0"
+    assert main(["capi-config", "--cflags", "--api", "2.28"]) == 0
+    first = capsys.readouterr().out.split()[0]
+    assert (Path(first[2:]) / "nrt" / "nrt_async.h").read_text().count("nrta_error_tracker_create") == 1
 
 
 def test_the_c_example_matches_its_python_twin(flags, tmp_path):
@@ -151,3 +154,131 @@ def test_trace_and_runtime_variables(flags, tmp_path):
     status = Simulator("trn1.2xlarge").runtime({"NEURON_RT_VISIBLE_CORES": "0-5"}).nrt_init(1, "", "")
     assert status != 0
     assert refused.stdout.splitlines()[0].startswith(f"nrt_init: {status.name} ")
+
+
+GEN1 = r"""
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "nrt/nrt.h"
+#include "nrt/nrt_async.h"
+#include "nrt/neuronsim.h"
+
+static const char NEFF[] = "{inputs: {x: 4 KiB}, outputs: {y: 4 KiB}, cost: {duration: 50 us}}";
+
+int main(void) {
+    nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, "", "");
+    nrt_model_t *model = NULL;
+    nrt_tensor_t *x = NULL, *y = NULL;
+    nrt_tensor_set_t *in = NULL, *out = NULL;
+    nrt_load(NEFF, sizeof NEFF - 1, 0, -1, &model);
+    nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 0, 4096, "x", &x);
+    nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 0, 4096, "y", &y);
+    nrt_allocate_tensor_set(&in);
+    nrt_allocate_tensor_set(&out);
+    nrt_add_tensor_to_tensor_set(in, "x", x);
+    nrt_add_tensor_to_tensor_set(out, "y", y);
+    nrta_error_tracker_t *tracker = NULL;
+    printf("tracker %d\n", nrta_error_tracker_create(0, &tracker));
+    char data[4096], back[4096];
+    for (int i = 0; i < 4096; i++) data[i] = (char)(i * 7);
+    nrta_seq_t seq = 0;
+    NRT_STATUS s = nrta_tensor_write(x, data, 0, 4096, 0, tracker, &seq);
+    printf("write %d seq=0x%" PRIx64 "\n", s, seq);
+    int fd = -1;
+    printf("handle %d\n", nrta_get_completion_handle(seq, &fd));
+    struct pollfd p = {fd, POLLIN, 0};
+    int ready = poll(&p, 1, -1);
+    printf("poll %d revents %d t=%" PRIu64 "\n", ready, (p.revents & POLLIN) != 0, neuronsim_now_ns());
+    close(fd);
+    s = nrta_tensor_read(back, x, 0, 4096, 0, tracker, &seq);
+    printf("read %d seq=0x%" PRIx64 "\n", s, seq);
+    nrta_seq_t last = 0;
+    for (int i = 0; i < 3; i++) {
+        s = nrta_execute_schedule(model, in, out, 0, tracker, &last);
+        printf("execute %d seq=0x%" PRIx64 "\n", s, last);
+    }
+    printf("handle %d\n", nrta_get_completion_handle(last, &fd));
+    p.fd = fd;
+    ready = poll(&p, 1, -1);
+    printf("poll %d t=%" PRIu64 "\n", ready, neuronsim_now_ns());
+    close(fd);
+    printf("bytes %s\n", memcmp(data, back, sizeof data) == 0 ? "equal" : "DIFFER");
+    const nrta_error_t *errors = NULL;
+    size_t count = 0;
+    s = nrta_error_tracker_get_list(tracker, &errors, &count);
+    printf("get_list %d count %zu\n", s, count);
+    for (size_t i = 0; i < count; i++)
+        printf("error seq=0x%" PRIx64 " code=%" PRIu64 "\n", errors[i].seq_id, errors[i].error_code);
+    s = nrta_error_tracker_get_list(tracker, &errors, &count);
+    printf("get_list again %d count %zu\n", s, count);
+    printf("bad tracker %d\n", nrta_tensor_write(x, data, 0, 16, 0, (nrta_error_tracker_t *)x, &seq));
+    nrta_error_tracker_destroy(tracker);
+    nrt_close();
+    return 0;
+}
+"""
+
+
+def gen1_twin(faults) -> list[str]:
+    from neuronsim import Simulator
+    from neuronsim.capi.bridge import neff_from_bytes
+    from neuronsim.nrt import Ref
+
+    sim = Simulator("trn1.2xlarge", faults=faults)
+    rt = sim.runtime(api="2.28")
+    lines = []
+    rt.nrt_init(1, "", "")
+    model, x, y, ins, outs, tracker = Ref(), Ref(), Ref(), Ref(), Ref(), Ref()
+    rt.nrt_load(neff_from_bytes(b"{inputs: {x: 4 KiB}, outputs: {y: 4 KiB}, cost: {duration: 50 us}}"), 0, -1, model)
+    rt.nrt_tensor_allocate(0, 0, 4096, "x", x)
+    rt.nrt_tensor_allocate(0, 0, 4096, "y", y)
+    rt.nrt_allocate_tensor_set(ins)
+    rt.nrt_allocate_tensor_set(outs)
+    rt.nrt_add_tensor_to_tensor_set(ins.value, "x", x.value)
+    rt.nrt_add_tensor_to_tensor_set(outs.value, "y", y.value)
+    lines.append(f"tracker {int(rt.nrta_error_tracker_create(0, tracker))}")
+    data = bytes((i * 7) & 0xFF for i in range(4096))
+    back = bytearray(4096)
+    seq = Ref(0)
+    lines.append(f"write {int(rt.nrta_tensor_write(x.value, data, 0, 4096, 0, tracker.value, seq))} seq=0x{seq.value:x}")
+    handle = Ref()
+    lines.append(f"handle {int(rt.nrta_get_completion_handle(seq.value, handle))}")
+    handle.value.poll(None)
+    lines.append(f"poll 1 revents 1 t={sim.now_ns}")
+    lines.append(f"read {int(rt.nrta_tensor_read(back, x.value, 0, 4096, 0, tracker.value, seq))} seq=0x{seq.value:x}")
+    last = Ref(0)
+    for _ in range(3):
+        lines.append(f"execute {int(rt.nrta_execute_schedule(model.value, ins.value, outs.value, 0, tracker.value, last))}"
+                     f" seq=0x{last.value:x}")
+    lines.append(f"handle {int(rt.nrta_get_completion_handle(last.value, handle))}")
+    handle.value.poll(None)
+    lines.append(f"poll 1 t={sim.now_ns}")
+    lines.append(f"bytes {'equal' if bytes(back) == data else 'DIFFER'}")
+    errors, count = Ref(), Ref()
+    lines.append(f"get_list {int(rt.nrta_error_tracker_get_list(tracker.value, errors, count))} count {count.value}")
+    lines += [f"error seq=0x{e.seq_id:x} code={e.error_code}" for e in errors.value]
+    lines.append(f"get_list again {int(rt.nrta_error_tracker_get_list(tracker.value, errors, count))} count {count.value}")
+    lines.append(f"bad tracker {int(rt.nrta_tensor_write(x.value, data, 0, 16, 0, x.value, seq))}")
+    return lines
+
+
+def test_the_2_28_generation_from_c(tmp_path):
+    pytest.importorskip("cffi")
+    from neuronsim.capi.build import build, include_dirs
+
+    folder = build(tmp_path / "lib228", api="2.28").parent
+    source = tmp_path / "gen1.c"
+    source.write_text(GEN1)
+    cflags = [f"-I{p}" for p in include_dirs("2.28")]
+    binary = compile_c(source, tmp_path / "gen1", (cflags, [f"-L{folder}", "-lnrt", f"-Wl,-rpath,{folder}"]))
+    plan = tmp_path / "faults.yaml"
+    plan.write_text("- {target: xu, core: 0, xu: compute, nth: 2, status: NRT_EXEC_BAD_INPUT}\n")
+    result = run(binary, NEURONSIM_INSTANCE="trn1.2xlarge", NEURONSIM_FAULTS=str(plan))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines == gen1_twin(str(plan))
+    assert "write 0 seq=0x1000000000001" in lines  # Gen-1: the TENSOR_WRITE unit (type 1) of core 0
+    assert "error seq=0x3000000000002 code=1002" in lines and "get_list again 0 count 0" in lines

@@ -34,6 +34,7 @@ from neuronsim.runtime.events import EventFd
 __all__ = ["install", "neff_from_bytes", "VERSION"]
 
 S = NRT_STATUS
+_BAD = object()  # an unknown handle: the mirror refuses it as it refuses any bad argument
 VERSION = (2, 31, 0, 0)  # the runtime the 3.0 async ABI shipped with (A30)
 
 
@@ -79,14 +80,15 @@ class _OsEventFd(EventFd):
 class _Library:
     """The process's simulator, runtime and handles (one per process, as libnrt's own state)."""
 
-    def __init__(self, ffi: Any, lib: Any) -> None:
-        self.ffi, self.lib = ffi, lib
+    def __init__(self, ffi: Any, lib: Any, api: str) -> None:
+        self.ffi, self.lib, self.api = ffi, lib, api
         self.sim: Any = None
         self.rt: Any = None
         self.objects: dict[int, Any] = {}
         self.addresses: dict[int, int] = {}
         self.next_address = 0x7E5100000000
         self.strings: dict[int, Any] = {}
+        self.error_lists: dict[int, Any] = {}  # tracker address -> the C array its last get_list returned
 
     def runtime(self) -> Any:
         if self.rt is None:
@@ -99,7 +101,7 @@ class _Library:
                                  seed=int(env.get("NEURONSIM_SEED", "0")), faults=env.get("NEURONSIM_FAULTS") or None,
                                  record=trace)
             variables = {k: v for k, v in env.items() if k.startswith("NEURON_RT_")}
-            self.rt = self.sim.runtime(variables)
+            self.rt = self.sim.runtime(variables, api=self.api)
         return self.rt
 
     # handles
@@ -149,9 +151,10 @@ class _Library:
             write_chrome_trace(self.sim, path)
 
 
-def install(ffi: Any, lib: Any) -> None:  # noqa: C901 - one short function per C entry point
-    """Define the library's ``extern "Python"`` functions (called once, by the embedded interpreter)."""
-    state = _Library(ffi, lib)
+def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one short function per C entry point
+    """Define the library's ``extern "Python"`` functions for API generation ``api`` (called once, by the
+    embedded interpreter)."""
+    state = _Library(ffi, lib, api)
 
     def export(error: Any = int(S.NRT_FAILURE)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -368,29 +371,6 @@ def install(ffi: Any, lib: Any) -> None:  # noqa: C901 - one short function per 
         return int(S.NRT_SUCCESS)
 
     @export()
-    def nrta_tensor_write(tensor: Any, buf: Any, offset: int, size: int, lnc: int, queue: int, ret: Any,
-                          seq: Any) -> int:
-        return int(rt().nrta_tensor_write(o(tensor), state.buffer(buf, size), int(offset), int(size), int(lnc),
-                                          int(queue), state.cell(ret), state.cell(seq)))
-
-    @export()
-    def nrta_tensor_read(buf: Any, tensor: Any, offset: int, size: int, lnc: int, queue: int, ret: Any,
-                         seq: Any) -> int:
-        return int(rt().nrta_tensor_read(state.buffer(buf, size), o(tensor), int(offset), int(size), int(lnc),
-                                         int(queue), state.cell(ret), state.cell(seq)))
-
-    @export()
-    def nrta_tensor_copy(src: Any, src_offset: int, dst: Any, dst_offset: int, size: int, lnc: int, queue: int,
-                         ret: Any, seq: Any) -> int:
-        return int(rt().nrta_tensor_copy(o(src), int(src_offset), o(dst), int(dst_offset), int(size), int(lnc),
-                                         int(queue), state.cell(ret), state.cell(seq)))
-
-    @export()
-    def nrta_execute_schedule(model: Any, inputs: Any, outputs: Any, queue: int, ret: Any, seq: Any) -> int:
-        return int(rt().nrta_execute_schedule(o(model), o(inputs), o(outputs), int(queue), state.cell(ret),
-                                              state.cell(seq)))
-
-    @export()
     def nrta_cc_prepare(comm: Any, inputs: Any, outputs: Any, dtype: int, op: int, cc_op: int, cc_ctx: Any) -> int:
         if comm == ffi.NULL or cc_ctx == ffi.NULL:
             return int(S.NRT_INVALID)
@@ -405,11 +385,136 @@ def install(ffi: Any, lib: Any) -> None:  # noqa: C901 - one short function per 
                                       int(op), int(cc_op), cell)
         return state.out_handle(cc_ctx, "nrt_cc_context_t *", status, cell.value)
 
-    @export()
-    def nrta_cc_schedule(cc_ctx: Any, queue: int, ret: Any, seq: Any) -> int:
-        if cc_ctx == ffi.NULL:
-            return int(S.NRT_INVALID)
-        return int(rt().nrta_cc_schedule(Ref(o(cc_ctx[0])), int(queue), state.cell(ret), state.cell(seq)))
+    if api == "2.28":
+        def tracker(err: Any) -> Any:
+            return None if err == ffi.NULL else (o(err) or _BAD)
+
+        @export()
+        def nrta_tensor_write(tensor: Any, buf: Any, offset: int, size: int, queue: int, err: Any, seq: Any) -> int:
+            return int(rt().nrta_tensor_write(o(tensor), state.buffer(buf, size), int(offset), int(size), int(queue),
+                                              tracker(err), state.cell(seq)))
+
+        @export()
+        def nrta_tensor_read(buf: Any, tensor: Any, offset: int, size: int, queue: int, err: Any, seq: Any) -> int:
+            return int(rt().nrta_tensor_read(state.buffer(buf, size), o(tensor), int(offset), int(size), int(queue),
+                                             tracker(err), state.cell(seq)))
+
+        @export()
+        def nrta_tensor_copy(src: Any, src_offset: int, dst: Any, dst_offset: int, size: int, queue: int, err: Any,
+                             seq: Any) -> int:
+            return int(rt().nrta_tensor_copy(o(src), int(src_offset), o(dst), int(dst_offset), int(size), int(queue),
+                                             tracker(err), state.cell(seq)))
+
+        @export()
+        def nrta_execute_schedule(model: Any, inputs: Any, outputs: Any, queue: int, err: Any, seq: Any) -> int:
+            return int(rt().nrta_execute_schedule(o(model), o(inputs), o(outputs), int(queue), tracker(err),
+                                                  state.cell(seq)))
+
+        @export()
+        def nrta_cc_schedule(cc_ctx: Any, queue: int, err: Any, seq: Any) -> int:
+            if cc_ctx == ffi.NULL:
+                return int(S.NRT_INVALID)
+            return int(rt().nrta_cc_schedule(Ref(o(cc_ctx[0])), int(queue), tracker(err), state.cell(seq)))
+
+        @export()
+        def nrta_get_completion_handle(seq: int, fd: Any) -> int:
+            if fd == ffi.NULL:
+                return int(S.NRT_INVALID)
+            cell = Ref()
+            runtime = rt()
+            status = runtime.nrta_get_completion_handle(int(seq), cell)
+            if status == S.NRT_SUCCESS:
+                efd = cell.value
+                real = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+                pending = efd.counter
+                efd.__class__ = _OsEventFd  # from now on a signal also writes to the real eventfd
+                efd.fd = real
+                runtime.sim.eventfds[real] = efd
+                lib.neuronsim_mark_fd(real, 1)
+                if pending:
+                    os.write(real, pending.to_bytes(8, sys.byteorder))
+                fd[0] = real
+            return int(status)
+
+        @export()
+        def nrta_error_tracker_create(lnc_idx: int, error_tracker: Any) -> int:
+            if error_tracker == ffi.NULL:
+                return int(S.NRT_INVALID)
+            cell = Ref()
+            status = rt().nrta_error_tracker_create(int(lnc_idx), cell)
+            return state.out_handle(error_tracker, "nrta_error_tracker_t *", status, cell.value)
+
+        @export(error=None)
+        def nrta_error_tracker_destroy(error_tracker: Any) -> None:
+            rt().nrta_error_tracker_destroy(o(error_tracker))
+            state.error_lists.pop(int(ffi.cast("uintptr_t", error_tracker)), None)
+
+        @export()
+        def nrta_error_tracker_get_list(error_tracker: Any, errors: Any, error_count: Any) -> int:
+            if errors == ffi.NULL or error_count == ffi.NULL:
+                return int(S.NRT_INVALID)
+            items, count = Ref(), Ref()
+            status = rt().nrta_error_tracker_get_list(o(error_tracker), items, count)
+            if status == S.NRT_SUCCESS:
+                array = ffi.new("nrta_error_t[]", max(1, len(items.value)))
+                for i, error in enumerate(items.value):
+                    array[i].seq_id, array[i].error_code = int(error.seq_id), int(error.error_code)
+                state.error_lists[int(ffi.cast("uintptr_t", error_tracker))] = array  # valid until the next call
+                errors[0] = array
+                error_count[0] = len(items.value)
+            return int(status)
+
+    else:
+        @export()
+        def nrta_tensor_write(tensor: Any, buf: Any, offset: int, size: int, lnc: int, queue: int, ret: Any,
+                              seq: Any) -> int:
+            return int(rt().nrta_tensor_write(o(tensor), state.buffer(buf, size), int(offset), int(size), int(lnc),
+                                              int(queue), state.cell(ret), state.cell(seq)))
+
+        @export()
+        def nrta_tensor_read(buf: Any, tensor: Any, offset: int, size: int, lnc: int, queue: int, ret: Any,
+                             seq: Any) -> int:
+            return int(rt().nrta_tensor_read(state.buffer(buf, size), o(tensor), int(offset), int(size), int(lnc),
+                                             int(queue), state.cell(ret), state.cell(seq)))
+
+        @export()
+        def nrta_tensor_copy(src: Any, src_offset: int, dst: Any, dst_offset: int, size: int, lnc: int, queue: int,
+                             ret: Any, seq: Any) -> int:
+            return int(rt().nrta_tensor_copy(o(src), int(src_offset), o(dst), int(dst_offset), int(size), int(lnc),
+                                             int(queue), state.cell(ret), state.cell(seq)))
+
+        @export()
+        def nrta_execute_schedule(model: Any, inputs: Any, outputs: Any, queue: int, ret: Any, seq: Any) -> int:
+            return int(rt().nrta_execute_schedule(o(model), o(inputs), o(outputs), int(queue), state.cell(ret),
+                                                  state.cell(seq)))
+
+        @export()
+        def nrta_cc_schedule(cc_ctx: Any, queue: int, ret: Any, seq: Any) -> int:
+            if cc_ctx == ffi.NULL:
+                return int(S.NRT_INVALID)
+            return int(rt().nrta_cc_schedule(Ref(o(cc_ctx[0])), int(queue), state.cell(ret), state.cell(seq)))
+
+        def own_eventfd(fd: int) -> None:
+            """Register a real eventfd of the C program as a simulated one (a signal writes to it)."""
+            sim = rt().sim
+            if fd < 0 or fd in sim.eventfds:
+                return
+            try:
+                os.fstat(fd)
+            except OSError:
+                return  # not an open descriptor: the mirror refuses the fd
+            sim.eventfds[fd] = _OsEventFd(sim, fd)
+            lib.neuronsim_mark_fd(fd, 1)
+
+        @export()
+        def nrta_event_register_seq_id_completion(seq: int, fd: int) -> int:
+            own_eventfd(int(fd))
+            return int(rt().nrta_event_register_seq_id_completion(int(seq), int(fd)))
+
+        @export()
+        def nrta_event_register_xu_completion(lnc: int, xu: int, queue: int, fd: int) -> int:
+            own_eventfd(int(fd))
+            return int(rt().nrta_event_register_xu_completion(int(lnc), int(xu), int(queue), int(fd)))
 
     @export()
     def nrta_is_completed(seq: int, is_completed: Any) -> int:
@@ -425,41 +530,36 @@ def install(ffi: Any, lib: Any) -> None:  # noqa: C901 - one short function per 
     def nrta_get_sequence(lnc: int, xu: int, queue: int, seq: Any) -> int:
         return int(rt().nrta_get_sequence(int(lnc), int(xu), int(queue), state.cell(seq)))
 
-    def own_eventfd(fd: int) -> None:
-        """Register a real eventfd of the C program as a simulated one (a signal writes to it)."""
-        sim = rt().sim
-        if fd < 0 or fd in sim.eventfds:
-            return
-        try:
-            os.fstat(fd)
-        except OSError:
-            return  # not an open descriptor: the mirror refuses the fd
-        sim.eventfds[fd] = _OsEventFd(sim, fd)
-        lib.neuronsim_mark_fd(fd, 1)
-
-    @export()
-    def nrta_event_register_seq_id_completion(seq: int, fd: int) -> int:
-        own_eventfd(int(fd))
-        return int(rt().nrta_event_register_seq_id_completion(int(seq), int(fd)))
-
-    @export()
-    def nrta_event_register_xu_completion(lnc: int, xu: int, queue: int, fd: int) -> int:
-        own_eventfd(int(fd))
-        return int(rt().nrta_event_register_xu_completion(int(lnc), int(xu), int(queue), int(fd)))
-
     @export(error=0)
     def neuronsim_now_ns() -> int:
         return rt().sim.now_ns
 
     @export(error=1)
-    def neuronsim_wait_fd(fd: int) -> int:
-        efd = rt().sim.eventfds.get(int(fd))
-        if efd is None or efd.closed:
+    def neuronsim_wait_fds(fds: Any, count: int, timeout_ms: int) -> int:
+        """Run the simulation until one of ``fds`` (simulated eventfds) is signalled, or for ``timeout_ms``
+        of simulated time (negative: without limit); 1 when nothing left can signal them."""
+        sim = rt().sim
+        watched = [sim.eventfds.get(int(fds[i])) for i in range(int(count))]
+        watched = [e for e in watched if e is not None and not e.closed]
+        if not watched:
             return 0
-        try:
-            efd._wait(None)  # noqa: SLF001 - the blocking read of a simulated eventfd
-        except DeadlockError as exc:
-            sys.stderr.write(f"neuronsim: read(eventfd {fd}): {exc}\n")
-            return 1
-        efd._consume()  # noqa: SLF001 - the host has read it (the real read returns the same count)
+        env = sim.env
+        deadline = None if timeout_ms < 0 else sim.now_ns + int(timeout_ms) * 1_000_000
+        while not any(e.counter for e in watched):
+            due = env.peek()
+            if deadline is not None and due > deadline:
+                sim.advance_to(deadline)
+                return 0
+            if due == float("inf"):
+                chain = [line for e in watched for line in e._chain()]  # noqa: SLF001 - the deadlock report
+                sys.stderr.write(f"neuronsim: waiting on eventfd {int(fds[0])}: {DeadlockError('', chain)}\n")
+                return 1
+            env.step()
         return 0
+
+    @export(error=None)
+    def neuronsim_consumed(fd: int) -> None:
+        """The C program read eventfd ``fd``: its simulated counter is reset as the real one was."""
+        efd = rt().sim.eventfds.get(int(fd))
+        if efd is not None:
+            efd._consume()  # noqa: SLF001 - the host has now observed the completions it counted

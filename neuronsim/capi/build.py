@@ -9,7 +9,8 @@ libc functions are interposed, ``read`` and ``close``: a ``read`` of an eventfd 
 wait, as on hardware), every other ``read`` goes straight to libc.
 
 :func:`library_dir` builds the library on first use into a cache folder (``NEURONSIM_CAPI_DIR``, else
-``~/.cache/neuronsim/capi/<key>``; the key changes with neuronsim's sources and the interpreter).
+``~/.cache/neuronsim/capi/<key>``, a folder per API generation; the key changes with neuronsim's sources
+and the interpreter).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["include_dir", "library_dir", "build", "CDEF", "EXPORTED"]
+__all__ = ["include_dir", "include_dirs", "library_dir", "build", "cdef", "exported", "APIS"]
 
 HERE = Path(__file__).parent
 
@@ -28,6 +29,11 @@ HERE = Path(__file__).parent
 def include_dir() -> Path:
     """The folder to put on the include path: it holds ``nrt/nrt.h`` and the others."""
     return HERE / "include"
+
+
+def include_dirs(api: str = "3.0") -> list[Path]:
+    """The include path for API generation ``api``: 2.28's ``nrt/nrt_async.h`` comes first."""
+    return [HERE / "include-2.28", include_dir()] if api == "2.28" else [include_dir()]
 
 
 TYPES = r"""
@@ -66,8 +72,18 @@ typedef struct nrt_cc_comm { uint32_t *replica_group; uint32_t rank; uint32_t ra
 typedef struct nrt_tensor_list { nrt_tensor_t **tensors; size_t num_tensors; } nrt_tensor_list_t;
 typedef struct nrt_version { uint64_t rt_major; uint64_t rt_minor; uint64_t rt_patch; uint64_t rt_maintenance;
                              char rt_detail[128]; char git_hash[64]; } nrt_version_t;
-typedef enum { NRTA_XU_TENSOR_OP = 0, NRTA_XU_COMPUTE, NRTA_XU_COLLECTIVES, NRTA_XU_TYPE_NUM } nrta_xu_t;
 typedef uint64_t nrta_seq_t;
+"""
+
+TYPES_3_0 = r"""
+typedef enum { NRTA_XU_TENSOR_OP = 0, NRTA_XU_COMPUTE, NRTA_XU_COLLECTIVES, NRTA_XU_TYPE_NUM } nrta_xu_t;
+"""
+
+TYPES_2_28 = r"""
+typedef enum { NRTA_XU_TENSOR_READ = 0, NRTA_XU_TENSOR_WRITE, NRTA_XU_TENSOR_OP, NRTA_XU_COMPUTE,
+               NRTA_XU_COLLECTIVES, NRTA_XU_TYPE_NUM } nrta_xu_t;
+typedef struct nrta_error { nrta_seq_t seq_id; uint64_t error_code; } nrta_error_t;
+typedef struct nrta_error_tracker nrta_error_tracker_t;
 """
 
 FUNCTIONS = r"""
@@ -107,6 +123,12 @@ NRT_STATUS nrt_tensor_get_device_allocation_info(const nrt_tensor_t *tensor,
 NRT_STATUS nrt_cc_global_comm_init(uint32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
 NRT_STATUS nrt_cc_create_stream(uint32_t stream_id);
 NRT_STATUS nrt_get_version(nrt_version_t *ver, size_t size);
+uint64_t neuronsim_now_ns(void);
+int neuronsim_wait_fds(int *fds, int count, int64_t timeout_ms);
+void neuronsim_consumed(int fd);
+"""
+
+ASYNC_3_0 = r"""
 NRT_STATUS nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
                              int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence);
 NRT_STATUS nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx, int queue,
@@ -122,12 +144,43 @@ NRT_STATUS nrta_is_completed(nrta_seq_t seq, bool *is_completed);
 NRT_STATUS nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq);
 NRT_STATUS nrta_event_register_seq_id_completion(nrta_seq_t seq, int fd);
 NRT_STATUS nrta_event_register_xu_completion(int lnc, nrta_xu_t xu, int queue, int fd);
-uint64_t neuronsim_now_ns(void);
-int neuronsim_wait_fd(int fd);
 """
 
-CDEF = TYPES + FUNCTIONS
-EXPORTED = tuple(line.split("(")[0].split()[-1].lstrip("*") for line in FUNCTIONS.splitlines()
+ASYNC_2_28 = r"""
+NRT_STATUS nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int queue,
+                             nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
+NRT_STATUS nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int queue,
+                            nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
+NRT_STATUS nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
+                            uint64_t size, int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
+NRT_STATUS nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
+                                 int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
+NRT_STATUS nrta_cc_prepare(nrt_cc_comm_t *comm, nrt_tensor_list_t *input, nrt_tensor_list_t *output,
+                           nrt_dtype_t dtype, nrt_op_type_t op, nrt_cc_op_type_t cc_op, nrt_cc_context_t **cc_ctx);
+NRT_STATUS nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, nrta_error_tracker_t *err,
+                            nrta_seq_t *req_sequence);
+NRT_STATUS nrta_is_completed(nrta_seq_t seq, bool *is_completed);
+NRT_STATUS nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq);
+NRT_STATUS nrta_get_completion_handle(nrta_seq_t seq, int *fd);
+NRT_STATUS nrta_error_tracker_create(uint32_t lnc_idx, nrta_error_tracker_t **error_tracker);
+void nrta_error_tracker_destroy(nrta_error_tracker_t *error_tracker);
+NRT_STATUS nrta_error_tracker_get_list(nrta_error_tracker_t *error_tracker, const nrta_error_t **list,
+                                       size_t *error_count);
+"""
+
+APIS = ("3.0", "2.28")
+
+
+def cdef(api: str) -> tuple[str, str]:
+    """``(types, functions)`` of the library for API generation ``api``."""
+    if api == "2.28":
+        return TYPES + TYPES_2_28, FUNCTIONS + ASYNC_2_28
+    return TYPES + TYPES_3_0, FUNCTIONS + ASYNC_3_0
+
+
+def exported(api: str = "3.0") -> tuple[str, ...]:
+    """The C functions the library exports for ``api``."""
+    return tuple(line.split("(")[0].split()[-1].lstrip("*") for line in cdef(api)[1].splitlines()
                  if "(" in line and not line.startswith(" "))
 
 # C: the headers (so the compiler checks the signatures above against them), and the interposed
@@ -135,6 +188,8 @@ EXPORTED = tuple(line.split("(")[0].split()[-1].lstrip("*") for line in FUNCTION
 SOURCE = r"""
 #include <dlfcn.h>  /* RTLD_NEXT: Python.h, included first, defines _GNU_SOURCE */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 #include "nrt/nrt.h"
 #include "nrt/nrt_async.h"
@@ -144,22 +199,45 @@ SOURCE = r"""
 #define NEURONSIM_MAX_FD 65536
 static volatile unsigned char neuronsim_sim_fd[NEURONSIM_MAX_FD];
 
+static int neuronsim_is_sim_fd(int fd) {
+    return fd >= 0 && fd < NEURONSIM_MAX_FD && neuronsim_sim_fd[fd];
+}
+
 void neuronsim_mark_fd(int fd, int on) {
     if (fd >= 0 && fd < NEURONSIM_MAX_FD) neuronsim_sim_fd[fd] = (unsigned char)(on != 0);
 }
 
-int neuronsim_wait_fd(int fd);
+int neuronsim_wait_fds(int *fds, int count, int64_t timeout_ms);
+void neuronsim_consumed(int fd);
 
+/* a blocking read of a simulated eventfd runs the simulation until it is signalled */
 ssize_t read(int fd, void *buf, size_t count) {
     static ssize_t (*real_read)(int, void *, size_t) = 0;
     if (!real_read) real_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
-    if (fd >= 0 && fd < NEURONSIM_MAX_FD && neuronsim_sim_fd[fd]) {
-        if (neuronsim_wait_fd(fd) != 0) {
-            errno = EDEADLK;  /* nothing left in the simulation can ever signal it */
-            return -1;
-        }
+    if (!neuronsim_is_sim_fd(fd)) return real_read(fd, buf, count);
+    if (!(fcntl(fd, F_GETFL) & O_NONBLOCK) && neuronsim_wait_fds(&fd, 1, -1) != 0) {
+        errno = EDEADLK; /* nothing left in the simulation can ever signal it */
+        return -1;
     }
-    return real_read(fd, buf, count);
+    ssize_t got = real_read(fd, buf, count);
+    if (got > 0) neuronsim_consumed(fd);
+    return got;
+}
+
+/* poll() on simulated eventfds waits in simulated time (its timeout in simulated milliseconds) */
+int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
+    static int (*real_poll)(struct pollfd *, nfds_t, int) = 0;
+    if (!real_poll) real_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+    int sim[64];
+    int count = 0;
+    for (nfds_t i = 0; i < nfds && count < 64; i++)
+        if (neuronsim_is_sim_fd(fds[i].fd) && (fds[i].events & POLLIN)) sim[count++] = fds[i].fd;
+    if (count == 0 || (nfds_t)count != nfds) return real_poll(fds, nfds, timeout);
+    if (timeout != 0 && neuronsim_wait_fds(sim, count, timeout) != 0) {
+        errno = EDEADLK;
+        return -1;
+    }
+    return real_poll(fds, nfds, 0);
 }
 
 int close(int fd) {
@@ -171,10 +249,10 @@ int close(int fd) {
 """
 
 
-def _fallbacks() -> dict[str, str]:
+def _fallbacks(api: str) -> dict[str, str]:
     """What each entry point returns if Python's side cannot start: NRT_FAILURE, or its type's nothing."""
     out = {}
-    for line in FUNCTIONS.splitlines():
+    for line in cdef(api)[1].splitlines():
         if "(" not in line or line.startswith(" "):
             continue
         head = line.split("(")[0]
@@ -184,8 +262,8 @@ def _fallbacks() -> dict[str, str]:
     return out
 
 
-def _init_code(paths: list[str], sites: list[str]) -> str:
-    fallbacks = ", ".join(f"{name!r}: {value}" for name, value in _fallbacks().items())
+def _init_code(paths: list[str], sites: list[str], api: str) -> str:
+    fallbacks = ", ".join(f"{name!r}: {value}" for name, value in _fallbacks(api).items())
     return (
         "import sys\n"
         f"sys.path[:0] = [p for p in {paths!r} if p not in sys.path]\n"
@@ -195,7 +273,7 @@ def _init_code(paths: list[str], sites: list[str]) -> str:
         f"    for folder in {sites!r}:\n"
         "        site.addsitedir(folder)\n"
         "    from neuronsim.capi.bridge import install\n"
-        "    install(ffi, lib)\n"
+        f"    install(ffi, lib, {api!r})\n"
         "except Exception as exc:\n"
         "    sys.stderr.write(f'neuronsim: libnrt cannot start its Python side: {type(exc).__name__}: {exc}\\n')\n"
         f"    for _name, _value in {{{fallbacks}}}.items():\n"
@@ -213,24 +291,27 @@ def _key() -> str:
     return digest.hexdigest()[:16]
 
 
-def build(target_dir: str | Path) -> Path:
-    """Compile ``libnrt.so`` into ``target_dir``; returns its path."""
-    import cffi
-
-    target = Path(target_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    ffi = cffi.FFI()
-    ffi.embedding_api(CDEF)
-    ffi.cdef("void neuronsim_mark_fd(int fd, int on);")
-    ffi.set_source("_neuronsim_nrt", SOURCE, include_dirs=[str(include_dir())], libraries=["dl"])
+def build(target_dir: str | Path, api: str = "3.0") -> Path:
+    """Compile ``libnrt.so`` for API generation ``api`` into ``target_dir``; returns its path."""
     import site
+
+    import cffi
 
     import neuronsim
 
+    if api not in APIS:
+        raise ValueError(f"api must be one of {APIS}, not {api!r}")
+    target = Path(target_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    types, functions = cdef(api)
+    ffi = cffi.FFI()
+    ffi.embedding_api(types + functions)
+    ffi.cdef("void neuronsim_mark_fd(int fd, int on);")
+    ffi.set_source("_neuronsim_nrt", SOURCE, include_dirs=[str(p) for p in include_dirs(api)], libraries=["dl"])
     root = str(Path(neuronsim.__file__).resolve().parents[1])  # an editable install's source tree too
     paths = [root] + [p for p in sys.path if p and Path(p).is_dir()]
     sites = [p for p in site.getsitepackages() + [site.getusersitepackages()] if Path(p).is_dir()]
-    ffi.embedding_init_code(_init_code(paths, sites))
+    ffi.embedding_init_code(_init_code(paths, sites, api))
     with tempfile.TemporaryDirectory() as work:
         built = ffi.compile(tmpdir=work, target="libnrt.*", verbose=False)
         final = target / Path(built).name
@@ -238,10 +319,11 @@ def build(target_dir: str | Path) -> Path:
     return final
 
 
-def library_dir() -> Path:
-    """The folder holding ``libnrt.so``, built there first if it is not yet."""
+def library_dir(api: str = "3.0") -> Path:
+    """The folder holding ``libnrt.so`` for ``api``, built there first if it is not yet
+    (``NEURONSIM_CAPI_DIR/<api>``, else ``~/.cache/neuronsim/capi/<key>/<api>``)."""
     base = os.environ.get("NEURONSIM_CAPI_DIR")
-    folder = Path(base) if base else Path.home() / ".cache" / "neuronsim" / "capi" / _key()
+    folder = (Path(base) if base else Path.home() / ".cache" / "neuronsim" / "capi" / _key()) / api
     if not (folder / "libnrt.so").is_file():
-        build(folder)
+        build(folder, api)
     return folder
