@@ -28,7 +28,15 @@ from typing import Any
 import yaml
 
 from neuronsim.errors import ConfigError, DeadlockError
-from neuronsim.nrt import NRT_STATUS, Ref, nrt_cc_comm_t, nrt_tensor_list_t, status_as_str
+from neuronsim.nrt import (
+    NRT_STATUS,
+    Ref,
+    nrt_cc_comm_t,
+    nrt_tensor_batch_op_t,
+    nrt_tensor_batch_t,
+    nrt_tensor_list_t,
+    status_as_str,
+)
 from neuronsim.runtime.events import EventFd
 
 __all__ = ["install", "neff_from_bytes", "VERSION"]
@@ -88,7 +96,8 @@ class _Library:
         self.addresses: dict[int, int] = {}
         self.next_address = 0x7E5100000000
         self.strings: dict[int, Any] = {}
-        self.error_lists: dict[int, Any] = {}  # tracker address -> the C array its last get_list returned
+        self.error_lists: dict[int, Any] = {}
+        self.tensor_infos: dict[int, Any] = {}  # array address -> (C memory, the mirror's info)  # tracker address -> the C array its last get_list returned
 
     def runtime(self) -> Any:
         if self.rt is None:
@@ -358,6 +367,71 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
             info.physical_address = int(cell.value["physical_address"]) & (2**64 - 1)
             info.size, info.hbm_index = int(cell.value["size"]), int(cell.value["hbm_index"])
         return int(status)
+
+    def batches(ptr: Any, count: int) -> Any:
+        if ptr == ffi.NULL or count > 1 << 20:
+            return None
+        out = []
+        for i in range(int(count)):
+            batch = ptr[i]
+            n = int(batch.num_ops)
+            if n and batch.ops == ffi.NULL:
+                return None
+            ops = [nrt_tensor_batch_op_t(int(batch.ops[k].offset), int(batch.ops[k].size),
+                                         state.buffer(batch.ops[k].buffer, int(batch.ops[k].size)))
+                   for k in range(n)]
+            out.append(nrt_tensor_batch_t(o(batch.tensor), ops, n))
+        return out
+
+    @export()
+    def nrt_tensor_read_batch(ptr: Any, count: int, unsafe: bool) -> int:
+        return int(rt().nrt_tensor_read_batch(batches(ptr, count), int(count), bool(unsafe)))
+
+    @export()
+    def nrt_tensor_write_batch(ptr: Any, count: int, unsafe: bool) -> int:
+        return int(rt().nrt_tensor_write_batch(batches(ptr, count), int(count), bool(unsafe)))
+
+    @export()
+    def nrt_get_model_tensor_info(model: Any, tensor_info: Any) -> int:
+        if tensor_info == ffi.NULL:
+            return int(S.NRT_INVALID)
+        cell = Ref()
+        status = rt().nrt_get_model_tensor_info(o(model), cell)
+        if status != S.NRT_SUCCESS:
+            return int(status)
+        infos = cell.value.tensor_array
+        array = ffi.new("nrt_tensor_info_array_t *", {"tensor_count": len(infos), "tensor_array": [{}] * len(infos)})
+        keep = [array]
+        for i, info in enumerate(infos):
+            entry = array.tensor_array[i]
+            entry.name = info.name.encode()[:255]
+            entry.usage, entry.size, entry.dtype = int(info.usage), int(info.size), int(info.dtype)
+            shape = ffi.new("uint32_t[]", list(info.shape) or [0])
+            keep.append(shape)
+            entry.shape, entry.ndim = shape, len(info.shape)
+        address = int(ffi.cast("uintptr_t", array))
+        state.tensor_infos[address] = (keep, cell.value)
+        tensor_info[0] = array
+        return int(S.NRT_SUCCESS)
+
+    @export()
+    def nrt_free_model_tensor_info(tensor_info: Any) -> int:
+        held = state.tensor_infos.pop(int(ffi.cast("uintptr_t", tensor_info)), None)
+        return int(rt().nrt_free_model_tensor_info(held[1] if held else None))
+
+    @export()
+    def nrt_register_async_exec_callback(callback: Any, params: Any) -> int:
+        if callback == ffi.NULL:
+            return int(rt().nrt_register_async_exec_callback(None, None))
+
+        def call(user: Any, model_id: int, vnc: int, job_id: int, status: int) -> None:
+            callback(user, int(model_id), int(vnc), int(job_id), int(status))
+
+        return int(rt().nrt_register_async_exec_callback(call, params))
+
+    @export()
+    def nrt_async_drain_queued_execs(vnc: int) -> int:
+        return int(rt().nrt_async_drain_queued_execs(int(vnc)))
 
     @export()
     def nrt_get_version(ver: Any, size: int) -> int:

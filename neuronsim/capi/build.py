@@ -73,6 +73,16 @@ typedef struct nrt_tensor_list { nrt_tensor_t **tensors; size_t num_tensors; } n
 typedef struct nrt_version { uint64_t rt_major; uint64_t rt_minor; uint64_t rt_patch; uint64_t rt_maintenance;
                              char rt_detail[128]; char git_hash[64]; } nrt_version_t;
 typedef uint64_t nrta_seq_t;
+typedef struct nrt_tensor_batch_op { uint64_t offset; uint64_t size; void *buffer; } nrt_tensor_batch_op_t;
+typedef struct nrt_tensor_batch { const nrt_tensor_t *tensor; const nrt_tensor_batch_op_t *ops; uint32_t num_ops; }
+    nrt_tensor_batch_t;
+typedef enum nrt_tensor_usage { NRT_TENSOR_USAGE_INPUT = 0, NRT_TENSOR_USAGE_OUTPUT } nrt_tensor_usage_t;
+typedef struct nrt_tensor_info { char name[256]; nrt_tensor_usage_t usage; size_t size; nrt_dtype_t dtype;
+                                 uint32_t *shape; uint32_t ndim; } nrt_tensor_info_t;
+typedef struct nrt_tensor_info_array { uint64_t tensor_count; nrt_tensor_info_t tensor_array[]; }
+    nrt_tensor_info_array_t;
+typedef void (*NRT_ASYNC_EXEC_STATUS_CALLBACK)(void *params, uint32_t model_id, uint32_t vnc, uint64_t job_id,
+                                               NRT_STATUS status);
 """
 
 TYPES_3_0 = r"""
@@ -123,6 +133,12 @@ NRT_STATUS nrt_tensor_get_device_allocation_info(const nrt_tensor_t *tensor,
 NRT_STATUS nrt_cc_global_comm_init(uint32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
 NRT_STATUS nrt_cc_create_stream(uint32_t stream_id);
 NRT_STATUS nrt_get_version(nrt_version_t *ver, size_t size);
+NRT_STATUS nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe);
+NRT_STATUS nrt_tensor_write_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe);
+NRT_STATUS nrt_get_model_tensor_info(nrt_model_t *model, nrt_tensor_info_array_t **tensor_info);
+NRT_STATUS nrt_free_model_tensor_info(nrt_tensor_info_array_t *tensor_info);
+NRT_STATUS nrt_register_async_exec_callback(NRT_ASYNC_EXEC_STATUS_CALLBACK callback, void *params);
+NRT_STATUS nrt_async_drain_queued_execs(int32_t vnc);
 uint64_t neuronsim_now_ns(void);
 int neuronsim_wait_fds(int *fds, int count, int64_t timeout_ms);
 void neuronsim_consumed(int fd);
