@@ -50,6 +50,17 @@ def run(binary: Path, **env) -> subprocess.CompletedProcess:
     return subprocess.run([str(binary)], capture_output=True, text=True, timeout=120, env=variables)
 
 
+def test_every_exported_function_is_declared_and_implemented():
+    from neuronsim.capi import bridge
+    from neuronsim.capi.build import EXPORTED, exported
+
+    source = Path(bridge.__file__).read_text()
+    assert set(exported("3.0")) | set(exported("2.28")) >= EXPORTED  # each is declared in a header
+    assert all(f"def {name}(" in source for name in EXPORTED | {"neuronsim_wait_fds", "neuronsim_consumed"})
+    assert "nrta_error_tracker_create" in exported("2.28") and "nrta_error_tracker_create" not in exported("3.0")
+    assert "nrt_get_dmabuf_fd" not in exported("3.0")  # declared, not simulated: not exported
+
+
 def test_capi_config_prints_the_flags(flags, capsys):
     assert main(["capi-config", "--cflags"]) == 0
     include = capsys.readouterr().out.strip()

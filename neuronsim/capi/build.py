@@ -1,8 +1,9 @@
 """Building ``libnrt.so``: the Neuron Runtime's C ABI over the simulator, with cffi's embedding mode.
 
 The library exports the C functions of neuronsim's headers (``include/nrt/*.h``, the real ones' names
-and signatures); each is a thin C entry point into :mod:`neuronsim.capi.bridge`, which calls the Python
-mirror. Python starts inside the process on the first call; its ``sys.path`` is the one of the
+and signatures) that :mod:`neuronsim.capi.bridge` implements (``EXPORTED``); each is a thin C entry
+point into the bridge, which calls the Python mirror. cffi reads the declarations from the headers
+themselves (:func:`cdef`), and the generated C includes them, so the library cannot drift from them. Python starts inside the process on the first call; its ``sys.path`` is the one of the
 interpreter that built the library, so the library finds this neuronsim and its dependencies. Two
 libc functions are interposed, ``read`` and ``close``: a ``read`` of an eventfd registered with
 ``nrta_event_register_*`` first runs the simulation until the eventfd is signalled (an eventfd-style
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -36,171 +38,93 @@ def include_dirs(api: str = "3.0") -> list[Path]:
     return [HERE / "include-2.28", include_dir()] if api == "2.28" else [include_dir()]
 
 
-TYPES = r"""
-typedef enum {
-    NRT_SUCCESS = 0, NRT_FAILURE = 1, NRT_INVALID = 2, NRT_INVALID_HANDLE = 3, NRT_RESOURCE = 4, NRT_TIMEOUT = 5,
-    NRT_HW_ERROR = 6, NRT_QUEUE_FULL = 7, NRT_LOAD_NOT_ENOUGH_NC = 9, NRT_UNSUPPORTED_NEFF_VERSION = 10,
-    NRT_FAIL_HOST_MEM_ALLOC = 11, NRT_UNINITIALIZED = 13, NRT_CLOSED = 14, NRT_QUEUE_EMPTY = 15,
-    NRT_EXEC_UNIT_UNRECOVERABLE = 101, NRT_EXEC_BAD_INPUT = 1002, NRT_EXEC_COMPLETED_WITH_NUM_ERR = 1003,
-    NRT_EXEC_COMPLETED_WITH_ERR = 1004, NRT_EXEC_NC_BUSY = 1005, NRT_EXEC_OOB = 1006, NRT_COLL_PENDING = 1100,
-    NRT_EXEC_HW_ERR_COLLECTIVES = 1200, NRT_EXEC_HW_ERR_HBM_UE = 1201, NRT_EXEC_HW_ERR_NC_UE = 1202,
-    NRT_EXEC_HW_ERR_DMA_ABORT = 1203, NRT_EXEC_SW_NQ_OVERFLOW = 1204, NRT_EXEC_HW_ERR_REPAIRABLE_HBM_UE = 1205,
-    NRT_NETWORK_PROXY_FAILURE = 1206
-} NRT_STATUS;
-typedef struct nrt_model nrt_model_t;
-typedef struct nrt_tensor nrt_tensor_t;
-typedef struct nrt_cc_context nrt_cc_context_t;
-typedef void nrt_tensor_set_t;
-typedef enum { NRT_TENSOR_PLACEMENT_DEVICE, NRT_TENSOR_PLACEMENT_HOST, NRT_TENSOR_PLACEMENT_VIRTUAL }
-    nrt_tensor_placement_t;
-typedef enum { NRT_FRAMEWORK_TYPE_INVALID = 0, NRT_FRAMEWORK_TYPE_NO_FW = 1, NRT_FRAMEWORK_TYPE_TENSORFLOW,
-               NRT_FRAMEWORK_TYPE_PYTORCH, NRT_FRAMEWORK_TYPE_MXNET, NRT_FRAMEWORK_TYPE_PRECHECK }
-    nrt_framework_type_t;
-typedef enum nrt_op_type { NRT_OP_ADD = 0, NRT_OP_FMA = 1, NRT_OP_MAX = 2, NRT_OP_MIN = 3, NRT_OP_INVALID = 15 }
-    nrt_op_type_t;
-typedef enum nrt_dtype { NRT_DTYPE_UNKNOWN = 0, NRT_DTYPE_FP8_E3 = 13, NRT_DTYPE_FP8_E4 = 14, NRT_DTYPE_FP8_E5 = 15,
-    NRT_DTYPE_FLOAT16 = 7, NRT_DTYPE_BFLOAT16 = 6, NRT_DTYPE_FLOAT32 = 10, NRT_DTYPE_FP32R = 11, NRT_DTYPE_UINT8 = 3,
-    NRT_DTYPE_UINT16 = 5, NRT_DTYPE_UINT32 = 9, NRT_DTYPE_UINT64 = 1, NRT_DTYPE_INT8 = 2, NRT_DTYPE_INT16 = 4,
-    NRT_DTYPE_INT32 = 8, NRT_DTYPE_INT64 = 12 } nrt_dtype_t;
-typedef enum nrt_cc_op_type { NRT_CC_ALLGATHER, NRT_CC_ALLREDUCE, NRT_CC_REDUCESCATTER } nrt_cc_op_type_t;
-typedef struct nrt_instance_info { uint32_t family; uint32_t size; char arch_name[16]; char device_revision[8]; }
-    nrt_instance_info_t;
-typedef struct nrt_tensor_device_allocation_info { uint64_t physical_address; size_t size; int hbm_index; }
-    nrt_tensor_device_allocation_info_t;
-typedef struct nrt_cc_comm { uint32_t *replica_group; uint32_t rank; uint32_t rank_n; uint32_t ctx_device_id;
-                             uint32_t ctx_device_count; uint32_t vnc; } nrt_cc_comm_t;
-typedef struct nrt_tensor_list { nrt_tensor_t **tensors; size_t num_tensors; } nrt_tensor_list_t;
-typedef struct nrt_version { uint64_t rt_major; uint64_t rt_minor; uint64_t rt_patch; uint64_t rt_maintenance;
-                             char rt_detail[128]; char git_hash[64]; } nrt_version_t;
-typedef uint64_t nrta_seq_t;
-typedef struct nrt_tensor_batch_op { uint64_t offset; uint64_t size; void *buffer; } nrt_tensor_batch_op_t;
-typedef struct nrt_tensor_batch { const nrt_tensor_t *tensor; const nrt_tensor_batch_op_t *ops; uint32_t num_ops; }
-    nrt_tensor_batch_t;
-typedef enum nrt_tensor_usage { NRT_TENSOR_USAGE_INPUT = 0, NRT_TENSOR_USAGE_OUTPUT } nrt_tensor_usage_t;
-typedef struct nrt_tensor_info { char name[256]; nrt_tensor_usage_t usage; size_t size; nrt_dtype_t dtype;
-                                 uint32_t *shape; uint32_t ndim; } nrt_tensor_info_t;
-typedef struct nrt_tensor_info_array { uint64_t tensor_count; nrt_tensor_info_t tensor_array[]; }
-    nrt_tensor_info_array_t;
-typedef void (*NRT_ASYNC_EXEC_STATUS_CALLBACK)(void *params, uint32_t model_id, uint32_t vnc, uint64_t job_id,
-                                               NRT_STATUS status);
-"""
+HEADERS = ("nrt/nrt_status.h", "nrt/nrt.h", "nrt/nrt_async.h", "nrt/nrt_experimental.h", "nrt/neuronsim.h")
+APIS = ("3.0", "2.28")
 
-TYPES_3_0 = r"""
-typedef enum { NRTA_XU_TENSOR_OP = 0, NRTA_XU_COMPUTE, NRTA_XU_COLLECTIVES, NRTA_XU_TYPE_NUM } nrta_xu_t;
-"""
+# The C functions the library implements (the bridge defines each); the headers declare more, which
+# are not exported, so code calling them fails to link rather than getting a made-up answer.
+EXPORTED = frozenset("""
+nrt_get_status_as_str nrt_get_instance_info nrt_init nrt_close nrt_load nrt_unload nrt_get_model_nc_count
+nrt_get_model_vnc_count nrt_get_total_nc_count nrt_get_total_vnc_count nrt_get_visible_nc_count
+nrt_get_visible_vnc_count nrt_allocate_tensor_set nrt_destroy_tensor_set nrt_add_tensor_to_tensor_set
+nrt_get_tensor_from_tensor_set nrt_execute nrt_execute_repeat nrt_build_global_comm nrt_tensor_allocate
+nrt_tensor_free nrt_tensor_read nrt_tensor_write nrt_tensor_copy nrt_tensor_get_size nrt_tensor_memset
+nrt_tensor_allocate_slice nrt_tensor_get_device_allocation_info nrt_cc_global_comm_init nrt_cc_create_stream
+nrt_get_version nrt_tensor_read_batch nrt_tensor_write_batch nrt_get_model_tensor_info nrt_free_model_tensor_info
+nrt_register_async_exec_callback nrt_async_drain_queued_execs
+nrta_tensor_write nrta_tensor_read nrta_tensor_copy nrta_execute_schedule nrta_cc_prepare nrta_cc_schedule
+nrta_is_completed nrta_get_sequence nrta_event_register_seq_id_completion nrta_event_register_xu_completion
+nrta_get_completion_handle nrta_error_tracker_create nrta_error_tracker_destroy nrta_error_tracker_get_list
+neuronsim_now_ns
+""".split())
 
-TYPES_2_28 = r"""
-typedef enum { NRTA_XU_TENSOR_READ = 0, NRTA_XU_TENSOR_WRITE, NRTA_XU_TENSOR_OP, NRTA_XU_COMPUTE,
-               NRTA_XU_COLLECTIVES, NRTA_XU_TYPE_NUM } nrta_xu_t;
-typedef struct nrta_error { nrta_seq_t seq_id; uint64_t error_code; } nrta_error_t;
-typedef struct nrta_error_tracker nrta_error_tracker_t;
-"""
-
-FUNCTIONS = r"""
-const char *nrt_get_status_as_str(NRT_STATUS status);
-NRT_STATUS nrt_get_instance_info(nrt_instance_info_t *info, size_t instance_info_len);
-NRT_STATUS nrt_init(nrt_framework_type_t framework, const char *fw_version, const char *fal_version);
-void nrt_close();
-NRT_STATUS nrt_load(const void *neff_bytes, size_t size, int32_t vnc, int32_t vnc_count, nrt_model_t **model);
-NRT_STATUS nrt_unload(nrt_model_t *model);
-NRT_STATUS nrt_get_model_nc_count(const nrt_model_t *model, uint32_t *vnc_count);
-NRT_STATUS nrt_get_model_vnc_count(const nrt_model_t *model, uint32_t *vnc_count);
-NRT_STATUS nrt_get_total_nc_count(uint32_t *vnc_count);
-NRT_STATUS nrt_get_total_vnc_count(uint32_t *vnc_count);
-NRT_STATUS nrt_get_visible_nc_count(uint32_t *vnc_count);
-NRT_STATUS nrt_get_visible_vnc_count(uint32_t *vnc_count);
-NRT_STATUS nrt_allocate_tensor_set(nrt_tensor_set_t **result);
-void nrt_destroy_tensor_set(nrt_tensor_set_t **tensor_set);
-NRT_STATUS nrt_add_tensor_to_tensor_set(nrt_tensor_set_t *tensor_set, const char *tensor_name, nrt_tensor_t *tensor);
-NRT_STATUS nrt_get_tensor_from_tensor_set(nrt_tensor_set_t *tensor_set, const char *tensor_name, nrt_tensor_t **tensor);
-NRT_STATUS nrt_execute(nrt_model_t *model, const nrt_tensor_set_t *input_set, nrt_tensor_set_t *output_set);
-NRT_STATUS nrt_execute_repeat(nrt_model_t *model, const nrt_tensor_set_t *input_set, nrt_tensor_set_t *output_set,
-                              int repeat_count);
-NRT_STATUS nrt_build_global_comm(int32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
-NRT_STATUS nrt_tensor_allocate(nrt_tensor_placement_t tensor_placement, int vnc, size_t size, const char *name,
-                               nrt_tensor_t **tensor);
-void nrt_tensor_free(nrt_tensor_t **tensor);
-NRT_STATUS nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size);
-NRT_STATUS nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size);
-NRT_STATUS nrt_tensor_copy(const nrt_tensor_t *src, size_t src_offset, nrt_tensor_t *dst, size_t dst_offset,
-                           size_t size);
-size_t nrt_tensor_get_size(const nrt_tensor_t *tensor);
-NRT_STATUS nrt_tensor_memset(nrt_tensor_t *tensor, uint64_t offset, int value, size_t size);
-NRT_STATUS nrt_tensor_allocate_slice(const nrt_tensor_t *tensor_source, size_t offset, size_t size, const char *name,
-                                     nrt_tensor_t **tensor_slice);
-NRT_STATUS nrt_tensor_get_device_allocation_info(const nrt_tensor_t *tensor,
-                                                 nrt_tensor_device_allocation_info_t *alloc_info);
-NRT_STATUS nrt_cc_global_comm_init(uint32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
-NRT_STATUS nrt_cc_create_stream(uint32_t stream_id);
-NRT_STATUS nrt_get_version(nrt_version_t *ver, size_t size);
-NRT_STATUS nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe);
-NRT_STATUS nrt_tensor_write_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe);
-NRT_STATUS nrt_get_model_tensor_info(nrt_model_t *model, nrt_tensor_info_array_t **tensor_info);
-NRT_STATUS nrt_free_model_tensor_info(nrt_tensor_info_array_t *tensor_info);
-NRT_STATUS nrt_register_async_exec_callback(NRT_ASYNC_EXEC_STATUS_CALLBACK callback, void *params);
-NRT_STATUS nrt_async_drain_queued_execs(int32_t vnc);
-uint64_t neuronsim_now_ns(void);
+# entry points the interposed libc functions call (not in any header)
+INTERNAL = """
 int neuronsim_wait_fds(int *fds, int count, int64_t timeout_ms);
 void neuronsim_consumed(int fd);
 """
 
-ASYNC_3_0 = r"""
-NRT_STATUS nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
-                             int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx, int queue,
-                            NRT_STATUS *exec_ret, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
-                            uint64_t size, int lnc_idx, int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
-                                 int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_cc_prepare(nrt_cc_comm_t *comm, nrt_tensor_list_t *input, nrt_tensor_list_t *output,
-                           nrt_dtype_t dtype, nrt_op_type_t op, nrt_cc_op_type_t cc_op, nrt_cc_context_t **cc_ctx);
-NRT_STATUS nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_is_completed(nrta_seq_t seq, bool *is_completed);
-NRT_STATUS nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq);
-NRT_STATUS nrta_event_register_seq_id_completion(nrta_seq_t seq, int fd);
-NRT_STATUS nrta_event_register_xu_completion(int lnc, nrta_xu_t xu, int queue, int fd);
-"""
+_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_CONSTANT = re.compile(r"^#define\s+(\w+)\s+(\d+)\s*$")
+_NAME = re.compile(r"(\w+)\s*\($")
 
-ASYNC_2_28 = r"""
-NRT_STATUS nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int queue,
-                             nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int queue,
-                            nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
-                            uint64_t size, int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
-                                 int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence);
-NRT_STATUS nrta_cc_prepare(nrt_cc_comm_t *comm, nrt_tensor_list_t *input, nrt_tensor_list_t *output,
-                           nrt_dtype_t dtype, nrt_op_type_t op, nrt_cc_op_type_t cc_op, nrt_cc_context_t **cc_ctx);
-NRT_STATUS nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, nrta_error_tracker_t *err,
-                            nrta_seq_t *req_sequence);
-NRT_STATUS nrta_is_completed(nrta_seq_t seq, bool *is_completed);
-NRT_STATUS nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq);
-NRT_STATUS nrta_get_completion_handle(nrta_seq_t seq, int *fd);
-NRT_STATUS nrta_error_tracker_create(uint32_t lnc_idx, nrta_error_tracker_t **error_tracker);
-void nrta_error_tracker_destroy(nrta_error_tracker_t *error_tracker);
-NRT_STATUS nrta_error_tracker_get_list(nrta_error_tracker_t *error_tracker, const nrta_error_t **list,
-                                       size_t *error_count);
-"""
 
-APIS = ("3.0", "2.28")
+def _declarations(text: str) -> list[str]:
+    """The C declarations of a header: comments, the C++ guards and preprocessor lines dropped (integer
+    ``#define`` constants kept, cffi reads them), split at the top-level semicolons."""
+    lines, skipping = [], False
+    for line in _COMMENTS.sub("", text).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#ifdef __cplusplus"):
+            skipping = True
+        elif skipping:
+            skipping = not stripped.startswith("#endif")
+        elif _CONSTANT.match(stripped):
+            lines.append(stripped)
+        elif stripped and not stripped.startswith(("#", "static_assert")):
+            lines.append(stripped)
+    out, current, depth = [], "", 0
+    for line in lines:
+        if line.startswith("#define"):
+            out.append(line)
+            continue
+        for char in line + " ":
+            current += char
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            if char == ";" and depth == 0:
+                out.append(" ".join(current.split()))
+                current = ""
+    return out
+
+
+def _function_name(declaration: str) -> str | None:
+    """The name a prototype declares (None for a typedef, a struct, an enum or a constant)."""
+    if declaration.startswith(("typedef", "#", "struct", "enum")):
+        return None
+    match = _NAME.search(declaration.split("(")[0] + "(")
+    return match.group(1) if match else None
 
 
 def cdef(api: str) -> tuple[str, str]:
-    """``(types, functions)`` of the library for API generation ``api``."""
-    if api == "2.28":
-        return TYPES + TYPES_2_28, FUNCTIONS + ASYNC_2_28
-    return TYPES + TYPES_3_0, FUNCTIONS + ASYNC_3_0
+    """``(types, functions)``: the headers of API generation ``api`` as cffi reads them, the functions
+    being the exported prototypes, as the headers declare them."""
+    types, functions = [], []
+    for header in HEADERS:
+        path = next(folder / header for folder in include_dirs(api) if (folder / header).is_file())
+        for declaration in _declarations(path.read_text(encoding="utf-8")):
+            name = _function_name(declaration)
+            if name is None:
+                types.append(declaration)
+            elif name in EXPORTED:
+                functions.append(declaration)
+    return "\n".join(types) + "\n", "\n".join(functions) + "\n" + INTERNAL
 
 
 def exported(api: str = "3.0") -> tuple[str, ...]:
-    """The C functions the library exports for ``api``."""
-    return tuple(line.split("(")[0].split()[-1].lstrip("*") for line in cdef(api)[1].splitlines()
-                 if "(" in line and not line.startswith(" "))
+    """The C functions the library exports for ``api`` (its entry points, neuronsim's own included)."""
+    return tuple(name for line in cdef(api)[1].splitlines() if (name := _function_name(line)))
 
-# C: the headers (so the compiler checks the signatures above against them), and the interposed
-# read() / close() that make an eventfd-style wait advance simulated time.
+
 SOURCE = r"""
 #include <dlfcn.h>  /* RTLD_NEXT: Python.h, included first, defines _GNU_SOURCE */
 #include <errno.h>
@@ -269,10 +193,10 @@ def _fallbacks(api: str) -> dict[str, str]:
     """What each entry point returns if Python's side cannot start: NRT_FAILURE, or its type's nothing."""
     out = {}
     for line in cdef(api)[1].splitlines():
-        if "(" not in line or line.startswith(" "):
+        name = _function_name(line)
+        if name is None:
             continue
         head = line.split("(")[0]
-        name = head.split()[-1].lstrip("*")
         kind = head[: head.rindex(name)].strip()
         out[name] = {"NRT_STATUS": "1", "void": "None", "const char *": "ffi.NULL", "int": "1"}.get(kind, "0")
     return out
@@ -321,7 +245,8 @@ def build(target_dir: str | Path, api: str = "3.0") -> Path:
     target.mkdir(parents=True, exist_ok=True)
     types, functions = cdef(api)
     ffi = cffi.FFI()
-    ffi.embedding_api(types + functions)
+    ffi.cdef(types)
+    ffi.embedding_api(functions)
     ffi.cdef("void neuronsim_mark_fd(int fd, int on);")
     ffi.set_source("_neuronsim_nrt", SOURCE, include_dirs=[str(p) for p in include_dirs(api)], libraries=["dl"])
     root = str(Path(neuronsim.__file__).resolve().parents[1])  # an editable install's source tree too
