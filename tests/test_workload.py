@@ -394,3 +394,42 @@ def test_a_fault_plan_in_the_workload_fails_its_iterations(capsys, tmp_path):
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True)))
     assert main(["run", str(path)]) == 1
     assert "1 failed" in capsys.readouterr().out
+
+
+def _two_instances(**collective):
+    cc = {"op": "allreduce", "size": "4 MiB", "dtype": "bfloat16", "group": "dp", **collective}
+    program = [{"execute": "m"}, {"collective": cc}]
+    return {
+        "schema_version": 1, "name": "2-node dp", "instance": "2x trn1.32xlarge",
+        "models": {"m": {"outputs": {"g": "4 MiB"}, "cost": {"duration": "100 us"}}},
+        "threads": [{"name": "node0", "instance": 0, "cpus": "0", "cores": "0-1", "in_flight": 1, "iterations": 3,
+                     "program": program},
+                    {"name": "node1", "instance": 1, "cpus": "0", "cores": "0-1", "in_flight": 1, "iterations": 3,
+                     "program": program}],
+    }
+
+
+def test_threads_on_two_instances_meet_in_one_collective_over_efa():
+    run = run_workload(load_workload(_two_instances()))
+    ccs = [r for r in run.requests if r.kind == "collective"]
+    assert len(ccs) == 12 and all(r.status == 0 for r in ccs)
+    assert {r.ctx.group for r in ccs} == {(0, 1, 2, 3)}  # global ids: instance 0's cores, then instance 1's
+    assert {r.unit.instance for r in ccs} == {0, 1}
+    figures = summary(run)
+    assert figures["efa"] and figures["efa"][0]["bytes"] > 0  # the hierarchical all-reduce crossed EFA
+    names = {q["name"] for q in figures["queues"]}
+    assert {"i0/nc0/xu.compute.0", "i1/nc1/xu.collectives.0"} <= names
+    assert [t["iterations_completed"] for t in figures["threads"]] == [3, 3]
+    check_chrome_trace(timeline(run))
+
+
+def test_a_group_runs_one_collective_and_instances_must_exist():
+    with pytest.raises(ConfigError, match=r"threads\[1\]\.program\[1\]\.collective: group 'dp' is .* at threads\[0\]\.program\[1\]"):
+        data = _two_instances()
+        data["threads"][0]["program"] = [{"execute": "m"}, {"collective": {"op": "allgather", "size": "4 MiB",
+                                                                           "group": "dp"}}]
+        load_workload(data)
+    data = _two_instances()
+    data["instance"] = "trn1.32xlarge"
+    with pytest.raises(ConfigError, match=r"threads\[1\]\.instance: instance 1 does not exist"):
+        run_workload(load_workload(data))

@@ -21,7 +21,7 @@ import numpy as np
 
 from neuronsim.units import format_bytes, format_ns
 
-__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats"]
+__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats", "unit_label"]
 
 _KINDS = (("/hbm", "HBM stack"), ("/cc-dma", "DMA engine"), ("/dma", "DMA engine"), ("/hdma", "DMA engine"),
           ("pcie", "PCIe"), ("link.", "NeuronLink"), ("z.", "NeuronLink"), ("efa", "EFA"))
@@ -76,6 +76,11 @@ def _percentiles(values: list[int]) -> dict[str, int]:
     return {"p50_ns": p50, "p90_ns": p90, "p99_ns": p99, "mean_ns": int(round(float(array.mean())))}
 
 
+def unit_label(unit: Any, sim: Any) -> str:
+    """An execution unit's name in reports: ``nc3/xu.compute.0``, prefixed ``i1/`` on a cluster."""
+    return f"i{unit.instance}/{unit.name}" if sim.topology.num_instances > 1 else unit.name
+
+
 def _end_of(req: Any) -> int:
     return req.done_ns if req.completions else -1
 
@@ -118,7 +123,7 @@ def summary(run: Any) -> dict[str, Any]:
     }
     units: dict[str, list[Any]] = {}
     for req in run.requests:
-        units.setdefault(req.unit.name, []).append(req)
+        units.setdefault(unit_label(req.unit, sim), []).append(req)
     queues = []
     for name, reqs in units.items():
         busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs], lo, hi)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neuronsim.workload.metrics import busy_in_window  # noqa: E402
+from neuronsim.workload.metrics import busy_in_window, unit_label  # noqa: E402
 
 __all__ = ["write_plots"]
 
@@ -24,7 +24,7 @@ def _intervals(run: Any) -> dict[str, list[tuple[int, int]]]:
     """Busy intervals of the busiest queues and channels, by name."""
     out: dict[str, list[tuple[int, int]]] = {}
     for req in run.requests:
-        out.setdefault(req.unit.name, []).append((req.start_ns, req.end_ns))
+        out.setdefault(unit_label(req.unit, run.sim), []).append((req.start_ns, req.end_ns))
     for system in run.sim.systems:
         for channel in system.channels():
             if channel.log:
@@ -54,7 +54,7 @@ def write_plots(run: Any, figures: dict[str, Any], target: Path) -> list[Path]:
     for queue in figures["queues"][:SERIES]:
         points = []
         for req in run.requests:
-            if req.unit.name == queue["name"]:
+            if unit_label(req.unit, run.sim) == queue["name"]:
                 points += [(req.submit_ns, 1), (req.done_ns if req.completions else hi, -1)]
         points.sort()
         times, depth, level = [lo], [0], 0

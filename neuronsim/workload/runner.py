@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neuronsim.errors import ConfigError
+from neuronsim.idlist import parse_id_list
 from neuronsim.nrt import (
     NRT_STATUS,
     Ref,
@@ -146,10 +147,13 @@ class _ThreadRunner:
 
     def __init__(self, run: WorkloadRun, rt: Any, spec: ThreadSpec, name: str, models: dict[str, Any],
                  buffers: dict[tuple[int, int], dict[str, Any]], sets: dict[tuple[int, int, str], tuple[Any, Any]],
-                 stop_ns: int | None, rng: np.random.Generator) -> None:
+                 stop_ns: int | None, rng: np.random.Generator, groups: dict[int, list[int]], offset: int,
+                 index: int) -> None:
         self.run, self.rt, self.spec, self.name = run, rt, spec, name
         self.sim = rt.sim
         self.models, self.buffers, self.sets = models, buffers, sets
+        self.groups, self.offset = groups, offset  # step -> ranks' global ids; this instance's first global id
+        self.index = index  # the thread's position in the file (its collective buffers' key)
         self.program = spec.program
         self.ids = spec.step_ids()
         self.after = [self._after(k, step) for k, step in enumerate(self.program)]
@@ -377,9 +381,9 @@ class _ThreadRunner:
     def _collective(self, it: _Iteration, task: _Task, ret: Ref, seq: Ref) -> Generator[Any, Any, int]:
         step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
         cc = step.collective
-        ins, outs = self.buffers[(lane, it.slot)][f"cc{task.index}"]
-        group = list(self.lanes)
-        comm = nrt_cc_comm_t(replica_group=group, rank=group.index(lane), rank_n=len(group), vnc=lane)
+        ins, outs = self.buffers[(lane, it.slot)][f"t{self.index}.cc{task.index}"]
+        group = self.groups[task.index]
+        comm = nrt_cc_comm_t(replica_group=group, rank=group.index(self.offset + lane), rank_n=len(group), vnc=lane)
         ctx = Ref()
         status = yield from thread.call(rt.nrta_cc_prepare, comm, nrt_tensor_list_t([ins]), nrt_tensor_list_t([outs]),
                                         int(DTYPES[cc.dtype][2]), int(_REDUCE[cc.reduce]), int(_CC_OPS[cc.op]), ctx)
@@ -536,38 +540,90 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int]
     return events
 
 
-def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str) -> WorkloadRun:
+def _check_placement(spec: WorkloadSpec, sim: Simulator, source: str) -> None:
     total = len(sim.topology.logical_cores)
-    used = sorted({c for t in spec.threads for c in t.core_list})
+    vcpus = sim.topology.spec.host.vcpus
+    instances = sim.topology.num_instances
     for i, thread in enumerate(spec.threads):
+        if thread.instance >= instances:
+            raise ConfigError(source, f"instance {thread.instance} does not exist: {sim.topology.name} has "
+                              f"{instances} (0-{instances - 1})", field=f"threads[{i}].instance")
         bad = [c for c in thread.core_list if c >= total]
         if bad:
             raise ConfigError(source, f"core {bad[0]} does not exist: {sim.topology.name} has {total} logical cores "
                               f"at LNC={sim.topology.lnc} (0-{total - 1})", field=f"threads[{i}].cores")
-        vcpus = sim.topology.spec.host.vcpus
-        if thread.cpus is not None:
-            from neuronsim.idlist import parse_id_list
+        if thread.cpus is not None and any(c >= vcpus for c in parse_id_list(thread.cpus)):
+            raise ConfigError(source, f"CPU list {thread.cpus!r} is outside the host's {vcpus} vCPUs",
+                              field=f"threads[{i}].cpus")
 
-            if any(c >= vcpus for c in parse_id_list(thread.cpus)):
-                raise ConfigError(source, f"CPU list {thread.cpus!r} is outside the host's {vcpus} vCPUs",
-                                  field=f"threads[{i}].cpus")
-    env = dict(spec.env)
-    env["NEURON_RT_VISIBLE_CORES"] = f"0-{used[-1]}"
-    if spec.threads[0].style == "implicit_async":
-        env["NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS"] = str(max(t.in_flight for t in spec.threads))
-    rt = sim.runtime(env)
-    _check(rt.nrt_init(1, "", ""), "nrt_init", source)
+
+def collective_groups(spec: WorkloadSpec, offsets: dict[int, int]) -> dict[tuple[int, int], list[int]]:
+    """``(thread, step) -> the global ids of the collective's ranks``: a step's own thread's lanes, or, for
+    a named ``group``, the lanes of every thread that has a step of that group, in thread order (a
+    thread's lane ``c`` on instance ``i`` is global id ``offsets[i] + c``)."""
+    named: dict[str, list[int]] = {}
+    members: dict[tuple[int, int], str | None] = {}
+    for t, thread in enumerate(spec.threads):
+        ids = [offsets[thread.instance] + c for c in thread.core_list]
+        for k, step in enumerate(thread.program):
+            if step.kind == "collective":
+                group = step.collective.group
+                members[(t, k)] = group
+                if group is not None and not set(ids) <= set(named.get(group, [])):
+                    named.setdefault(group, []).extend(i for i in ids if i not in named.get(group, []))
+    return {key: (named[g] if g is not None else [offsets[spec.threads[key[0]].instance] + c
+                                                   for c in spec.threads[key[0]].core_list])
+            for key, g in members.items()}
+
+
+def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str) -> WorkloadRun:
+    _check_placement(spec, sim, source)
+    instances = sorted({t.instance for t in spec.threads})
+    top = {i: max(c for t in spec.threads if t.instance == i for c in t.core_list) for i in instances}
+    offsets, world = {}, 0
+    for i in instances:  # global ids, instance-major: the collective world of every process
+        offsets[i], world = world, world + top[i] + 1
+    groups = collective_groups(spec, offsets)
     sim.collectives.fidelity = spec.collectives.fidelity
     sim.collectives.algorithm = spec.collectives.algorithm
-    if any(s.kind == "collective" for t in spec.threads for s in t.program):
-        for core in range(used[-1] + 1):
-            _check(rt.nrt_cc_global_comm_init(core, core, used[-1] + 1), "nrt_cc_global_comm_init", source)
     neffs = {name: neff_from_spec(name, m) for name, m in spec.models.items()}
+    placed = {}
+    for i in instances:
+        env = dict(spec.env)
+        env["NEURON_RT_VISIBLE_CORES"] = f"0-{top[i]}"
+        if spec.threads[0].style == "implicit_async":
+            env["NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS"] = str(max(t.in_flight for t in spec.threads))
+        rt = sim.runtime(env, instance=i)
+        _check(rt.nrt_init(1, "", ""), "nrt_init", source)
+        if groups:
+            for core in range(top[i] + 1):
+                _check(rt.nrt_cc_global_comm_init(core, offsets[i] + core, world), "nrt_cc_global_comm_init", source)
+        placed[i] = (rt, *_allocate(spec, rt, i, neffs, groups, source))
+    start = sim.now_ns
+    run = WorkloadRun(spec, sim, start, start, until_ns)
+    streams = sim.seed_sequence.spawn(_ARRIVALS_KEY + len(spec.threads))[_ARRIVALS_KEY:]
+    stop = start + until_ns if until_ns is not None else None
+    vcpus = sim.topology.spec.host.vcpus
+    for t, thread in enumerate(spec.threads):
+        name = thread.name or f"thread{t}"
+        rt, models, buffers, sets = placed[thread.instance]
+        mine = {k: ids for (owner, k), ids in groups.items() if owner == t}
+        runner = _ThreadRunner(run, rt, thread, name, models, buffers, sets, stop, np.random.default_rng(streams[t]),
+                               mine, offsets[thread.instance], t)
+        sim.spawn(runner.body, rt, cpus=thread.cpus or f"0-{vcpus - 1}", name=name)
+    return run
+
+
+def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff],
+              groups: dict[tuple[int, int], list[int]], source: str) -> tuple[dict, dict, dict]:
+    """Load the models and allocate the buffers of the threads on ``instance``: ``(models, buffers, sets)``."""
+    here = [(t, thread) for t, thread in enumerate(spec.threads) if thread.instance == instance]
+    used = sorted({c for _, thread in here for c in thread.core_list})
     models: dict[tuple[str, int], Any] = {}
     buffers: dict[tuple[int, int], dict[str, Any]] = {}
     sets: dict[tuple[int, int, str], tuple[Any, Any]] = {}
-    slots = {c: max(t.in_flight for t in spec.threads if c in t.core_list) for c in used}
-    for thread in spec.threads:
+    slots = {c: max(thread.in_flight for _, thread in here if c in thread.core_list) for c in used}
+    for _, thread in here:
         for step in thread.program:
             if step.kind == "execute":
                 for core in thread.core_list:
@@ -593,34 +649,24 @@ def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str
                     tensors[f"{model_name}:{io}"] = ref.value
                 sets[(core, slot, model_name)] = (tensors[f"{model_name}:inputs"], tensors[f"{model_name}:outputs"])
             buffers[(core, slot)] = tensors
-    for thread in spec.threads:
+    for t, thread in here:
         for k, step in enumerate(thread.program):
             if step.kind != "collective":
                 continue
             cc = step.collective
-            n = len(thread.core_list)
-            size = cc.size
-            in_size, out_size = {"allgather": (size // n, size), "reducescatter": (size, size // n)}.get(
-                cc.op, (size, size))
+            n = len(groups[(t, k)])
+            in_size, out_size = {"allgather": (cc.size // n, cc.size), "reducescatter": (cc.size, cc.size // n)}.get(
+                cc.op, (cc.size, cc.size))
             for core in thread.core_list:
                 for slot in range(slots[core]):
                     pair = []
                     for what, nbytes in (("in", in_size), ("out", out_size)):
                         out = Ref()
-                        _check(rt.nrt_tensor_allocate(0, core, nbytes, f"cc{k}.{what}[{slot}]", out),
+                        _check(rt.nrt_tensor_allocate(0, core, nbytes, f"t{t}.cc{k}.{what}[{slot}]", out),
                                f"allocating the collective's {what}put on core {core}", source)
                         pair.append(out.value)
-                    buffers[(core, slot)][f"cc{k}"] = tuple(pair)
-    start = sim.now_ns
-    run = WorkloadRun(spec, sim, start, start, until_ns)
-    streams = sim.seed_sequence.spawn(_ARRIVALS_KEY + len(spec.threads))[_ARRIVALS_KEY:]
-    stop = start + until_ns if until_ns is not None else None
-    for i, thread in enumerate(spec.threads):
-        name = thread.name or f"thread{i}"
-        runner = _ThreadRunner(run, rt, thread, name, models, buffers, sets, stop, np.random.default_rng(streams[i]))
-        vcpus = sim.topology.spec.host.vcpus
-        sim.spawn(runner.body, rt, cpus=thread.cpus or f"0-{vcpus - 1}", name=name)
-    return run
+                    buffers[(core, slot)][f"t{t}.cc{k}"] = tuple(pair)
+    return models, buffers, sets
 
 
 def load_python_workload(ref: str) -> Callable[[Simulator], Any]:

@@ -97,6 +97,8 @@ class CollectiveStepSpec(Spec):
     size: Bytes = Field(description="Input bytes per rank (output for allgather).")
     dtype: Literal[tuple(DTYPES)] = "bfloat16"  # type: ignore[valid-type]
     reduce: Literal["add", "max", "min"] = "add"
+    group: str | None = Field(None, min_length=1, description="Threads whose collective steps name the same group "
+                              "meet in one collective (their lanes, in thread order); default: this thread's lanes.")
 
 
 class StepSpec(Spec):
@@ -146,6 +148,7 @@ class ThreadSpec(Spec):
     """A host thread: where it runs, which logical cores it drives, and its program."""
 
     name: str | None = Field(None, min_length=1)
+    instance: int = Field(0, ge=0, description="Which instance of a cluster the thread runs on.")
     cpus: CpuList | None = None
     cores: CpuList = "0"
     dispatch: Literal["all", "round_robin"] = "all"
@@ -213,6 +216,17 @@ class WorkloadSpec(Spec):
         if "implicit_async" in styles and styles != {"implicit_async"}:
             raise _fail("threads", "implicit_async threads cannot share a process with nrta or sync threads "
                                    "(the runtime refuses nrta_* calls in implicit-async mode)")
+        shapes: dict[str, tuple[str, Any]] = {}
+        for i, thread in enumerate(self.threads):
+            for k, step in enumerate(thread.program):
+                cc = step.collective
+                if cc is None or cc.group is None:
+                    continue
+                shape = cc.model_dump(exclude={"group"})
+                where, first = shapes.setdefault(cc.group, (f"threads[{i}].program[{k}]", shape))
+                if first != shape:
+                    raise _fail(f"threads[{i}].program[{k}].collective", f"group {cc.group!r} is {first} at {where}; "
+                                "every step of a group must run the same collective")
         names = [t.name for t in self.threads if t.name]
         if len(set(names)) != len(names):
             raise _fail("threads", "thread names must be unique")
