@@ -12,8 +12,10 @@
 Blocking mirror calls (``nrt_execute`` in synchronous mode, ``nrt_tensor_read`` / ``nrt_tensor_write`` /
 ``nrt_tensor_copy``) block the thread, not the simulation: ``status = yield from thread.call(rt.nrt_execute,
 model, ins, outs)`` submits the request, waits (using no CPU) until it completes and returns its status.
-Calls that block more than once (``nrt_execute_repeat``, batches) and ``nrt_async_drain_queued_execs``
-belong to direct mode; from a thread they raise ``NeuronSimError``.
+In implicit async a blocking tensor call first waits, in the thread, for the pending executions it
+must, and ``nrt_async_drain_queued_execs`` blocks the thread until they are done. Calls that block
+more than once (``nrt_execute_repeat``, batches) belong to direct mode; from a thread they raise
+``NeuronSimError``.
 """
 
 from __future__ import annotations
@@ -71,11 +73,15 @@ class HostThread:
         try:
             result = method(*args)
             block = rt._thread_block  # noqa: SLF001 - a blocking call hands its request to the thread
+            waits = rt._thread_waits  # noqa: SLF001 - and what must complete before it is submitted
         finally:
             rt._cost_table = saved  # noqa: SLF001
             rt._in_thread = False  # noqa: SLF001
             rt.numa_node = saved_node
             rt._thread_block = None  # noqa: SLF001
+            rt._thread_waits = []  # noqa: SLF001
+        for unit, num in waits:  # implicit async: pending executions that use the tensor (or drain)
+            yield from self.wait_unit(unit, num)
         if block is None or result != NRT_STATUS.NRT_SUCCESS:
             return result
         unit, request = block

@@ -433,3 +433,20 @@ def test_a_group_runs_one_collective_and_instances_must_exist():
     data["instance"] = "trn1.32xlarge"
     with pytest.raises(ConfigError, match=r"threads\[1\]\.instance: instance 1 does not exist"):
         run_workload(load_workload(data))
+
+
+def test_implicit_async_read_waits_for_every_pending_execution_of_the_process():
+    # found by the property test: a blocking read in implicit async waits for all pending executions,
+    # also another thread's on another core; from a thread that wait is the thread's, not an error
+    spec = load_workload({
+        "schema_version": 1, "name": "implicit", "instance": "trn1.32xlarge",
+        "models": {"m": {"inputs": {"x": "4 KiB"}, "outputs": {"y": "4 KiB"}, "cost": {"duration": "300 us"}}},
+        "threads": [{"name": "reader", "cpus": "0", "cores": "0", "style": "implicit_async", "in_flight": 1,
+                     "iterations": 1, "program": [{"write": "x"}, {"write": "x"}, {"read": "y"}]},
+                    {"name": "runner", "cpus": "1", "cores": "4", "style": "implicit_async", "in_flight": 1,
+                     "iterations": 1, "program": [{"write": "x"}, {"execute": "m"}]}]})
+    run = run_workload(spec)
+    (execute,) = [r for r in run.requests if r.kind == "execute"]
+    (read,) = [r for r in run.requests if r.kind == "tensor_read"]
+    assert read.submit_ns >= execute.done_ns
+    assert all(i.done_ns >= 0 and i.failed == 0 for i in run.iterations)

@@ -73,6 +73,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self.sim = sim
         self._in_thread = False  # a process-mode thread is making the current call
         self._thread_block: tuple[ExecutionUnit, Any] | None = None  # a blocking call's request, for the thread
+        self._thread_waits: list[tuple[ExecutionUnit, int]] = []  # what it must wait for first (implicit async)
         self._generation = 0  # counts nrt_init calls (stale polling threads stop)
         self._proxy_cpus: tuple[int, ...] = ()
         self.instance = instance

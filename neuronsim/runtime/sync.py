@@ -50,9 +50,14 @@ class SyncMixin:
             self._sync_units[key] = unit
         return unit
 
-    def _wait_for(self, unit: ExecutionUnit, num: int) -> None:
-        """Block the (direct-mode) host until request ``num`` of ``unit`` completes."""
+    def _wait_for(self, unit: ExecutionUnit, num: int, defer: bool = False) -> None:
+        """Block the (direct-mode) host until request ``num`` of ``unit`` completes. From a process-mode
+        thread a ``defer``-able wait is handed to ``thread.call`` (``_thread_waits``), which makes it before
+        the call's own request is submitted; any other is refused."""
         if self._in_thread:
+            if defer:
+                self._thread_waits.append((unit, num))
+                return
             raise NeuronSimError("a blocking call from a process-mode thread: schedule the request and "
                                  "`yield from thread.wait(seq)` instead")
         env = self._env
@@ -142,7 +147,7 @@ class SyncMixin:
         self._core(vnc)
         unit = self._sync_units.get((_int(vnc), "exec"))
         if unit is not None and unit.last_submitted_num:
-            self._wait_for(unit, unit.last_submitted_num)
+            self._wait_for(unit, unit.last_submitted_num, defer=True)
         return S.NRT_SUCCESS
 
     def _wait_pending_executions(self, alloc: Any = None) -> None:
@@ -150,7 +155,7 @@ class SyncMixin:
         for request in list(self._async_pending):
             uses = alloc is None or any(a is alloc for a, *_ in request.accesses())
             if uses and request in self._async_pending:
-                self._wait_for(request.unit, request.seq_num)
+                self._wait_for(request.unit, request.seq_num, defer=True)
 
     @_mirror("schedule_ns")
     def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any) -> NRT_STATUS:

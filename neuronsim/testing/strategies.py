@@ -140,14 +140,15 @@ def workloads(max_cores: int = 2) -> st.SearchStrategy[dict[str, Any]]:
 @st.composite
 def workload_files(draw: Any, instance: str = "trn1.2xlarge", max_cores: int = 2) -> dict[str, Any]:
     """A workload file (as a dict, for :func:`neuronsim.workload.spec.load_workload`): one model, one or two
-    threads with random programs of writes, executions, reads, collectives and host steps, styles,
-    in-flight limits and arrivals."""
+    threads with random programs of writes, executions, reads, collectives and host steps, styles
+    (explicit async, synchronous, or the whole process in implicit async), in-flight limits and arrivals."""
     threads = []
     count = draw(st.integers(1, 2))
+    implicit = draw(st.integers(0, 5)) == 0  # implicit async is a whole process's mode
     for t in range(count):
         cores = draw(st.integers(1, max_cores))
         first = t * max_cores
-        style = draw(st.sampled_from(["nrta", "nrta", "sync"]))
+        style = "implicit_async" if implicit else draw(st.sampled_from(["nrta", "nrta", "sync"]))
         dispatch = draw(st.sampled_from(["all", "round_robin"]))
         options = [{"write": "x"}, {"execute": "m"}, {"read": "y"}, {"read": "y", "queue": 1},
                    {"compute": f"{draw(st.integers(1, 50))} us"}]

@@ -410,12 +410,7 @@ class _ThreadRunner:
                 self._track(it, task, request.unit, request)
                 return
         else:
-            (tensor,) = self._args(it, task)
-            if self.style == "implicit_async":
-                # a blocking tensor call waits for the pending executions that use the tensor (A23)
-                for pending in list(rt._async_pending):  # noqa: SLF001
-                    if any(a is tensor.alloc for a, *_ in pending.accesses()):
-                        yield from thread.wait_unit(pending.unit, pending.seq_num)
+            (tensor,) = self._args(it, task)  # in implicit async it first waits for pending executions (A23)
             name = f"nrt_tensor_{kind}"
             if kind == "write":
                 status = yield from thread.call(rt.nrt_tensor_write, tensor, None, 0, tensor.size)
