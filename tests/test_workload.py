@@ -330,6 +330,10 @@ def test_progress_bar_draws_over_simulated_time():
     run_workload(spec, until_ns=2_000_000, progress=late)
     late.close()
     assert quiet.getvalue() == ""
+    counted = io.StringIO()
+    bar = Progress(counted, after_s=0.0)  # no end time: over the iterations
+    run_workload(workload([{"execute": "m"}], iterations=30_000), progress=bar)
+    assert counted.getvalue().endswith("100.0 %  30000 of 30000 iterations")
 
 
 def test_duration_bounds_the_arrivals():

@@ -14,7 +14,8 @@ __all__ = ["run_command", "Progress"]
 
 
 class Progress:
-    """A progress bar over simulated time on stderr, shown once a run has taken a second of wall time."""
+    """A progress bar on stderr (over simulated time, or iterations), shown once a run has taken a second
+    of wall time."""
 
     WIDTH = 30
 
@@ -24,13 +25,14 @@ class Progress:
         self.after_s = after_s
         self.shown = False
 
-    def __call__(self, now_ns: int, until_ns: int) -> None:
+    def __call__(self, done: int, total: int, unit: str = "ns") -> None:
         if not self.shown and time.monotonic() - self.started < self.after_s:
             return
         self.shown = True
-        done = min(1.0, now_ns / until_ns) if until_ns else 1.0
-        bar = "#" * int(done * self.WIDTH)
-        self.stream.write(f"\r[{bar:<{self.WIDTH}}] {done * 100:5.1f} %  {format_ns(now_ns)} of {format_ns(until_ns)}")
+        fraction = min(1.0, done / total) if total else 1.0
+        bar = "#" * int(fraction * self.WIDTH)
+        what = f"{format_ns(done)} of {format_ns(total)}" if unit == "ns" else f"{done} of {total} {unit}"
+        self.stream.write(f"\r[{bar:<{self.WIDTH}}] {fraction * 100:5.1f} %  {what}")
         self.stream.flush()
 
     def close(self) -> None:

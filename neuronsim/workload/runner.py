@@ -96,6 +96,7 @@ class WorkloadRun:
     threads: list[HostThread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     events: int = 0  # SimPy events the run processed
+    completed: int = 0  # iterations completed so far
 
     @property
     def elapsed_ns(self) -> int:
@@ -451,6 +452,7 @@ class _ThreadRunner:
         it.left -= 1
         if it.left == 0:
             it.record.done_ns = self.sim.now_ns
+            self.run.completed += 1
             self.open.remove(it)
             for lane in it.lanes:
                 self.lane_open[lane] -= 1
@@ -476,7 +478,7 @@ def _check(status: int, what: str, source: str) -> None:
 
 def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
                  lnc: int | None = None, seed: int | None = None, until_ns: int | None = None,
-                 source: str = "workload", progress: Callable[[int, int], None] | None = None) -> WorkloadRun:
+                 source: str = "workload", progress: Callable[[int, int, str], None] | None = None) -> WorkloadRun:
     """Simulate a workload; returns the :class:`WorkloadRun` the summary and trace are built from.
 
     Args:
@@ -484,7 +486,9 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
             process-mode threads on the simulator it is given (its requests are all recorded).
         instance, lnc, seed, until_ns: override the workload's own (``--instance`` and so on).
         source: the file name errors are reported against.
-        progress: called as ``progress(now_ns, until_ns)`` while a run with an end time goes on.
+        progress: called as ``progress(done, total, unit)`` as the run goes on: simulated time (``"ns"``)
+            on a run with an end time, else completed iterations (``"iterations"``) when all threads
+            have a count.
     """
     from neuronsim.simulator import Simulator
 
@@ -508,7 +512,7 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         run = WorkloadRun(None, sim, start, start, until_ns)
     else:
         run = _start(spec, sim, until_ns, source)
-    run.events = _advance(sim, until_ns, progress)
+    run.events = _advance(sim, until_ns, progress, run)
     run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
     run.threads = list(sim.threads)
     if spec is None:
@@ -516,20 +520,40 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     return run
 
 
-def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int], None] | None) -> int:
-    """Run to the end (or for ``until_ns``); returns how many SimPy events were processed."""
+PROGRESS_EVERY = 20_000  # events between progress reports on a run without an end time
+
+
+def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int, str], None] | None,
+             run: WorkloadRun) -> int:
+    """Run to the end (or for ``until_ns``); returns how many SimPy events were processed. Progress is
+    reported over simulated time when the run has an end time, else over iterations when their number
+    is known."""
     env = sim.env
     queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
     end = float("inf") if until_ns is None else sim.now_ns + until_ns
     chunk = max(1, until_ns // 50) if until_ns is not None else 0
+    spec = run.spec
+    total = sum(t.iterations for t in spec.threads) if spec is not None and all(
+        t.iterations is not None for t in spec.threads) else None
     events = 0
     while queue and queue[0][0] <= end:
-        limit = min(end, queue[0][0] + chunk) if chunk else end
-        while queue and queue[0][0] <= limit:
-            step()
-            events += 1
-        if progress is not None and until_ns is not None:
-            progress(min(until_ns, int(env.now) - (int(end) - until_ns)), until_ns)
+        if chunk:
+            limit = min(end, queue[0][0] + chunk)
+            while queue and queue[0][0] <= limit:
+                step()
+                events += 1
+        else:
+            for _ in range(PROGRESS_EVERY):
+                if not queue:
+                    break
+                step()
+                events += 1
+        if progress is None:
+            continue
+        if until_ns is not None:
+            progress(min(until_ns, int(env.now) - (int(end) - until_ns)), until_ns, "ns")
+        elif total:
+            progress(run.completed, total, "iterations")
     if until_ns is not None and end > env._now:  # noqa: SLF001
         env._now = end  # noqa: SLF001 - nothing is due before the end
     return events
