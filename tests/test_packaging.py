@@ -22,3 +22,11 @@ def test_every_data_file_matches_a_package_data_pattern():
     unshipped = [f for f in data_files if not any(fnmatch.fnmatch(f, pat) and f.count("/") == pat.count("/")
                                                   for pat in patterns)]
     assert not unshipped, f"not in [tool.setuptools.package-data]: {unshipped}"
+
+
+def test_every_python_folder_is_a_package_the_wheel_ships():
+    from setuptools import find_packages
+
+    shipped = set(find_packages(str(ROOT), include=["neuronsim*"]))
+    folders = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in (ROOT / "neuronsim").rglob("*.py")}
+    assert folders <= shipped, f"folders with Python code that find_packages misses: {sorted(folders - shipped)}"
