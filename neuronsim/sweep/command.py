@@ -24,29 +24,14 @@ def add_sweep_parser(sub: Any) -> None:
     sweep.set_defaults(handler=_cmd_sweep)
 
 
-class _Bar:
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        self.shown = True
-        width = 30
-        filled = int(width * done / total) if total else width
-        sys.stderr.write(f"\r[{'#' * filled:<{width}}] {done}/{total} points")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-
-
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from neuronsim.sweep.plot import plot_sweep
     from neuronsim.sweep.runner import points, run_sweep
     from neuronsim.sweep.spec import load_sweep
+    from neuronsim.workload.command import Progress
 
     spec, base, source = load_sweep(args.file)
-    bar = None if args.no_progress or not sys.stderr.isatty() else _Bar()
+    bar = None if args.no_progress or not sys.stderr.isatty() else Progress()
     try:
         result = run_sweep(spec, base, source, args.out, workers=args.workers, dask=args.dask, progress=bar)
     finally:

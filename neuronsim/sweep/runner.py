@@ -174,14 +174,14 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Path, *, workers: int = 1,
-              dask: str | None = None, progress: Callable[[int, int], None] | None = None) -> SweepResult:
+              dask: str | None = None, progress: Callable[[int, int, str], None] | None = None) -> SweepResult:
     """Run the points of ``spec`` not already in ``out``; see the module docstring.
 
     Args:
         workers: local processes (or, with ``dask="local"``, workers of a local Dask cluster).
         dask: ``None`` (a local process pool), ``"local"`` (a Dask ``LocalCluster``) or a scheduler
             address (``tcp://host:8786``).
-        progress: called as ``progress(done, total)`` as points finish.
+        progress: called as ``progress(done, total, "points")`` as points finish.
     """
     if workers < 1:
         raise ConfigError("neuronsim sweep", f"must be >= 1, not {workers}", field="--workers")
@@ -205,7 +205,7 @@ def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Pat
         nonlocal last_write
         rows[row["key"]] = row
         if progress is not None:
-            progress(len(rows) - skipped, len(tasks))
+            progress(len(rows) - skipped, len(tasks), "points")
         if time.monotonic() - last_write >= WRITE_EVERY_S:
             write_rows(path, ordered(), columns)
             last_write = time.monotonic()

@@ -101,11 +101,10 @@ def timeline(run: Any) -> dict[str, Any]:
 
     # host threads: API calls and host steps
     call_of: dict[int, tuple[int, int, float]] = {}  # id(request) -> (pid, tid, ts inside the call slice)
-    for thread in run.threads:
-        tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
+    thread_tids = {thread.name: tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
+                   for thread in run.threads}
     for call in run.calls:
-        thread = next(t for t in run.threads if t.name == call.thread)
-        tid = tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
+        tid = thread_tids[call.thread]
         label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
         args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
         events.append({"ph": "X", "pid": 0, "tid": tid, "name": label, "cat": "api", "ts": _us(call.begin_ns),

@@ -36,6 +36,10 @@ def _natural(name: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
+def _busiest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(items, key=lambda item: (-item["utilisation"], _natural(item["name"])))
+
+
 def channel_kind(name: str) -> str:
     for needle, kind in _KINDS:
         if needle in name:
@@ -130,7 +134,7 @@ def summary(run: Any) -> dict[str, Any]:
         mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
         queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
                        "depth_mean": mean, "depth_max": peak})
-    out["queues"] = sorted(queues, key=lambda q: (-q["utilisation"], _natural(q["name"])))
+    out["queues"] = _busiest_first(queues)
     channels: dict[str, list[dict[str, Any]]] = {key: [] for _, key in _SECTIONS}
     section = dict(_SECTIONS)
     all_channels = [c for system in sim.systems for c in system.channels()] + [link.channel for link in sim.z_links.values()]
@@ -143,16 +147,14 @@ def summary(run: Any) -> dict[str, Any]:
         moved = sum(n for b, e, n in channel.log if lo <= b < hi)
         channels[key].append({"name": channel.name, "utilisation": busy_in_window(channel.log, lo, hi) / window,
                               "bytes": moved})
-    for key in channels:
-        channels[key].sort(key=lambda c: (-c["utilisation"], _natural(c["name"])))
-    out.update(channels)
+    out.update({key: _busiest_first(items) for key, items in channels.items()})
     cpus = []
     for i, host in enumerate(sim.hosts):
         for cpu, busy in enumerate(host.busy_ns):
             if busy:
                 cpus.append({"name": f"cpu{cpu}" if len(sim.hosts) == 1 else f"i{i}/cpu{cpu}",
                              "utilisation": min(1.0, busy / window)})
-    out["cpus"] = sorted(cpus, key=lambda c: (-c["utilisation"], _natural(c["name"])))
+    out["cpus"] = _busiest_first(cpus)
     candidates = [("execution-unit queue", q["name"], q["utilisation"]) for q in queues]
     for kind, key in _SECTIONS:
         candidates += [(kind, c["name"], c["utilisation"]) for c in channels[key]]
