@@ -184,7 +184,8 @@ def test_selection_follows_the_documented_sweet_spots():
     assert [select_algorithm("allreduce", 16, s, True) for s in (4, 131072, 2 << 20, 32 << 20, 512 << 20)] == \
         ["mesh", "mesh", "rdh", "kangaring", "kangaring"]
     assert select_algorithm("allreduce", 12, 32 << 20, False) == "ring"  # no power of two, no KangaRing
-    assert select_algorithm("allgather", 32, 1 << 30, True) == "ring"
+    assert select_algorithm("allgather", 32, 1 << 30, False) == "ring"
+    assert select_algorithm("allgather", 32, 1 << 30, True) == "kangaring"  # its duplication serves AG and RS too
 
 
 def test_kangaring_needs_every_rank_of_each_chip():

@@ -69,7 +69,7 @@ def test_api_call_sequences_replay(calls):
 
 def test_every_strategy_is_exercised():
     assert set(ns.__all__) >= {"topologies", "neffs", "tensor_sizes", "host_buffers", "workloads", "fault_plans",
-                               "api_calls"}
+                               "api_calls", "collectives", "run_collective"}  # collectives: test_collective_properties
 
 
 class ReferenceContract(NrtaContract):

@@ -12,13 +12,15 @@ the all-reduce buffer, the all-gather *output*, the reduce-scatter *input*, the 
   the torus seen as a hypercube; needs a power-of-two rank count.
 * **Hierarchical** (groups spanning instances): rings inside each instance and rings of same-position
   ranks across instances, over EFA or the UltraServer's Z rings (``plan_hierarchical``).
-* **KangaRing** (LNC=2, every rank of each chip in the group): a ring over the primary ranks (two per
-  chip), so half the steps of Ring, each carrying twice the bytes; the destination's secondary gets
-  its copy by DMA write duplication (an extra HBM write, no extra read or link traffic).
+* **KangaRing** (LNC=2, every rank of each chip in the group; all-reduce, all-gather, reduce-scatter):
+  a ring over the primary ranks (two per chip), so half the steps of Ring, each carrying twice the
+  bytes; the destination's secondary gets its copy by DMA write duplication (an extra HBM write, no
+  extra read or link traffic).
 
 Selection (reference/hardware.md §8.2, docs/assumptions.md A20): Mesh below 16 KiB per rank, RDH below
 0.875 MiB per rank (the figure's 1 MB and 56 MB boundaries at 64 ranks, scaled by rank count), then
-KangaRing where it applies, else Ring; RDH only for power-of-two groups.
+KangaRing where it applies, else Ring; RDH only for power-of-two groups; all-to-all and permute write
+directly (Mesh).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, inst
         return "mesh"
     if per_rank < RDH_BYTES_PER_RANK and n & (n - 1) == 0:
         return "rdh"
-    return "kangaring" if kangaring_ok and operation == "allreduce" else "ring"
+    return "kangaring" if kangaring_ok else "ring"
 
 
 def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: int, side: int | None,
@@ -167,7 +169,9 @@ def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size:
         transfers = tuple(Transfer(prim[i], prim[(i + 1) % len(prim)], big,
                                    secondary.get(prim[(i + 1) % len(prim)], -1)) for i in range(len(prim)))
         steps = len(prim) - 1
-        return [Phase("kangaring reduce-scatter", transfers, steps), Phase("kangaring all-gather", transfers, steps)]
+        scatter, gather = (Phase("kangaring reduce-scatter", transfers, steps),
+                           Phase("kangaring all-gather", transfers, steps))
+        return {"allreduce": [scatter, gather], "reducescatter": [scatter], "allgather": [gather]}[operation]
     ring = _pairs(order, chunk)
     if operation == "allreduce":
         return [Phase("ring reduce-scatter", ring, n - 1), Phase("ring all-gather", ring, n - 1)]

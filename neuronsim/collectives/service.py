@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from neuronsim.collectives.algorithms import plan, select_algorithm
+from neuronsim.collectives.algorithms import Phase, plan, select_algorithm
 from neuronsim.collectives.data import collective_outputs
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
 from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
@@ -118,6 +118,37 @@ class CollectiveService:
             del self._pending[(ctx.group, k)]
             self._start(meeting, now)
 
+    def plan_for(self, cores: list[Any], operation: str, size: int,
+                 requested: str | None = None) -> tuple[str, list[Phase]]:
+        """The algorithm a collective of ``operation`` over ``cores`` (in rank order) runs, and its phases.
+
+        ``requested`` (per call), else the run-wide ``algorithm``, else the runtime's selection; RDH falls
+        back to Ring off a power of two, KangaRing where some chip is not whole (hardware.md §8.2).
+        All-to-all and permute always write directly and are labelled ``mesh``."""
+        topo = self.sim.topology
+        n = len(cores)
+        devices = {c.device.global_index for c in cores}
+        whole_chips = all(sum(1 for c in cores if c.device.global_index == d) == topo.logical_cores_per_device
+                          for d in devices)
+        kangaring_ok = topo.lnc == 2 and whole_chips
+        instance_of = [c.device.instance for c in cores]
+        instances = len(set(instance_of))
+        algorithm = requested or self.algorithm or select_algorithm(operation, n, size, kangaring_ok, instances)
+        if operation in ("alltoall", "permute"):
+            algorithm = "mesh"
+        if algorithm == "kangaring" and not kangaring_ok:
+            algorithm = "ring"  # KangaRing needs every rank of each chip (hardware.md §8.2)
+        if algorithm == "rdh" and n & (n - 1):
+            algorithm = "ring"
+        locations = [(c.device.global_index, c.local_index) for c in cores]
+        side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
+            else None
+        primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
+        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of)
+        if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
+            algorithm = "ring"
+        return algorithm, phases
+
     @staticmethod
     def _signature(ctx: CCContext) -> tuple:
         return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
@@ -146,27 +177,9 @@ class CollectiveService:
                 outputs = collective_outputs(first.operation, inputs, first.dtype, first.op)
                 for req, data in zip(requests, outputs, strict=True):
                     req.results.append(data)
-        topo = self.sim.topology
-        devices = {c.device.global_index for c in cores}
-        whole_chips = all(sum(1 for c in cores if c.device.global_index == d) == topo.logical_cores_per_device
-                          for d in devices)
-        kangaring_ok = topo.lnc == 2 and whole_chips
-        instance_of = [c.device.instance for c in cores]
-        instances = len(set(instance_of))
-        algorithm = first.algorithm or self.algorithm or select_algorithm(first.operation, meeting.n, first.size,
-                                                                          kangaring_ok, instances)
-        if algorithm == "kangaring" and not kangaring_ok:
-            algorithm = "ring"  # KangaRing needs every rank of each chip (hardware.md §8.2)
-        if algorithm == "rdh" and meeting.n & (meeting.n - 1):
-            algorithm = "ring"
-        locations = [(c.device.global_index, c.local_index) for c in cores]
-        side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
-            else None
-        primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-        phases = plan(first.operation, algorithm, locations, first.size, side, primaries, instance_of)
-        if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
-            algorithm = "ring"
+        algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm)
         start = now + self.launch_ns
+        topo = self.sim.topology
         record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, now, start,
                                   [0] * meeting.n)
         self.records.append(record)

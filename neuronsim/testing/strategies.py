@@ -8,12 +8,15 @@ Everything they draw is valid by construction (a test checks it):
 * :func:`tensor_sizes` and :func:`host_buffers` — sizes and the bytes to write;
 * :func:`workloads` — parameters of the built-in pipeline (``neuronsim run``);
 * :func:`fault_plans` — fault plans valid for a topology;
-* :func:`api_calls` — sequences of ``nrta_*`` calls, replayed with :func:`replay`.
+* :func:`api_calls` — sequences of ``nrta_*`` calls, replayed with :func:`replay`;
+* :func:`collectives` — one collective (instance, ranks, operation, dtype, reduction, algorithm and
+  every rank's input), run with :func:`run_collective`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -27,7 +30,7 @@ from neuronsim.runtime.neff import DTYPES, FixedCost, Neff, Roofline
 from neuronsim.topology.spec import InstanceSpec
 
 __all__ = ["topologies", "neffs", "tensor_sizes", "host_buffers", "workloads", "workload_files", "fault_plans", "api_calls",
-           "replay", "FAULT_STATUSES"]
+           "replay", "FAULT_STATUSES", "CollectiveCase", "collectives", "run_collective", "COLLECTIVE_INSTANCES"]
 
 FAULT_STATUSES = ("NRT_EXEC_HW_ERR_HBM_UE", "NRT_EXEC_HW_ERR_NC_UE", "NRT_EXEC_HW_ERR_DMA_ABORT",
                   "NRT_EXEC_BAD_INPUT", "NRT_EXEC_COMPLETED_WITH_NUM_ERR", "NRT_EXEC_COMPLETED_WITH_ERR",
@@ -275,3 +278,130 @@ def replay(rt: Any, calls: list[tuple], *, size_bytes: int = 4096,
             sim.run_for_ns(call[1])
             out.append((call, 0, None, None))
     return out
+
+
+# presets for collective cases, with their logical core counts at the default LNC, and per device
+COLLECTIVE_INSTANCES = {"trn1.2xlarge": 2, "trn1.32xlarge": 32, "inf2.48xlarge": 24, "trn2.48xlarge": 64}
+_CORES_PER_DEVICE = {"trn1.2xlarge": 2, "trn1.32xlarge": 2, "inf2.48xlarge": 2, "trn2.48xlarge": 4}
+_COLLECTIVE_OPS = {"allreduce": "NRT_CC_ALLREDUCE", "allgather": "NRT_CC_ALLGATHER",
+                   "reducescatter": "NRT_CC_REDUCESCATTER", "alltoall": "NRT_CC_ALLTOALL", "permute": "NRT_CC_PERMUTE"}
+
+
+@dataclass(frozen=True)
+class CollectiveCase:
+    """One collective: ranks ``0..ranks-1`` are the first ``ranks`` cores of ``instance``; ``inputs`` holds
+    each rank's input (a numpy array of the dtype's element type: uint16 bits for BF16, uint8 for FP8).
+    ``algorithm`` None leaves the choice to the runtime."""
+
+    instance: str
+    ranks: int
+    operation: str
+    dtype: int
+    op: int
+    algorithm: str | None
+    inputs: tuple[np.ndarray, ...]
+
+    @property
+    def output_bytes(self) -> int:
+        size = self.inputs[0].nbytes
+        return {"allgather": size * self.ranks, "reducescatter": size // self.ranks}.get(self.operation, size)
+
+
+def _collective_inputs(rng: np.random.Generator, dtype: int, element: np.dtype, count: int,
+                       ranks: int) -> tuple[np.ndarray, ...]:
+    from neuronsim.collectives.data import REDUCIBLE
+    from neuronsim.nrt import nrt_dtype_t as D
+
+    out = []
+    for _ in range(ranks):
+        if dtype in (D.NRT_DTYPE_FLOAT32, D.NRT_DTYPE_FLOAT16):
+            values = rng.integers(-64, 65, count).astype(element)  # small integers: exact sums, no overflow
+        elif dtype == D.NRT_DTYPE_BFLOAT16:
+            values = (rng.integers(-64, 65, count).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+        elif dtype in REDUCIBLE:  # the integer types
+            info = np.iinfo(element)  # the whole range: sums wrap as on hardware
+            values = rng.integers(info.min, info.max, count, dtype=element, endpoint=True)
+        else:  # FP8 and FP32R: bytes that are only moved, never reduced
+            values = rng.integers(0, 256, count * element.itemsize, dtype=np.uint8).view(element)
+        out.append(values)
+    return tuple(out)
+
+
+@st.composite
+def collectives(draw: Any, instances: tuple[str, ...] = tuple(COLLECTIVE_INSTANCES), max_ranks: int = 16,
+                operations: tuple[str, ...] = tuple(_COLLECTIVE_OPS),
+                algorithms: tuple[str | None, ...] = (None, "ring", "mesh", "rdh", "kangaring"),
+                max_elements_per_rank: int = 64) -> CollectiveCase:
+    """Collectives valid for :func:`run_collective`: every operation with the ``nrt_dtype_t`` types it
+    accepts (FP8 and FP32R only where nothing is reduced), ADD/MAX/MIN, any algorithm (the runtime
+    falls back to Ring where RDH or KangaRing does not apply), element counts divisible by the ranks."""
+    from neuronsim.collectives.data import ELEMENT, REDUCIBLE
+    from neuronsim.nrt import nrt_op_type_t
+
+    instance = draw(st.sampled_from(instances))
+    most = max(2, min(max_ranks, COLLECTIVE_INSTANCES.get(instance, 2)))
+    per_device = _CORES_PER_DEVICE.get(instance, 1)
+    # biased to powers of two (RDH applies) and whole devices (KangaRing applies on trn2)
+    ranks = draw(st.sampled_from([1 << k for k in range(1, most.bit_length()) if 1 << k <= most])
+                 | st.sampled_from([k * per_device for k in range(1, most // per_device + 1) if k * per_device >= 2])
+                 | st.integers(2, most))
+    operation = draw(st.sampled_from(operations))
+    reduces = operation in ("allreduce", "reducescatter")
+    dtype = draw(st.sampled_from(sorted(REDUCIBLE if reduces else ELEMENT)))
+    op = draw(st.sampled_from([nrt_op_type_t.NRT_OP_ADD, nrt_op_type_t.NRT_OP_MAX, nrt_op_type_t.NRT_OP_MIN]
+                              if reduces else [nrt_op_type_t.NRT_OP_ADD]))
+    algorithm = draw(st.sampled_from(algorithms))
+    count = ranks * draw(st.integers(1, max(1, max_elements_per_rank // ranks)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    inputs = _collective_inputs(rng, int(dtype), ELEMENT[dtype][1], count, ranks)
+    return CollectiveCase(instance, ranks, operation, int(dtype), int(op), algorithm, inputs)
+
+
+def run_collective(case: CollectiveCase, *, fidelity: str = "step", sim: Any = None,
+                   queue: int | None = None) -> tuple[list[np.ndarray], Any, Any]:
+    """Run ``case`` through the mirror (``nrt_cc_global_comm_init``, ``nrta_tensor_write``,
+    ``nrta_cc_prepare`` / ``nrta_cc_schedule`` on queue ``rank % 3`` or ``queue``, ``nrta_tensor_read``).
+
+    Returns every rank's output (as the inputs' element type), the collective's record (algorithm,
+    start, each rank's end) and the simulator. Raises AssertionError if a call or a rank fails.
+    """
+    import neuronsim
+    from neuronsim import nrt
+
+    sim = sim or neuronsim.Simulator(case.instance, record=True)
+    sim.collectives.algorithm = case.algorithm
+    sim.collectives.fidelity = fidelity
+    ranks = case.ranks
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{ranks - 1}"})
+    assert rt.nrt_init(1, "", "") == NRT_STATUS.NRT_SUCCESS
+    n_in, n_out = case.inputs[0].nbytes, case.output_bytes
+    ins, outs, rets = [], [], []
+    for r in range(ranks):
+        assert rt.nrt_cc_global_comm_init(r, r, ranks) == NRT_STATUS.NRT_SUCCESS
+        i, o = Ref(), Ref()
+        assert rt.nrt_tensor_allocate(0, r, n_in, f"in{r}", i) == NRT_STATUS.NRT_SUCCESS
+        assert rt.nrt_tensor_allocate(0, r, n_out, f"out{r}", o) == NRT_STATUS.NRT_SUCCESS
+        data = np.ascontiguousarray(case.inputs[r]).view(np.uint8)
+        assert rt.nrta_tensor_write(i.value, data, 0, n_in, r, 0, Ref(), Ref()) == NRT_STATUS.NRT_SUCCESS
+        ins.append(i.value)
+        outs.append(o.value)
+    sim.run_until_idle()
+    for r in range(ranks):
+        comm = nrt.nrt_cc_comm_t(list(range(ranks)), r, ranks, vnc=r)
+        ctx, ret = Ref(), Ref()
+        status = rt.nrta_cc_prepare(comm, [ins[r]], [outs[r]], case.dtype, case.op,
+                                    getattr(nrt, _COLLECTIVE_OPS[case.operation]), ctx)
+        assert status == NRT_STATUS.NRT_SUCCESS, status
+        status = rt.nrta_cc_schedule(ctx, r % 3 if queue is None else queue, ret, Ref())
+        assert status == NRT_STATUS.NRT_SUCCESS, status
+        rets.append(ret)
+    sim.run_until_idle()
+    assert [ret.value for ret in rets] == [NRT_STATUS.NRT_SUCCESS] * ranks
+    record = sim.collectives.records[-1]
+    buffers = []
+    for r in range(ranks):
+        buf = np.zeros(n_out, np.uint8)
+        assert rt.nrta_tensor_read(buf, outs[r], 0, n_out, r, 0, Ref(), Ref()) == NRT_STATUS.NRT_SUCCESS
+        buffers.append(buf)
+    sim.run_until_idle()
+    return [b.view(case.inputs[0].dtype) for b in buffers], record, sim

@@ -1,0 +1,144 @@
+"""Collective invariants over generated cases (neuronsim.testing.strategies.collectives): results equal an
+independent numpy reference whatever the algorithm and fidelity, every rank completes exactly once;
+all-reduce = reduce-scatter then all-gather (data, and time within 5 %); time monotone in message size;
+every byte a plan routes is on its links, and each rank's collective DMA moves what the algorithm says."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import neuronsim
+from neuronsim import nrt
+from neuronsim.collectives.nccom import run_nccom
+from neuronsim.testing.strategies import COLLECTIVE_INSTANCES, CollectiveCase, collectives, run_collective
+
+D = nrt.nrt_dtype_t
+REDUCE = {nrt.NRT_OP_ADD: np.add, nrt.NRT_OP_MAX: np.maximum, nrt.NRT_OP_MIN: np.minimum}
+NCCOM = {"allreduce": "allr", "allgather": "allg", "reducescatter": "redsct", "alltoall": "alltoall",
+         "permute": "permute"}
+
+
+def reference(case: CollectiveCase) -> list[np.ndarray]:
+    """What each rank should hold: reductions in rank order in the element type (BF16 via float32, rounded
+    to nearest even), written from scratch here rather than taken from neuronsim.collectives.data."""
+    n, arrays = case.ranks, list(case.inputs)
+    if case.operation in ("allreduce", "reducescatter"):
+        fn = REDUCE[case.op]
+        if case.dtype == D.NRT_DTYPE_BFLOAT16:
+            acc = (arrays[0].astype(np.uint32) << 16).view(np.float32)
+            for a in arrays[1:]:
+                acc = fn(acc, (a.astype(np.uint32) << 16).view(np.float32)).astype(np.float32)
+            bits = acc.view(np.uint32).astype(np.uint64)
+            acc = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+        else:
+            acc = arrays[0].copy()
+            with np.errstate(over="ignore"):
+                for a in arrays[1:]:
+                    acc = fn(acc, a).astype(arrays[0].dtype)
+        return [acc] * n if case.operation == "allreduce" else list(np.split(acc, n))
+    if case.operation == "allgather":
+        return [np.concatenate(arrays)] * n
+    if case.operation == "alltoall":
+        return [np.concatenate([np.split(a, n)[r] for a in arrays]) for r in range(n)]
+    return [arrays[(r - 1) % n] for r in range(n)]  # permute: rank r receives from rank r - 1
+
+
+def expected_algorithm(case: CollectiveCase) -> str | None:
+    """The label the runtime must report for a forced algorithm (None: the runtime's own choice)."""
+    if case.operation in ("alltoall", "permute"):
+        return "mesh"
+    if case.algorithm == "rdh" and case.ranks & (case.ranks - 1):
+        return "ring"
+    if case.algorithm == "kangaring" and not (case.instance == "trn2.48xlarge" and case.ranks % 4 == 0):
+        return "ring"  # LNC=2 and whole chips only (ranks 0..r-1 fill chips of 4 logical cores)
+    return case.algorithm
+
+
+def work_ns(record) -> int:
+    """The algorithm's time, without the fixed launch cost."""
+    return max(record.ends_ns) - record.start_ns
+
+
+@given(collectives(), st.sampled_from(["step", "analytical"]))
+def test_results_equal_numpy_whatever_the_algorithm_and_fidelity(case, fidelity):
+    outputs, record, sim = run_collective(case, fidelity=fidelity)
+    assert expected_algorithm(case) in (None, record.algorithm)
+    for got, want in zip(outputs, reference(case), strict=True):
+        np.testing.assert_array_equal(got, want)
+    # exactly once: one record, every rank ended once, not before the collective started
+    assert len(sim.collectives.records) == 1
+    assert len(record.ends_ns) == case.ranks and min(record.ends_ns) >= record.start_ns
+    assert neuronsim.check_invariants(sim) == []
+
+
+@given(collectives(operations=("allreduce",), algorithms=("ring", "mesh", "rdh", "kangaring"),
+                   max_elements_per_rank=1 << 14), st.sampled_from(["step", "analytical"]))
+def test_allreduce_is_reducescatter_then_allgather(case, fidelity):
+    ar, ar_record, _ = run_collective(case, fidelity=fidelity)
+    rs, rs_record, _ = run_collective(dataclasses.replace(case, operation="reducescatter"), fidelity=fidelity)
+    ag, ag_record, _ = run_collective(dataclasses.replace(case, operation="allgather", inputs=tuple(rs)),
+                                      fidelity=fidelity)
+    for a, b in zip(ar, ag, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ar_record.algorithm == rs_record.algorithm == ag_record.algorithm
+    split = work_ns(rs_record) + work_ns(ag_record)
+    assert abs(work_ns(ar_record) - split) <= 0.05 * split
+
+
+@given(st.sampled_from(sorted(COLLECTIVE_INSTANCES)), st.integers(2, 32), st.sampled_from(sorted(NCCOM)),
+       st.sampled_from(["ring", "mesh", "rdh", "kangaring"]), st.sampled_from(["step", "analytical"]),
+       st.integers(0, 24), st.integers(0, 24))
+def test_time_is_monotone_in_message_size(instance, ranks, operation, algorithm, fidelity, a, b):
+    ranks = min(ranks, COLLECTIVE_INSTANCES[instance])
+    small, large = sorted((ranks * 4 << a, ranks * 4 << b))
+    rows = run_nccom(NCCOM[operation], instance=instance, ranks=ranks, sizes=[small, large], dtype="fp32",
+                     iterations=1, warmup=0, algorithm=algorithm, fidelity=fidelity)
+    assert rows[0].time_avg_us <= rows[1].time_avg_us
+
+
+@given(collectives(instances=("trn1.32xlarge", "trn2.48xlarge", "inf2.48xlarge"), max_ranks=32,
+                   max_elements_per_rank=1 << 10))
+def test_bytes_on_every_link_and_dma_are_accounted(case):
+    """Every link carries exactly the bytes the plan routes over it (ranks' sends, never the duplicated
+    writes), and each rank's collective DMA sends what the algorithm's volume formula says."""
+    sim = neuronsim.Simulator(case.instance, record=True)
+    size = {"allgather": case.output_bytes}.get(case.operation, case.inputs[0].nbytes)
+    hw = sim.system.cores[:case.ranks]  # the first logical cores: the ranks run_collective uses
+    algorithm, phases = sim.collectives.plan_for(hw, case.operation, size, case.algorithm)
+    links: dict[str, int] = {}
+    sends = [0] * case.ranks
+    for phase in phases:
+        for t in phase.transfers:
+            sends[t.src] += t.size * phase.repeat
+            for link in sim.collectives.fabric.route(hw[t.src].device.global_index, hw[t.dst].device.global_index):
+                links[link.channel.name] = links.get(link.channel.name, 0) + t.size * phase.repeat
+    _, record, sim = run_collective(case, sim=sim)
+    assert record.algorithm == algorithm
+    moved = {link.channel.name: link.channel.bytes_moved for link in sim.system.links.values()
+             if link.channel.bytes_moved}
+    assert moved == links
+    assert [core.cc_dma.bytes_moved for core in hw] == sends
+    n, chunk = case.ranks, max(1, size // case.ranks)
+    volume = {  # bytes each rank sends, by algorithm and operation
+        ("ring", "allreduce"): 2 * (n - 1) * chunk, ("ring", "allgather"): (n - 1) * chunk,
+        ("ring", "reducescatter"): (n - 1) * chunk,
+        ("mesh", "allreduce"): 2 * (n - 1) * chunk, ("mesh", "allgather"): (n - 1) * chunk,
+        ("mesh", "reducescatter"): (n - 1) * chunk, ("mesh", "alltoall"): (n - 1) * chunk,
+        ("mesh", "permute"): size,
+    }
+    if (algorithm, case.operation) in volume:
+        assert sends == [volume[algorithm, case.operation]] * n
+    elif algorithm == "rdh":  # halving sends size/2 + size/4 + ..., doubling chunk + 2 chunk + ...
+        steps = n.bit_length() - 1
+        halving = sum(max(1, size >> (k + 1)) for k in range(steps))
+        doubling = sum(chunk << k for k in range(steps))
+        per_op = {"allreduce": halving + doubling, "reducescatter": halving, "allgather": doubling}
+        assert sends == [per_op[case.operation]] * n
+    else:  # KangaRing: primaries (even local cores) send 2 size / n per step over a ring of n / 2
+        big, steps = max(1, 2 * size // n), n // 2 - 1
+        per_op = {"allreduce": 2 * steps * big, "reducescatter": steps * big, "allgather": steps * big}
+        assert sends == [per_op[case.operation] if c.local_index % 2 == 0 else 0 for c in hw]
