@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import neuronsim
@@ -85,8 +85,11 @@ def test_allreduce_is_reducescatter_then_allgather(case, fidelity):
     for a, b in zip(ar, ag, strict=True):
         np.testing.assert_array_equal(a, b)
     assert ar_record.algorithm == rs_record.algorithm == ag_record.algorithm
+    # within 5 %, except that in one all-reduce a rank starts its all-gather as soon as its own part of
+    # the reduce-scatter is done, where two collectives wait for the slowest rank: that skew is allowed
     split = work_ns(rs_record) + work_ns(ag_record)
-    assert abs(work_ns(ar_record) - split) <= 0.05 * split
+    skew = max(rs_record.ends_ns) - min(rs_record.ends_ns)
+    assert -0.05 * split <= split - work_ns(ar_record) <= skew + 0.05 * split
 
 
 @given(st.sampled_from(sorted(COLLECTIVE_INSTANCES)), st.integers(2, 32), st.sampled_from(sorted(NCCOM)),
@@ -142,3 +145,76 @@ def test_bytes_on_every_link_and_dma_are_accounted(case):
         big, steps = max(1, 2 * size // n), n // 2 - 1
         per_op = {"allreduce": 2 * steps * big, "reducescatter": steps * big, "allgather": steps * big}
         assert sends == [per_op[case.operation] if c.local_index % 2 == 0 else 0 for c in hw]
+
+
+def schedule_groups(sim, cores: int, collectives: list[tuple[tuple[int, ...], int]], size: int = 1 << 20):
+    """Schedule all-reduces on groups of logical cores: ``(group, queue)`` each, every core issuing its
+    collectives in list order (a consistent order, so the queues alone cannot deadlock). Returns the
+    ret cells per collective (one per rank)."""
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{cores - 1}"})
+    assert rt.nrt_init(1, "", "") == nrt.NRT_SUCCESS
+    for c in range(cores):
+        assert rt.nrt_cc_global_comm_init(c, c, cores) == nrt.NRT_SUCCESS
+    rets = []
+    for group, queue in collectives:
+        cells = []
+        for rank, core in enumerate(group):
+            i, o, ctx, ret = nrt.Ref(), nrt.Ref(), nrt.Ref(), nrt.Ref()
+            rt.nrt_tensor_allocate(0, core, size, "i", i)
+            rt.nrt_tensor_allocate(0, core, size, "o", o)
+            comm = nrt.nrt_cc_comm_t(list(group), rank, len(group), vnc=core)
+            assert rt.nrta_cc_prepare(comm, [i.value], [o.value], nrt.NRT_DTYPE_FLOAT32, nrt.NRT_OP_ADD,
+                                      nrt.NRT_CC_ALLREDUCE, ctx) == nrt.NRT_SUCCESS
+            assert rt.nrta_cc_schedule(ctx, queue, ret, nrt.Ref()) == nrt.NRT_SUCCESS
+            cells.append(ret)
+        rets.append(cells)
+    sim.run_until_idle()
+    return rets
+
+
+@given(st.lists(st.tuples(st.lists(st.integers(0, 3), min_size=2, max_size=4, unique=True), st.integers(0, 2)),
+                min_size=1, max_size=8), st.sampled_from([1, 2]), st.sampled_from(["step", "analytical"]))
+def test_a_core_runs_no_more_collectives_at_once_than_it_has_cc_cores(collectives, lnc, fidelity):
+    """trn2: 2 CC-cores per logical core at LNC=1, 4 at LNC=2 ("up to 4 concurrent CC streams"). Every
+    collective completes (taking a rank's CC-cores all at once cannot deadlock), no core ever runs more
+    than its CC-cores, and a collective that had to wait started the moment a CC-core it needed freed."""
+    sim = neuronsim.Simulator("trn2.48xlarge", lnc=lnc, record=True, timing_only=True)
+    sim.collectives.fidelity = fidelity
+    service = sim.collectives
+    rets = schedule_groups(sim, 4, [(tuple(g), q) for g, q in collectives], size=8 << 20)
+    assert all(cell.value == nrt.NRT_SUCCESS for cells in rets for cell in cells)
+    assert service.cc_cores_per_core == {1: 2, 2: 4}[lnc]
+    assert len(service.records) == len(collectives) and all(v == 0 for v in service.cc_busy.values())
+    assert sorted(r.group for r in service.records) == sorted(tuple(g) for g, _ in collectives)
+    held: dict[int, list[tuple[int, int]]] = {}  # core -> [(admitted, released)]
+    for record in service.records:  # in start order; world ids are core ids here
+        for rank, core in enumerate(record.group):
+            held.setdefault(core, []).append((record.start_ns - service.launch_ns, record.ends_ns[rank]))
+    for intervals in held.values():
+        for t, _ in intervals:
+            assert sum(1 for a, b in intervals if a <= t < b) <= service.cc_cores_per_core
+    for record in service.records:
+        group = record.group
+        admitted = record.start_ns - service.launch_ns
+        if admitted > record.arrived_ns:
+            event("a collective waited for a CC-core")
+            assert any(b == admitted for core in group for _, b in held[core])
+
+
+def test_a_third_concurrent_collective_waits_for_a_cc_core_at_lnc_1_exactly():
+    def records(lnc: int, limit: bool = True):
+        sim = neuronsim.Simulator("trn2.48xlarge", lnc=lnc, record=True, timing_only=True)
+        sim.collectives.fidelity = "analytical"
+        sim.collectives.cc_core_limit = limit
+        schedule_groups(sim, 2, [((0, 1), 0), ((0, 1), 1), ((0, 1), 2)], size=16 << 20)
+        return sim.collectives.records, sim.collectives.launch_ns
+
+    (a, b, c), launch = records(1)
+    alone = max(a.ends_ns) - a.start_ns
+    assert c.arrived_ns < max(a.ends_ns) - launch  # the three overlap (calls cost host time)
+    assert (a.start_ns, b.start_ns) == (a.arrived_ns + launch, b.arrived_ns + launch)  # two CC-cores
+    assert c.start_ns == max(a.ends_ns) + launch  # the third takes the first CC-core freed
+    assert max(c.ends_ns) == c.start_ns + alone
+    for lnc, limit in ((2, True), (1, False)):  # four CC-cores at LNC=2; or the limit switched off
+        (a, b, c), _ = records(lnc, limit)
+        assert c.start_ns == c.arrived_ns + launch

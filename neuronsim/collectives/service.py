@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from simpy.events import Timeout
+
 from neuronsim.collectives.algorithms import Phase, plan, select_algorithm
 from neuronsim.collectives.data import collective_outputs
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
@@ -60,6 +62,7 @@ class CollectiveRecord:
     arrived_ns: int
     start_ns: int
     ends_ns: list[int] = field(default_factory=list)
+    group: tuple[int, ...] = ()  # the ranks' global device ids, in rank order
 
     @property
     def duration_ns(self) -> int:
@@ -70,6 +73,7 @@ class _Rendezvous:
     def __init__(self, n: int) -> None:
         self.n = n
         self.requests: dict[int, Any] = {}
+        self.arrived_ns = 0
 
 
 class CollectiveService:
@@ -88,6 +92,13 @@ class CollectiveService:
         self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model
         self._counters: dict[tuple[tuple[int, ...], int], int] = {}
         self._pending: dict[tuple[tuple[int, ...], int], _Rendezvous] = {}
+        # CC-cores: a logical core runs at most cc_cores / logical cores per chip collectives at once
+        # (hardware.md §7: "up to 4 concurrent CC streams" at LNC=2, 2 at LNC=1; A28)
+        topo = sim.topology
+        self.cc_core_limit = True  # False: what-if without the limit
+        self.cc_cores_per_core = max(1, topo.spec.chip.cc_cores // topo.logical_cores_per_device)
+        self.cc_busy: dict[int, int] = {}  # id(CoreHW) -> collectives running on it
+        self._admission: list[_Rendezvous] = []  # met, waiting for a CC-core on some rank, in order
 
     def register(self, rt: Any, vnc: int, g_device_id: int, g_device_count: int) -> NRT_STATUS:
         if g_device_count < 1 or not 0 <= g_device_id < g_device_count:
@@ -116,7 +127,32 @@ class CollectiveService:
         meeting.requests[ctx.rank] = request
         if len(meeting.requests) == meeting.n:
             del self._pending[(ctx.group, k)]
+            meeting.arrived_ns = now
+            if self._mismatched(meeting, now):
+                return
+            self._admission.append(meeting)
+            self._admit(now)
+
+    def _free(self, meeting: _Rendezvous) -> bool:
+        return all(self.cc_busy.get(id(req.core), 0) < self.cc_cores_per_core for req in meeting.requests.values())
+
+    def _admit(self, now: int) -> None:
+        """Start, in order, every met collective that finds a free CC-core on each of its ranks' cores; all
+        of a collective's CC-cores are taken at once, so no collective holds one while waiting for another."""
+        waiting = []
+        for meeting in self._admission:
+            if self.cc_core_limit and not self._free(meeting):
+                waiting.append(meeting)
+                continue
+            for req in meeting.requests.values():
+                self.cc_busy[id(req.core)] = self.cc_busy.get(id(req.core), 0) + 1
             self._start(meeting, now)
+        self._admission = waiting
+
+    def _release(self, core: Any) -> None:
+        self.cc_busy[id(core)] -= 1
+        if self._admission:
+            self._admit(int(self.sim.env.now))
 
     def plan_for(self, cores: list[Any], operation: str, size: int,
                  requested: str | None = None) -> tuple[str, list[Phase]]:
@@ -154,20 +190,25 @@ class CollectiveService:
         return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
                 tuple(t.size for t in ctx.outputs))
 
+    def _mismatched(self, meeting: _Rendezvous, now: int) -> bool:
+        """Ranks that disagree on what they run together: every rank's request fails, none moves data (A27)."""
+        requests = [meeting.requests[r] for r in range(meeting.n)]
+        first = requests[0].ctx
+        if all(self._signature(req.ctx) == self._signature(first) for req in requests[1:]):
+            return False
+        for req in requests:
+            victim = getattr(req, "request", req)  # a NEFF's embedded collective fails its execution
+            victim.status = NRT_STATUS.NRT_EXEC_BAD_INPUT
+            if req.ctx.on_done is not None:
+                req.ctx.on_done(req, now)
+            else:
+                req.unit.end_at(req, now)
+        return True
+
     def _start(self, meeting: _Rendezvous, now: int) -> None:
         requests = [meeting.requests[r] for r in range(meeting.n)]
         first = requests[0].ctx
         cores = [req.core for req in requests]
-        if any(self._signature(req.ctx) != self._signature(first) for req in requests[1:]):
-            # the ranks disagree on what they run together: every rank's request fails, none moves data (A27)
-            for req in requests:
-                victim = getattr(req, "request", req)  # a NEFF's embedded collective fails its execution
-                victim.status = NRT_STATUS.NRT_EXEC_BAD_INPUT
-                if req.ctx.on_done is not None:
-                    req.ctx.on_done(req, now)
-                else:
-                    req.unit.end_at(req, now)
-            return
         # data: read every rank's inputs now, compute every rank's outputs
         if first.inputs and all(t.alloc.storage is not None for req in requests for t in req.ctx.inputs):
             for index in range(len(first.inputs)):
@@ -180,8 +221,8 @@ class CollectiveService:
         algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm)
         start = now + self.launch_ns
         topo = self.sim.topology
-        record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, now, start,
-                                  [0] * meeting.n)
+        record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, meeting.arrived_ns, start,
+                                  [0] * meeting.n, first.group)
         self.records.append(record)
         step_ns = topo.spec.chip.cc.step_latency_ns
         for req in requests:
@@ -190,6 +231,8 @@ class CollectiveService:
         def done(rank: int, end: int) -> None:
             record.ends_ns[rank] = end
             req = requests[rank]
+            release = Timeout(self.sim.env, max(0, end - int(self.sim.env.now)))
+            release.callbacks.append(lambda _e, core=req.core: self._release(core))
             if req.ctx.on_done is not None:
                 req.ctx.on_done(req, end)
             else:
