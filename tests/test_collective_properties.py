@@ -85,11 +85,15 @@ def test_allreduce_is_reducescatter_then_allgather(case, fidelity):
     for a, b in zip(ar, ag, strict=True):
         np.testing.assert_array_equal(a, b)
     assert ar_record.algorithm == rs_record.algorithm == ag_record.algorithm
-    # within 5 %, except that in one all-reduce a rank starts its all-gather as soon as its own part of
-    # the reduce-scatter is done, where two collectives wait for the slowest rank: that skew is allowed
+    # Never slower than the two done one after the other; faster by at most the reduce-scatter's rank
+    # skew (+5 %): in one all-reduce a rank starts its all-gather as soon as its own part of the
+    # reduce-scatter is done, where two collectives wait for the slowest rank. The analytical path
+    # reports one end for all ranks, so the skew is measured at step level.
     split = work_ns(rs_record) + work_ns(ag_record)
+    if fidelity != "step":
+        _, rs_record, _ = run_collective(dataclasses.replace(case, operation="reducescatter"), fidelity="step")
     skew = max(rs_record.ends_ns) - min(rs_record.ends_ns)
-    assert -0.05 * split <= split - work_ns(ar_record) <= skew + 0.05 * split
+    assert -0.005 * split <= split - work_ns(ar_record) <= skew + 0.05 * split
 
 
 @given(st.sampled_from(sorted(COLLECTIVE_INSTANCES)), st.integers(2, 32), st.sampled_from(sorted(NCCOM)),
