@@ -23,7 +23,7 @@ from typing import Any
 from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import Phase, Transfer
-from neuronsim.hw.channel import Channel, reserve
+from neuronsim.hw.channel import Channel, reserve, reserve_serialised, serialise
 from neuronsim.hw.system import CoreHW, Link, System
 
 __all__ = ["Fabric", "analytical_ns", "StepRun"]
@@ -141,7 +141,8 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             copy = shadows[channel] = Channel(channel.name, channel.bandwidth_bytes_per_ns)
         return copy
 
-    costed: dict[Transfer, tuple[list[tuple[Channel, int]], int, int]] = {}  # phases repeat transfers
+    # phases repeat transfers: each distinct one is routed and serialised once
+    costed: dict[Transfer, tuple[list[tuple[Channel, int, int]], int, int, int]] = {}
     for phase in phases:
         routed = []
         for t in phase.transfers:
@@ -149,13 +150,14 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             if cost is None:
                 path, latency = _path(fabric, cores, t)
                 setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
-                cost = costed[t] = ([(shadow(ch), size) for ch, size in path.items()], latency, setup)
+                hops, longest = serialise([(shadow(ch), size) for ch, size in path.items()])
+                cost = costed[t] = (hops, longest, latency, setup)
             routed.append((t, *cost))
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
-            for t, path, latency, setup in sorted(routed, key=lambda item: (ready[item[0].src], item[0].src)):
-                _, end = reserve(ready[t.src], path, setup_ns=setup, latency_ns=latency)
+            for t, hops, longest, latency, setup in sorted(routed, key=lambda item: (ready[item[0].src], item[0].src)):
+                _, end = reserve_serialised(ready[t.src], hops, longest, setup, latency)
                 for rank in (t.src, t.dst, t.dup):
                     if rank >= 0 and end > after[rank]:
                         after[rank] = end

@@ -31,7 +31,7 @@ from neuronsim.units import TRANSFER_SLACK, transfer_time_ns  # noqa: F401 - doc
 
 _SLACK = 1 - TRANSFER_SLACK
 
-__all__ = ["Channel", "reserve"]
+__all__ = ["Channel", "reserve", "serialise", "reserve_serialised"]
 
 
 class Channel:
@@ -73,6 +73,45 @@ class Channel:
         return f"Channel({self.name!r}, {self.bandwidth_bytes_per_ns:g} B/ns, free_at={self.free_at_ns})"
 
 
+def serialise(path: Sequence[tuple[Channel, int]]) -> tuple[list[tuple[Channel, int, int]], int]:
+    """Each channel's serialisation time for its bytes: ``([(channel, bytes, ser)], longest ser)``.
+
+    A transfer costed many times over the same channels (the analytical collective path) serialises
+    once and reserves with :func:`reserve_serialised`."""
+    hops = []
+    longest = 0
+    for channel, size_bytes in path:  # transfer_time_ns inlined: the hot path of every request
+        ser = (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
+        hops.append((channel, size_bytes, ser))
+        if ser > longest:
+            longest = ser
+    return hops, longest
+
+
+def reserve_serialised(now_ns: int, hops: Sequence[tuple[Channel, int, int]], longest: int, setup_ns: int = 0,
+                       latency_ns: int = 0) -> tuple[int, int]:
+    """:func:`reserve` for a path :func:`serialise` d already."""
+    ready = now_ns + setup_ns
+    latest = 0  # max(free_at + ser): every channel must finish its own share by data_start + longest
+    for channel, _, ser in hops:
+        finish = channel.free_at_ns + ser
+        if finish > latest:
+            latest = finish
+    # a channel may still be busy when data starts, as long as it finishes its share in time
+    data_start = latest - longest if latest - longest > ready else ready
+    for channel, size_bytes, ser in hops:
+        # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
+        # transfer held back by a slower channel leaves no idle gap that later transfers could not use
+        free_at = channel.free_at_ns
+        begin = free_at if free_at > ready else ready
+        channel.free_at_ns = begin + ser
+        channel.busy_ns += ser
+        channel.bytes_moved += size_bytes
+        if channel.log is not None and ser:
+            channel.log.append((begin, begin + ser, size_bytes))
+    return data_start, data_start + longest + latency_ns
+
+
 def reserve(
     now_ns: int,
     path: Sequence[tuple[Channel, int]],
@@ -84,29 +123,5 @@ def reserve(
     A channel may carry a different byte count than the others (an HBM stack sees both the read and
     the write of a copy). Returns ``(data_start_ns, end_ns)``.
     """
-    # serialisation time on each channel (transfer_time_ns inlined: the hot path of every request)
-    ready = now_ns + setup_ns
-    sers = []
-    longest = 0
-    latest = 0  # max(free_at + ser): every channel must finish its own share by data_start + longest
-    for channel, size_bytes in path:
-        ser = (ceil(size_bytes / channel.bandwidth_bytes_per_ns * _SLACK) or 1) if size_bytes > 0 else 0
-        sers.append(ser)
-        if ser > longest:
-            longest = ser
-        finish = channel.free_at_ns + ser
-        if finish > latest:
-            latest = finish
-    # a channel may still be busy when data starts, as long as it finishes its share in time
-    data_start = latest - longest if latest - longest > ready else ready
-    for (channel, size_bytes), ser in zip(path, sers, strict=True):
-        # a work-conserving backlog: the channel's share is queued from the request's ready time, so a
-        # transfer held back by a slower channel leaves no idle gap that later transfers could not use
-        free_at = channel.free_at_ns
-        begin = free_at if free_at > ready else ready
-        channel.free_at_ns = begin + ser
-        channel.busy_ns += ser
-        channel.bytes_moved += size_bytes
-        if channel.log is not None and ser:
-            channel.log.append((begin, begin + ser, size_bytes))
-    return data_start, data_start + longest + latency_ns
+    hops, longest = serialise(path)
+    return reserve_serialised(now_ns, hops, longest, setup_ns, latency_ns)
