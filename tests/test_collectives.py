@@ -313,3 +313,63 @@ def test_ranks_that_disagree_fail_with_bad_input():
     assert [r.value for r in rets] == [nrt.NRT_EXEC_BAD_INPUT] * 2
     assert rt.execution_unit(0, nrt.NRTA_XU_COLLECTIVES, 0).fatal_status is None
     assert neuronsim.check_invariants(sim) == []
+
+
+def test_collectives_inside_a_neff_work_on_its_tensors():
+    """Tensor parallelism: each rank's kernel computes a partial product, the NEFF all-reduces it in place
+    (MAX here), then all-gathers it into a second output; every rank reads back the numpy result."""
+    ranks = 4
+    sim = neuronsim.Simulator("trn1.32xlarge", record=True)
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{ranks - 1}"})
+    rt.nrt_init(1, "", "")
+    neff = neuronsim.Neff(inputs={"x": ((8,), "int32")}, outputs={"y": ((8,), "int32"), "g": ((8 * ranks,), "int32")},
+                          duration_ns=10_000, kernel=lambda x: {"y": x * 3, "g": np.zeros(8 * ranks, np.int32)},
+                          collectives=[neuronsim.CollectiveSpec("allreduce", input="y", reduce="max"),
+                                       neuronsim.CollectiveSpec("allgather", input="y", output="g")])
+    assert [(c.output, c.size_bytes) for c in neff.collectives] == [("y", 32), ("g", 32 * ranks)]
+    assert rt.nrt_load_collectives(neff, 0, -1, 0, 2, nrt.Ref()) == nrt.NRT_INVALID  # g holds 4 ranks' y, not 2
+    xs = [np.arange(8, dtype=np.int32) * (r + 1) - 5 * r for r in range(ranks)]
+    cells = []
+    for r in range(ranks):
+        model = nrt.Ref()
+        assert rt.nrt_load_collectives(neff, r, -1, r, ranks, model) == nrt.NRT_SUCCESS
+        tensors = {name: nrt.Ref() for name in ("x", "y", "g")}
+        for name, size in (("x", 32), ("y", 32), ("g", 32 * ranks)):
+            rt.nrt_tensor_allocate(0, r, size, name, tensors[name])
+        rt.nrt_tensor_write(tensors["x"].value, xs[r], 0, 32)
+        ins, outs = nrt.Ref(), nrt.Ref()
+        rt.nrt_allocate_tensor_set(ins)
+        rt.nrt_allocate_tensor_set(outs)
+        rt.nrt_add_tensor_to_tensor_set(ins.value, "x", tensors["x"].value)
+        for name in ("y", "g"):
+            rt.nrt_add_tensor_to_tensor_set(outs.value, name, tensors[name].value)
+        ret = nrt.Ref()
+        assert rt.nrta_execute_schedule(model.value, ins.value, outs.value, 0, ret, nrt.Ref()) == nrt.NRT_SUCCESS
+        cells.append((ret, tensors))
+    sim.run_until_idle()
+    reduced = np.maximum.reduce([x * 3 for x in xs])
+    for ret, tensors in cells:
+        assert ret.value == nrt.NRT_SUCCESS
+        y, g = np.zeros(8, np.int32), np.zeros(8 * ranks, np.int32)
+        rt.nrt_tensor_read(tensors["y"].value, y, 0, 32)
+        rt.nrt_tensor_read(tensors["g"].value, g, 0, 32 * ranks)
+        np.testing.assert_array_equal(y, reduced)
+        np.testing.assert_array_equal(g, np.tile(reduced, ranks))
+    assert [r.operation for r in sim.collectives.records] == ["allreduce", "allgather"]
+    assert neuronsim.check_invariants(sim) == []
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"operation": "allreduce", "input": "nope"}, "not a tensor"),
+    ({"operation": "allreduce", "input": "x"}, "must be an output"),
+    ({"operation": "allreduce", "input": "x", "output": "g"}, "one size"),
+    ({"operation": "allreduce", "input": "y", "output": "h"}, "is int32, its output 'h' is float32"),
+    ({"operation": "allreduce", "input": "y", "size_bytes": 64}, "not the tensors' 32"),
+    ({"operation": "allreduce", "input": "y", "reduce": "mul"}, "add, max or min"),
+    ({"operation": "allreduce", "output": "y"}, "output needs input"),
+])
+def test_a_neff_collective_must_fit_its_tensors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        neuronsim.Neff(inputs={"x": ((8,), "int32")},
+                       outputs={"y": ((8,), "int32"), "g": ((32,), "int32"), "h": ((8,), "float32")},
+                       duration_ns=1, collectives=[neuronsim.CollectiveSpec(**spec)])

@@ -11,6 +11,7 @@ kernel=lambda x: {"y": x * 2})``. Cost models:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,19 +110,56 @@ class CollectiveSpec:
 
     Args:
         operation: ``"allreduce"``, ``"allgather"``, ``"reducescatter"``, ``"alltoall"`` or ``"permute"``.
-        size_bytes: the message size as nccom-test counts it.
+        size_bytes: the message size as nccom-test counts it (the all-reduce buffer, the all-gather
+            output, the reduce-scatter input); taken from the tensors when ``input`` is given.
         algorithm: force an algorithm (else the runtime selects one).
+        input: the NEFF tensor (an input, or an output the kernel wrote) the collective reads; without
+            one the collective is timing only and moves no tensor data.
+        output: the NEFF output it writes (default ``input``, in place: an all-reduce of an output).
+        reduce: ``"add"``, ``"max"`` or ``"min"`` (all-reduce and reduce-scatter).
     """
 
     operation: str
-    size_bytes: int
+    size_bytes: int = 0
     algorithm: str | None = None
+    input: str | None = None
+    output: str | None = None
+    reduce: str = "add"
 
     def __post_init__(self) -> None:
         if self.operation not in ("allreduce", "allgather", "reducescatter", "alltoall", "permute"):
             raise ValueError(f"operation(={self.operation!r}) is not a collective")
-        if self.size_bytes < 1:
-            raise ValueError(f"size_bytes(={self.size_bytes}) must be >= 1.")
+        if self.output is not None and self.input is None:
+            raise ValueError("output needs input")
+        if self.size_bytes < (0 if self.input is not None else 1):
+            raise ValueError(f"size_bytes(={self.size_bytes}) must be >= 1 (or give input).")
+        if self.reduce not in ("add", "max", "min"):
+            raise ValueError(f"reduce(={self.reduce!r}) must be add, max or min")
+
+    def resolved(self, tensors: Mapping[str, TensorSpec], outputs: set[str]) -> CollectiveSpec:
+        """This spec checked against a NEFF's tensors, with ``output`` and ``size_bytes`` filled in."""
+        if self.input is None:
+            return self
+        output = self.output or self.input
+        for role, name in (("input", self.input), ("output", output)):
+            if name not in tensors:
+                raise ValueError(f"collective {role} {name!r} is not a tensor of the NEFF")
+        if output not in outputs:
+            raise ValueError(f"collective output {output!r} must be an output of the NEFF")
+        src, dst = tensors[self.input], tensors[output]
+        if src.dtype != dst.dtype:
+            raise ValueError(f"collective input {src.name!r} is {src.dtype}, its output {dst.name!r} is {dst.dtype}")
+        if self.operation in ("allreduce", "alltoall", "permute") and src.size_bytes != dst.size_bytes:
+            raise ValueError(f"{self.operation} needs input and output of one size, not {src.size_bytes} and "
+                             f"{dst.size_bytes} bytes")
+        from neuronsim.collectives.data import REDUCIBLE
+
+        if self.operation in ("allreduce", "reducescatter") and src.nrt_dtype not in REDUCIBLE:
+            raise ValueError(f"{src.dtype} cannot be reduced")
+        size = dst.size_bytes if self.operation == "allgather" else src.size_bytes
+        if self.size_bytes and self.size_bytes != size:
+            raise ValueError(f"size_bytes(={self.size_bytes}) is not the tensors' {size}")
+        return dataclasses.replace(self, output=output, size_bytes=size)
 
 
 def _specs(kind: str, tensors: Mapping[str, Any]) -> tuple[TensorSpec, ...]:
@@ -152,7 +190,8 @@ class Neff:
             returning a dict of output arrays; run when the execution ends unless in timing-only mode.
         name: a name for traces and logs.
         collectives: collectives the model issues after its compute, in order; load it with
-            ``nrt_load_collectives`` on every rank (timing only: they move no tensor data).
+            ``nrt_load_collectives`` on every rank. One with an ``input`` runs on the NEFF's tensors
+            (the kernel's outputs are written first); one without is timing only.
     """
 
     def __init__(
@@ -176,9 +215,14 @@ class Neff:
         self.cost: CostModel = FixedCost(duration_ns) if duration_ns is not None else cost  # type: ignore[assignment]
         self.kernel = kernel
         self.name = name
-        self.collectives = tuple(collectives)
+        by_name = {t.name: t for t in self.inputs + self.outputs}
+        self.collectives = tuple(c.resolved(by_name, {t.name for t in self.outputs}) for c in collectives)
         self.input_sizes = tuple((t.name, t.size_bytes) for t in self.inputs)
         self.output_sizes = tuple((t.name, t.size_bytes) for t in self.outputs)
+
+    def tensor(self, name: str) -> TensorSpec:
+        """The input or output named ``name``."""
+        return next(t for t in self.inputs + self.outputs if t.name == name)
 
     @property
     def io_bytes(self) -> int:

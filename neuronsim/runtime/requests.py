@@ -22,7 +22,7 @@ import numpy as np
 from simpy.events import Timeout
 
 from neuronsim.hw.channel import Channel, reserve
-from neuronsim.nrt import NRT_STATUS, Ref
+from neuronsim.nrt import NRT_STATUS, Ref, nrt_op_type_t
 from neuronsim.runtime.neff import FixedCost, Roofline
 
 if TYPE_CHECKING:
@@ -192,6 +192,9 @@ class CopyRequest(_Request):
                 (self.dst.alloc, dst_lo, dst_lo + self.size, True, self.dst.name)]
 
 
+REDUCTIONS = {"add": nrt_op_type_t.NRT_OP_ADD, "max": nrt_op_type_t.NRT_OP_MAX, "min": nrt_op_type_t.NRT_OP_MIN}
+
+
 class _EmbeddedArrival:
     """A NEFF's execution arriving at one of its collectives (what the rendezvous sees)."""
 
@@ -239,22 +242,44 @@ class ExecuteRequest(_Request):
         Timeout(self.unit.env, end - now_ns).callbacks.append(lambda _e: self._collective(0))
         return None
 
+    def _tensor(self, name: str) -> Tensor:
+        return self.inputs[name] if name in self.inputs else self.outputs[name]
+
     def _collective(self, index: int) -> None:
         from neuronsim.collectives.service import CCContext
 
         model = self.model
         spec = model.neff.collectives[index]
+        if spec.input is not None and self.snapshot is not None:
+            self._run_kernel()  # the collective works on what the compute produced
         group = tuple(("neff", id(model.neff), model.cc_count, i) for i in range(model.cc_count))
-        ctx = CCContext(group, model.cc_rank, model.vnc, [], [], 0xA, 0, spec.operation, spec.size_bytes,
-                        model.owner, spec.algorithm, on_done=lambda _arrival, end: self._after(index, end))
+        if spec.input is not None:
+            src, dst = self._tensor(spec.input), self._tensor(spec.output)  # type: ignore[arg-type]
+            dtype = model.neff.tensor(spec.input).nrt_dtype
+            ins, outs, op = [src], [dst], REDUCTIONS[spec.reduce]
+        else:
+            ins, outs, dtype, op = [], [], 0xA, 0
+        ctx = CCContext(group, model.cc_rank, model.vnc, ins, outs, dtype, op, spec.operation, spec.size_bytes,
+                        model.owner, spec.algorithm, on_done=lambda arrival, end: self._after(index, end, arrival))
         self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit, self), int(self.unit.env.now))
 
-    def _after(self, index: int, end_ns: int) -> None:
-        if index + 1 < len(self.model.neff.collectives):
-            delay = max(0, end_ns - int(self.unit.env.now))
-            Timeout(self.unit.env, delay).callbacks.append(lambda _e: self._collective(index + 1))
-        else:
+    def _after(self, index: int, end_ns: int, arrival: _EmbeddedArrival) -> None:
+        last = index + 1 == len(self.model.neff.collectives)
+        if last and not arrival.results:
             self.unit.end_at(self, end_ns)
+            return
+
+        def resume(_e: Any) -> None:
+            if arrival.results and self.status == NRT_STATUS.NRT_SUCCESS:
+                dst = arrival.ctx.outputs[0]
+                if dst.alloc.storage is not None:
+                    dst.alloc.storage.write(dst.offset, arrival.results[0])
+            if last:
+                self.unit.end_at(self, end_ns)
+            else:
+                self._collective(index + 1)
+
+        Timeout(self.unit.env, max(0, end_ns - int(self.unit.env.now))).callbacks.append(resume)
 
     def _compute(self, now_ns: int) -> int:
         neff = self.model.neff
@@ -291,27 +316,31 @@ class ExecuteRequest(_Request):
         return out
 
     def finish(self, now_ns: int) -> None:
-        neff = self.model.neff
         if self.status == NRT_STATUS.NRT_EXEC_COMPLETED_WITH_NUM_ERR:
             self._nan_outputs()
             self.snapshot = None
         elif self.status != NRT_STATUS.NRT_SUCCESS:
             self.snapshot = None
         if self.snapshot is not None:
-            try:
-                results = neff.kernel(**self.snapshot)  # type: ignore[misc]
-                for spec in neff.outputs:
-                    value = np.ascontiguousarray(results[spec.name], dtype=spec.numpy_dtype)
-                    if value.size * value.itemsize != spec.size_bytes:
-                        raise ValueError(f"kernel output {spec.name!r} has {value.nbytes} bytes, "
-                                         f"expected {spec.size_bytes}")
-                    tensor = self.outputs[spec.name]
-                    tensor.alloc.storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
-            except Exception as exc:  # noqa: BLE001 - a user kernel's failure becomes the request's status
-                self.error = exc
-                self.status = NRT_STATUS.NRT_FAILURE
-            self.snapshot = None
+            self._run_kernel()
         self._complete()
+
+    def _run_kernel(self) -> None:
+        """Run the NEFF's kernel on the inputs read at start and write its outputs."""
+        neff = self.model.neff
+        try:
+            results = neff.kernel(**self.snapshot)  # type: ignore[misc, arg-type]
+            for spec in neff.outputs:
+                value = np.ascontiguousarray(results[spec.name], dtype=spec.numpy_dtype)
+                if value.size * value.itemsize != spec.size_bytes:
+                    raise ValueError(f"kernel output {spec.name!r} has {value.nbytes} bytes, "
+                                     f"expected {spec.size_bytes}")
+                tensor = self.outputs[spec.name]
+                tensor.alloc.storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
+        except Exception as exc:  # noqa: BLE001 - a user kernel's failure becomes the request's status
+            self.error = exc
+            self.status = NRT_STATUS.NRT_FAILURE
+        self.snapshot = None
 
     def _nan_outputs(self) -> None:
         """NRT_EXEC_COMPLETED_WITH_NUM_ERR: the execution produced NaN; float outputs are filled with it."""

@@ -386,6 +386,12 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         rank, count = _int(ctx_device_id), _int(ctx_device_count)
         if count < 1 or not 0 <= rank < count:
             return S.NRT_INVALID
+        for spec in getattr(neff, "collectives", ()):
+            if spec.input is not None:  # all-gather writes count inputs, reduce-scatter a count-th of one
+                src, dst = neff.tensor(spec.input).size_bytes, neff.tensor(spec.output).size_bytes
+                if (spec.operation == "allgather" and dst != src * count) or \
+                        (spec.operation == "reducescatter" and src != dst * count):
+                    return S.NRT_INVALID
         key = (id(neff), count, rank)
         taken = self.sim.collectives.neff_ranks
         if key in taken and not taken[key].unloaded:
