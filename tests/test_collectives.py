@@ -373,3 +373,22 @@ def test_a_neff_collective_must_fit_its_tensors(spec, message):
         neuronsim.Neff(inputs={"x": ((8,), "int32")},
                        outputs={"y": ((8,), "int32"), "g": ((32,), "int32"), "h": ((8,), "float32")},
                        duration_ns=1, collectives=[neuronsim.CollectiveSpec(**spec)])
+
+
+def test_an_algorithm_forced_per_call_beats_the_run_wide_one():
+    sim = neuronsim.Simulator("trn1.32xlarge", record=True)
+    sim.collectives.algorithm = "ring"
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0-3"})
+    rt.nrt_init(1, "", "")
+    for per_call in ("mesh", None):
+        for r in range(4):
+            rt.nrt_cc_global_comm_init(r, r, 4)
+            i, o, ctx = nrt.Ref(), nrt.Ref(), nrt.Ref()
+            rt.nrt_tensor_allocate(0, r, 4096, "i", i)
+            rt.nrt_tensor_allocate(0, r, 4096, "o", o)
+            rt.nrta_cc_prepare(nrt.nrt_cc_comm_t([0, 1, 2, 3], r, 4, vnc=r), [i.value], [o.value],
+                               nrt.NRT_DTYPE_FLOAT32, nrt.NRT_OP_ADD, nrt.NRT_CC_ALLREDUCE, ctx)
+            ctx.value.algorithm = per_call
+            rt.nrta_cc_schedule(ctx, 0, nrt.Ref(), nrt.Ref())
+        sim.run_until_idle()
+    assert [r.algorithm for r in sim.collectives.records] == ["mesh", "ring"]
