@@ -377,3 +377,72 @@ def test_implicit_async_callbacks_batches_and_tensor_info_from_c(flags, tmp_path
     # four back to back; the fifth call found the queue full (4 in flight), drained it, and its 2 us
     # schedule cost came after the fourth finished
     assert [b - a for a, b in zip(times, times[1:], strict=False)] == [200_000] * 3 + [202_000, 200_000]
+
+
+COLLECTIVES = r"""
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "nrt/nrt.h"
+#include "nrt/nrt_async.h"
+#include "nrt/neuronsim.h"
+
+static const char NEFF[] = "name: tp\ninputs: {x: {shape: [4], dtype: float32}}\n"
+                           "outputs: {y: {shape: [4], dtype: float32}, g: {shape: [8], dtype: float32}}\n"
+                           "cost: {duration: 50 us}\n"
+                           "collectives:\n- {operation: allreduce, input: x, output: y, reduce: max}\n"
+                           "- {operation: allgather, input: y, output: g}\n";
+static const char BAD[] = "inputs: {x: {shape: [4], dtype: float32}}\noutputs: {y: {shape: [4], dtype: float32}}\n"
+                          "cost: {duration: 1 us}\ncollectives: [{operation: allreduce, input: nope}]\n";
+
+int main(void) {
+    nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, "", "");
+    nrt_model_t *bad = NULL;
+    printf("bad collective %d\n", nrt_load_collectives(BAD, sizeof BAD - 1, 0, -1, 0, 2, &bad));
+    printf("wrong rank count %d\n", nrt_load_collectives(NEFF, sizeof NEFF - 1, 0, -1, 0, 4, &bad));
+    nrt_tensor_t *g[2];
+    nrta_seq_t seqs[2];
+    NRT_STATUS rets[2];
+    for (int r = 0; r < 2; r++) {
+        nrt_model_t *model = NULL;
+        printf("load rank %d: %d\n", r, nrt_load_collectives(NEFF, sizeof NEFF - 1, r, -1, r, 2, &model));
+        nrt_tensor_t *x = NULL, *y = NULL;
+        nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, r, 16, "x", &x);
+        nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, r, 16, "y", &y);
+        nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, r, 32, "g", &g[r]);
+        float values[4] = {r + 1.0f, -r, 10.0f * r, 3.0f};
+        nrt_tensor_write(x, values, 0, sizeof values);
+        nrt_tensor_set_t *in = NULL, *out = NULL;
+        nrt_allocate_tensor_set(&in);
+        nrt_allocate_tensor_set(&out);
+        nrt_add_tensor_to_tensor_set(in, "x", x);
+        nrt_add_tensor_to_tensor_set(out, "y", y);
+        nrt_add_tensor_to_tensor_set(out, "g", g[r]);
+        printf("schedule rank %d: %d\n", r, nrta_execute_schedule(model, in, out, 0, &rets[r], &seqs[r]));
+    }
+    for (int r = 0; r < 2; r++) {
+        bool done = false;
+        while (nrta_is_completed(seqs[r], &done) == NRT_SUCCESS && !done) {
+        }
+        float back[8];
+        nrt_tensor_read(g[r], back, 0, sizeof back);
+        printf("rank %d: %d g =", r, rets[r]);
+        for (int i = 0; i < 8; i++) printf(" %g", back[i]);
+        printf("\n");
+    }
+    nrt_close();
+    return 0;
+}
+"""
+
+
+def test_nrt_load_collectives_from_c_runs_the_neffs_collectives_on_its_tensors(flags, tmp_path):
+    source = tmp_path / "tp.c"
+    source.write_text(COLLECTIVES)
+    result = run(compile_c(source, tmp_path / "tp", flags), NEURONSIM_INSTANCE="trn1.2xlarge")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "bad collective 2", "wrong rank count 2",  # NRT_INVALID: no tensor 'nope'; g holds 2 ranks' y, not 4
+        "load rank 0: 0", "schedule rank 0: 0", "load rank 1: 0", "schedule rank 1: 0",
+        "rank 0: 0 g = 2 0 10 3 2 0 10 3", "rank 1: 0 g = 2 0 10 3 2 0 10 3"]
+    assert "nrt_load_collectives: not a NEFF description" in result.stderr and "'nope'" in result.stderr

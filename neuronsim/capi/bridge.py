@@ -20,6 +20,7 @@ prints one line on standard error and returns ``NRT_FAILURE``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -47,15 +48,16 @@ VERSION = (2, 31, 0, 0)  # the runtime the 3.0 async ABI shipped with (A30)
 
 
 def neff_from_bytes(data: bytes) -> Any:
-    """A Neff from its description (JSON or YAML): ``{name?, inputs, outputs, cost}`` as a workload model."""
+    """A Neff from its description (JSON or YAML): ``{name?, inputs, outputs, cost, collectives?}``, a
+    workload model with the collectives it issues (:class:`neuronsim.workload.spec.NeffDescription`)."""
     from neuronsim.workload.runner import neff_from_spec
-    from neuronsim.workload.spec import ModelSpec
+    from neuronsim.workload.spec import NeffDescription
 
     raw = yaml.safe_load(data.decode("utf-8"))
     if not isinstance(raw, dict):
         raise ValueError("a NEFF description is a mapping")
-    name = str(raw.pop("name", "model"))
-    return neff_from_spec(name, ModelSpec.model_validate(raw))
+    description = NeffDescription.model_validate(raw)
+    return neff_from_spec(description.name, description)
 
 
 class _Cell(Ref):
@@ -96,8 +98,18 @@ class _Library:
         self.addresses: dict[int, int] = {}
         self.next_address = 0x7E5100000000
         self.strings: dict[int, Any] = {}
-        self.error_lists: dict[int, Any] = {}
-        self.tensor_infos: dict[int, Any] = {}  # array address -> (C memory, the mirror's info)  # tracker address -> the C array its last get_list returned
+        self.error_lists: dict[int, Any] = {}  # tracker address -> the C array its last get_list returned
+        self.tensor_infos: dict[int, Any] = {}  # array address -> (C memory, the mirror's info)
+        self.neffs: dict[bytes, Any] = {}  # digest of a NEFF description -> its Neff: copies of one NEFF meet
+
+    def neff(self, data: bytes) -> Any:
+        """The Neff a description describes; the same bytes give the same Neff, as loading one NEFF file
+        on every rank does (``nrt_load_collectives`` ranks meet per NEFF)."""
+        key = hashlib.sha256(data).digest()
+        found = self.neffs.get(key)
+        if found is None:
+            found = self.neffs[key] = neff_from_bytes(data)
+        return found
 
     def runtime(self) -> Any:
         if self.rt is None:
@@ -216,18 +228,31 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
             state.rt.nrt_close()
             state.write_trace()
 
+    def neff(neff_bytes: Any, size: int, call: str) -> Any:
+        try:
+            return state.neff(bytes(ffi.buffer(neff_bytes, size))) if neff_bytes != ffi.NULL else None
+        except Exception as exc:  # noqa: BLE001 - a bad description is an invalid NEFF
+            sys.stderr.write(f"neuronsim: {call}: not a NEFF description: {exc}\n")
+            return None
+
     @export()
     def nrt_load(neff_bytes: Any, size: int, vnc: int, vnc_count: int, model: Any) -> int:
         runtime = rt()
         if model == ffi.NULL:
             return int(S.NRT_INVALID)
-        try:
-            neff = neff_from_bytes(bytes(ffi.buffer(neff_bytes, size))) if neff_bytes != ffi.NULL else None
-        except Exception as exc:  # noqa: BLE001 - a bad description is an invalid NEFF
-            sys.stderr.write(f"neuronsim: nrt_load: not a NEFF description: {exc}\n")
-            neff = None
         cell = Ref()
-        status = runtime.nrt_load(neff, int(vnc), int(vnc_count), cell)
+        status = runtime.nrt_load(neff(neff_bytes, size, "nrt_load"), int(vnc), int(vnc_count), cell)
+        return state.out_handle(model, "nrt_model_t *", status, cell.value)
+
+    @export()
+    def nrt_load_collectives(neff_bytes: Any, size: int, vnc: int, vnc_count: int, ctx_device_id: int,
+                             ctx_device_count: int, model: Any) -> int:
+        runtime = rt()
+        if model == ffi.NULL:
+            return int(S.NRT_INVALID)
+        cell = Ref()
+        status = runtime.nrt_load_collectives(neff(neff_bytes, size, "nrt_load_collectives"), int(vnc),
+                                              int(vnc_count), int(ctx_device_id), int(ctx_device_count), cell)
         return state.out_handle(model, "nrt_model_t *", status, cell.value)
 
     @export()

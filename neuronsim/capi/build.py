@@ -44,7 +44,7 @@ APIS = ("3.0", "2.28")
 # The C functions the library implements (the bridge defines each); the headers declare more, which
 # are not exported, so code calling them fails to link rather than getting a made-up answer.
 EXPORTED = frozenset("""
-nrt_get_status_as_str nrt_get_instance_info nrt_init nrt_close nrt_load nrt_unload nrt_get_model_nc_count
+nrt_get_status_as_str nrt_get_instance_info nrt_init nrt_close nrt_load nrt_load_collectives nrt_unload nrt_get_model_nc_count
 nrt_get_model_vnc_count nrt_get_total_nc_count nrt_get_total_vnc_count nrt_get_visible_nc_count
 nrt_get_visible_vnc_count nrt_allocate_tensor_set nrt_destroy_tensor_set nrt_add_tensor_to_tensor_set
 nrt_get_tensor_from_tensor_set nrt_execute nrt_execute_repeat nrt_build_global_comm nrt_tensor_allocate

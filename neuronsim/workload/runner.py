@@ -38,7 +38,7 @@ from neuronsim.nrt import (
     nrt_tensor_list_t,
     nrta_xu_t,
 )
-from neuronsim.runtime.neff import DTYPES, Neff, Roofline
+from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.workload.spec import DEVICE_STEPS, StepSpec, ThreadSpec, WorkloadSpec
 
 if TYPE_CHECKING:
@@ -461,14 +461,17 @@ class _ThreadRunner:
 
 
 def neff_from_spec(name: str, spec: Any) -> Neff:
-    """The :class:`~neuronsim.runtime.neff.Neff` of a workload model (a :class:`ModelSpec`)."""
+    """The :class:`~neuronsim.runtime.neff.Neff` of a workload model (a :class:`ModelSpec`, or a
+    :class:`NeffDescription` with the collectives it issues)."""
     inputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.inputs.items()}
     outputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.outputs.items()}
+    collectives = [CollectiveSpec(c.operation, c.size or 0, c.algorithm, c.input, c.output, c.reduce)
+                   for c in getattr(spec, "collectives", ())]
     cost = spec.cost
     if cost.duration is not None:
-        return Neff(inputs, outputs, duration_ns=cost.duration, name=f"{name}.neff")
+        return Neff(inputs, outputs, duration_ns=cost.duration, name=f"{name}.neff", collectives=collectives)
     roofline = Roofline(int(cost.flops), cost.hbm_bytes, cost.precision, cost.efficiency)
-    return Neff(inputs, outputs, cost=roofline, name=f"{name}.neff")
+    return Neff(inputs, outputs, cost=roofline, name=f"{name}.neff", collectives=collectives)
 
 
 def _check(status: int, what: str, source: str) -> None:

@@ -90,6 +90,25 @@ class ModelSpec(Spec):
         return self
 
 
+class NeffCollectiveSpec(Spec):
+    """A collective a NEFF issues after its compute (:class:`neuronsim.CollectiveSpec`)."""
+
+    operation: Literal[COLLECTIVE_OPS]  # type: ignore[valid-type]
+    size: Bytes | None = Field(None, description="Message size as nccom-test counts it; default: from the tensors.")
+    input: str | None = Field(None, min_length=1, description="The NEFF tensor it reads (none: timing only).")
+    output: str | None = Field(None, min_length=1, description="The NEFF output it writes (default: input).")
+    reduce: Literal["add", "max", "min"] = "add"
+    algorithm: Literal[ALGORITHMS] | None = None  # type: ignore[valid-type]
+
+
+class NeffDescription(ModelSpec):
+    """What the C ABI's ``nrt_load`` / ``nrt_load_collectives`` take for NEFF bytes: a model, named, with
+    the collectives it issues (run when loaded with ``nrt_load_collectives``)."""
+
+    name: str = "model"
+    collectives: list[NeffCollectiveSpec] = Field(default_factory=list)
+
+
 class CollectiveStepSpec(Spec):
     """A collective among the thread's logical cores (one rank each, in the order of ``cores``)."""
 
