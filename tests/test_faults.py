@@ -192,8 +192,7 @@ def test_fault_plan_from_yaml(tmp_path):
     ([{"target": "core", "core": 0, "nth": 2, "at_ns": 5, "hang": True}], "[0].nth", "at most one trigger"),
     ([{"target": "core", "core": 99, "hang": True}], "[0].core", "core 99 does not exist (cores are 0-1)"),
     ([{"target": "core", "core": 0, "hang": True, "colour": 1}], "[0].colour", "unknown key"),
-    ([{"target": "link", "link": [0, 1], "hang": True}], "[0].target", "a link fault can only degrade the link"),
-    ([{"target": "efa", "device": 0, "hang": True}], "[0].target", "an EFA fault can only degrade the EFA device"),
+    ([{"target": "link", "link": [0, 1], "hang": True}], "[0].link", "there is no NeuronLink between devices 0 and 1"),
     ([{"target": "efa", "device": 0, "degrade": 2}], "[0].device", "device 0 has no EFA device"),
     ([{"target": "core", "core": 0, "degrade": 2}], "[0].degrade", "degrade applies to channel targets"),
     ([{"target": "core", "core": 0, "status": "NRT_SUCCESS"}], "[0].status", "NRT_SUCCESS is not a fault"),
@@ -224,3 +223,83 @@ def test_faults_name_an_instance_of_a_cluster():
     assert [r.value for r in rets] == [nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_NC_UE]
     with pytest.raises(ConfigError, match="instance 2 does not exist"):
         neuronsim.Simulator("2x trn1.32xlarge", faults=[dict(plan[0], instance=2)])
+
+
+def allreduces(sim, groups: list[list[tuple[int, int]]], size: int = 1 << 16):
+    """One all-reduce per group, in order; a group lists its ranks as (instance, core). Returns each
+    collective's ret cells and output tensors (with their runtimes)."""
+    world = sorted({rank for group in groups for rank in group})
+    ids = {rank: i for i, rank in enumerate(world)}
+    runtimes = {}
+    for instance in sorted({i for i, _ in world}):
+        cores = [c for i, c in world if i == instance]
+        rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": f"0-{max(cores)}", "NEURON_RT_EXEC_TIMEOUT": "1"},
+                         instance=instance)
+        assert rt.nrt_init(1, "", "") == nrt.NRT_SUCCESS
+        runtimes[instance] = rt
+    for (instance, core), g in ids.items():
+        assert runtimes[instance].nrt_cc_global_comm_init(core, g, len(world)) == nrt.NRT_SUCCESS
+    out = []
+    for group in groups:
+        cells = []
+        for rank, (instance, core) in enumerate(group):
+            rt = runtimes[instance]
+            i, o, ctx, ret = nrt.Ref(), nrt.Ref(), nrt.Ref(), nrt.Ref()
+            rt.nrt_tensor_allocate(0, core, size, "i", i)
+            rt.nrt_tensor_allocate(0, core, size, "o", o)
+            rt.nrt_tensor_write(i.value, np.ones(size, np.uint8), 0, size)
+            comm = nrt.nrt_cc_comm_t([ids[r] for r in group], rank, len(group), vnc=core)
+            assert rt.nrta_cc_prepare(comm, [i.value], [o.value], nrt.NRT_DTYPE_UINT8, nrt.NRT_OP_ADD,
+                                      nrt.NRT_CC_ALLREDUCE, ctx) == nrt.NRT_SUCCESS
+            assert rt.nrta_cc_schedule(ctx, 0, ret, nrt.Ref()) == nrt.NRT_SUCCESS
+            cells.append((rt, ret, o.value))
+        out.append(cells)
+    sim.run_until_idle()
+    return out
+
+
+def read(rt, tensor, size: int = 1 << 16):
+    buf = np.zeros(size, np.uint8)
+    rt.nrt_tensor_read(tensor, buf, 0, size)
+    return buf
+
+
+def test_an_efa_fault_fails_every_rank_of_the_collectives_crossing_it():
+    """A status on the EFA device paired with device 0 of instance 0: the 4-rank collective over EFA fails on
+    every rank of both instances, moving no data; one inside instance 1 does not cross it; the fault
+    fired once (not fatal here), so the next one crossing it succeeds."""
+    plan = [{"target": "efa", "instance": 0, "device": 0, "status": "NRT_NETWORK_PROXY_FAILURE", "fatal": False}]
+    sim = neuronsim.Simulator("2x trn1.32xlarge", faults=plan, record=True)
+    across = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    first, inside, again = allreduces(sim, [across, [(1, 0), (1, 1)], across])
+    assert [ret.value for _, ret, _ in first] == [nrt.NRT_NETWORK_PROXY_FAILURE] * 4
+    assert all(not read(rt, out).any() for rt, _, out in first)  # no data moved
+    assert [ret.value for _, ret, _ in inside + again] == [nrt.NRT_SUCCESS] * 6
+    assert all((read(rt, out) == 4).all() for rt, _, out in again)
+    assert [index for index, _, _ in sim.faults_fired] == [0]
+
+
+def test_a_hung_link_times_out_every_rank_after_the_exec_timeout_and_nth_counts_collectives():
+    plan = [{"target": "link", "link": [0, 1], "hang": True, "nth": 2}]
+    sim = neuronsim.Simulator("trn1.32xlarge", faults=plan, record=True)
+    ranks = [(0, c) for c in range(4)]  # devices 0 and 1: the ring crosses link 0-1
+    first, second = allreduces(sim, [ranks, ranks])
+    assert [ret.value for _, ret, _ in first] == [nrt.NRT_SUCCESS] * 4
+    assert [ret.value for _, ret, _ in second] == [nrt.NRT_TIMEOUT] * 4
+    record = sim.collectives.records[1]
+    assert record.ends_ns == [record.start_ns + 10**9] * 4  # NEURON_RT_EXEC_TIMEOUT=1 (s)
+    rt = first[0][0]
+    assert rt.execution_unit(0, nrt.NRTA_XU_COLLECTIVES, 0).fatal_status == nrt.NRT_TIMEOUT  # a hang is fatal
+
+
+def test_a_slow_link_slows_the_collectives_crossing_it_exactly():
+    def duration(plan):
+        sim = neuronsim.Simulator("trn1.32xlarge", faults=plan, record=True)
+        sim.collectives.fidelity = "analytical"
+        allreduces(sim, [[(0, c) for c in range(4)]])
+        record = sim.collectives.records[0]
+        return max(record.ends_ns) - record.start_ns
+
+    normal = duration(None)
+    assert duration([{"target": "link", "link": [1, 0], "slowdown": 3}]) == 3 * normal
+    assert duration([{"target": "link", "link": [2, 3], "slowdown": 3}]) == normal  # not on the route

@@ -12,6 +12,8 @@ fabric, and each rank's request completes when its part ends, with its outputs w
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -185,6 +187,40 @@ class CollectiveService:
             algorithm = "ring"
         return algorithm, phases
 
+    def _network_fault(self, requests: list[Any], cores: list[Any], phases: list[Phase],
+                       start: int) -> Callable[[Any, int], int] | None:
+        """Apply a link or EFA fault of the plan to a collective whose transfers cross it: decided once, at
+        its first rank's end, then applied to every rank (a status at the normal end, a hang ending in
+        NRT_TIMEOUT after NEURON_RT_EXEC_TIMEOUT, a slowdown)."""
+        injector = self.sim.fault_injector
+        watched = injector.network_channels if injector is not None else set()
+        if not watched:
+            return None
+        crossed = {link.channel for phase in phases for t in phase.transfers
+                   for link in self.fabric.route(cores[t.src].device.global_index, cores[t.dst].device.global_index)}
+        if not crossed & watched:
+            return None
+        decided: list[Any] = []
+
+        def apply(req: Any, end: int) -> int:
+            victim = getattr(req, "request", req)  # a NEFF's embedded collective: its execution
+            if not decided:
+                decided.append(injector.on_collective(crossed, victim.seq_id, start, end))
+            spec = decided[0]
+            if spec is None:
+                return end
+            victim.fault = spec
+            if spec.effect == "slowdown":
+                return start + math.ceil((end - start) * spec.slowdown)
+            victim.fatal = spec.is_fatal
+            if spec.effect == "hang":
+                victim.status = NRT_STATUS.NRT_TIMEOUT
+                return start + req.unit.timeout_ns
+            victim.status = spec.status
+            return end
+
+        return apply
+
     @staticmethod
     def _signature(ctx: CCContext) -> tuple:
         return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
@@ -228,9 +264,13 @@ class CollectiveService:
         for req in requests:
             req.algorithm = algorithm
 
+        network = self._network_fault(requests, cores, phases, start)
+
         def done(rank: int, end: int) -> None:
-            record.ends_ns[rank] = end
             req = requests[rank]
+            if network is not None:
+                end = network(req, end)
+            record.ends_ns[rank] = end
             release = Timeout(self.sim.env, max(0, end - int(self.sim.env.now)))
             release.callbacks.append(lambda _e, core=req.core: self._release(core))
             if req.ctx.on_done is not None:

@@ -5,7 +5,8 @@
 * a **target**: ``device`` (its index), ``core`` (a logical core id as the instance numbers them),
   ``xu`` (a core, an execution-unit kind and a queue), ``dma`` (a device's DMA transfers), ``hbm`` (a
   device's stack), ``link`` (a NeuronLink pair), ``efa`` (the EFA device paired with a device, on
-  any instance of a cluster); ``link`` and ``efa`` take only ``degrade`` in this version;
+  any instance of a cluster); a status, hang or slowdown on a ``link`` or ``efa`` fails or slows every
+  rank of each collective whose transfers cross it (its trigger counts those collectives);
 * a **trigger**: ``at_ns`` (the first matching request still running at or after that time),
   ``nth`` (the Nth matching request to start, counting from 1), ``probability`` (each matching
   request, drawn from the fault's own seeded stream), or none (the first matching request);
@@ -107,11 +108,6 @@ class FaultSpec(Spec):
                 raise _fail("degrade", "degrade applies to channel targets: dma, hbm, link, efa")
             if self.nth is not None or self.probability is not None:
                 raise _fail("degrade", "a degraded channel is triggered by at_ns (or from the start)")
-        elif self.target in ("link", "efa"):
-            what = "a link fault can only degrade the link" if self.target == "link" else \
-                "an EFA fault can only degrade the EFA device"
-            raise _fail("target", f"{what} in this version (a status or hang on the collectives crossing it is "
-                        "not supported yet)")
         return self
 
     @property
@@ -277,22 +273,47 @@ class FaultInjector:
             return (spec.device, spec.stack) in request.stacks()
         return False
 
+    @property
+    def network_channels(self) -> set:
+        """The channels of the link and EFA faults that fail or slow collectives (not degradations)."""
+        return {ch for armed in self.armed if armed.spec.target in ("link", "efa") for ch in self._channels(armed.spec)}
+
+    def on_collective(self, crossed: set, seq_id: int, start: int, end: int) -> FaultSpec | None:
+        """The link or EFA fault that hits a collective whose transfers use the channels ``crossed`` (and
+        that would run from ``start`` to ``end``), if one fires; it then applies to every rank."""
+        for armed in self.armed:
+            spec = armed.spec
+            if spec.target not in ("link", "efa") or armed.fired >= spec.max_times:
+                continue
+            if not crossed.intersection(self._channels(spec)):
+                continue
+            if not self._triggered(armed, end):
+                continue
+            armed.fired += 1
+            self.fired.append((armed.index, seq_id, start))
+            return spec
+        return None
+
+    @staticmethod
+    def _triggered(armed: _Armed, end: int) -> bool:
+        spec = armed.spec
+        if spec.at_ns is not None:
+            return end >= spec.at_ns
+        if spec.nth is not None:
+            armed.count += 1
+            return armed.count >= spec.nth
+        if spec.probability is not None:
+            return bool(armed.rng.random() < spec.probability)
+        return True
+
     def on_start(self, xu: ExecutionUnit, request: Any, now: int, end: int) -> int:
         """The end time of ``request`` after the plan's faults; may set its status and fatal flag."""
         for armed in self.armed:
             spec = armed.spec
             if armed.fired >= spec.max_times or not self._matches(spec, xu, request):
                 continue
-            if spec.at_ns is not None:
-                if end < spec.at_ns:
-                    continue
-            elif spec.nth is not None:
-                armed.count += 1
-                if armed.count < spec.nth:
-                    continue
-            elif spec.probability is not None:
-                if armed.rng.random() >= spec.probability:
-                    continue
+            if not self._triggered(armed, end):
+                continue
             armed.fired += 1
             request.fault = spec
             self.fired.append((armed.index, request.seq_id, now))

@@ -264,7 +264,8 @@ class ExecuteRequest(_Request):
         self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit, self), int(self.unit.env.now))
 
     def _after(self, index: int, end_ns: int, arrival: _EmbeddedArrival) -> None:
-        last = index + 1 == len(self.model.neff.collectives)
+        # a failed collective (a network fault) ends the execution: it issues no more
+        last = index + 1 == len(self.model.neff.collectives) or self.status != NRT_STATUS.NRT_SUCCESS
         if last and not arrival.results:
             self.unit.end_at(self, end_ns)
             return
