@@ -71,11 +71,15 @@ class CollectiveRecord:
         return max(self.ends_ns) - self.arrived_ns
 
 
+_UNKNOWN = 1 << 62  # a collective's end on a core, until its algorithm has computed it
+
+
 class _Rendezvous:
     def __init__(self, n: int) -> None:
         self.n = n
         self.requests: dict[int, Any] = {}
         self.arrived_ns = 0
+        self.cells: list[list[int]] = []  # per rank: [its end], the CC-core it holds frees then
 
 
 class CollectiveService:
@@ -99,7 +103,10 @@ class CollectiveService:
         topo = sim.topology
         self.cc_core_limit = True  # False: what-if without the limit
         self.cc_cores_per_core = max(1, topo.spec.chip.cc_cores // topo.logical_cores_per_device)
-        self.cc_busy: dict[int, int] = {}  # id(CoreHW) -> collectives running on it
+        # id(CoreHW) -> a cell per collective holding one of its CC-cores: [its end on that core], _UNKNOWN
+        # until known; a CC-core frees at that end without an event of its own: an event is scheduled only
+        # when a collective waits
+        self.cc_running: dict[int, list[list[int]]] = {}
         self._admission: list[_Rendezvous] = []  # met, waiting for a CC-core on some rank, in order
 
     def register(self, rt: Any, vnc: int, g_device_id: int, g_device_count: int) -> NRT_STATUS:
@@ -135,26 +142,36 @@ class CollectiveService:
             self._admission.append(meeting)
             self._admit(now)
 
-    def _free(self, meeting: _Rendezvous) -> bool:
-        return all(self.cc_busy.get(id(req.core), 0) < self.cc_cores_per_core for req in meeting.requests.values())
+    def _running(self, core: Any, now: int) -> list[list[int]]:
+        """The cells of the collectives holding a CC-core of ``core`` at ``now``."""
+        cells = [cell for cell in self.cc_running.get(id(core), ()) if cell[0] > now]
+        self.cc_running[id(core)] = cells
+        return cells
 
     def _admit(self, now: int) -> None:
         """Start, in order, every met collective that finds a free CC-core on each of its ranks' cores; all
-        of a collective's CC-cores are taken at once, so no collective holds one while waiting for another."""
+        of a collective's CC-cores are taken at once, so no collective holds one while waiting for another.
+        One that waits is looked at again when a CC-core it needs frees (at the earliest known end)."""
         waiting = []
         for meeting in self._admission:
-            if self.cc_core_limit and not self._free(meeting):
-                waiting.append(meeting)
-                continue
-            for req in meeting.requests.values():
-                self.cc_busy[id(req.core)] = self.cc_busy.get(id(req.core), 0) + 1
+            requests = [meeting.requests[r] for r in range(meeting.n)]
+            if self.cc_core_limit:
+                full = [cells for cells in (self._running(req.core, now) for req in requests)
+                        if len(cells) >= self.cc_cores_per_core]
+                if full:
+                    waiting.append(meeting)
+                    ends = [cell[0] for cells in full for cell in cells if cell[0] != _UNKNOWN]
+                    if ends:
+                        self._wake(min(ends), now)
+                    continue
+            meeting.cells = [[_UNKNOWN] for _ in requests]
+            for req, cell in zip(requests, meeting.cells, strict=True):
+                self.cc_running.setdefault(id(req.core), []).append(cell)
             self._start(meeting, now)
         self._admission = waiting
 
-    def _release(self, core: Any) -> None:
-        self.cc_busy[id(core)] -= 1
-        if self._admission:
-            self._admit(int(self.sim.env.now))
+    def _wake(self, at: int, now: int) -> None:
+        Timeout(self.sim.env, at - now).callbacks.append(lambda _e: self._admit(int(self.sim.env.now)))
 
     def plan_for(self, cores: list[Any], operation: str, size: int,
                  requested: str | None = None) -> tuple[str, list[Phase]]:
@@ -271,8 +288,9 @@ class CollectiveService:
             if network is not None:
                 end = network(req, end)
             record.ends_ns[rank] = end
-            release = Timeout(self.sim.env, max(0, end - int(self.sim.env.now)))
-            release.callbacks.append(lambda _e, core=req.core: self._release(core))
+            meeting.cells[rank][0] = end  # its CC-core on this rank's core frees then
+            if self._admission:
+                self._wake(max(end, int(self.sim.env.now)), int(self.sim.env.now))
             if req.ctx.on_done is not None:
                 req.ctx.on_done(req, end)
             else:
