@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 import neuronsim
 from neuronsim import nrt
@@ -303,3 +305,36 @@ def test_a_slow_link_slows_the_collectives_crossing_it_exactly():
     normal = duration(None)
     assert duration([{"target": "link", "link": [1, 0], "slowdown": 3}]) == 3 * normal
     assert duration([{"target": "link", "link": [2, 3], "slowdown": 3}]) == normal  # not on the route
+
+
+@given(st.lists(st.lists(st.sampled_from([(i, c) for i in (0, 1) for c in range(4)]), min_size=2, max_size=4,
+                         unique=True), min_size=1, max_size=5),
+       st.sampled_from([{"target": "efa", "instance": 0, "device": 0}, {"target": "efa", "instance": 1, "device": 1},
+                        {"target": "link", "link": [0, 1]}, {"target": "link", "instance": 1, "link": [1, 0]}]),
+       st.sampled_from([{"status": "NRT_NETWORK_PROXY_FAILURE", "fatal": False}, {"hang": True, "fatal": False},
+                        {"slowdown": 2.0}]),
+       st.sampled_from([{}, {"nth": 2}, {"probability": 0.5, "times": 3}]))
+def test_a_network_fault_hits_whole_collectives_and_only_those_crossing_it(groups, target, effect, trigger):
+    fault = {**target, **effect, **trigger}
+    sim = neuronsim.Simulator("2x trn1.32xlarge", faults=[fault], record=True)
+    results = allreduces(sim, groups, size=4096)
+    hit = [(index, seq) for index, seq, _ in sim.faults_fired]
+    assert len(hit) <= fault.get("times", 1)
+    watched = sim.fault_injector.network_channels
+    fabric = sim.collectives.fabric
+    failed = 0
+    for group, cells in zip(groups, results, strict=True):
+        statuses = {ret.value for _, ret, _ in cells}
+        assert len(statuses) == 1  # every rank of a collective has the same outcome
+        failed += statuses != {nrt.NRT_SUCCESS}
+        cores = [sim.systems[i].cores[c] for i, c in group]
+        _, phases = sim.collectives.plan_for(cores, "allreduce", 4096)
+        crossed = {link.channel for phase in phases for t in phase.transfers
+                   for link in fabric.route(cores[t.src].device.global_index, cores[t.dst].device.global_index)}
+        assert statuses == {nrt.NRT_SUCCESS} or crossed & watched  # only a collective crossing it fails
+    event(f"collectives failed: {min(failed, 2)}{'+' if failed >= 2 else ''}")
+    if "slowdown" in effect:
+        assert failed == 0
+    else:
+        assert failed == len(hit)
+    assert neuronsim.check_invariants(sim) == []
