@@ -15,7 +15,6 @@ import time
 
 from rawsimpy import raw_simpy_seconds
 
-from neuronsim.collectives.algorithms import plan
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
 from neuronsim.simulator import Simulator
 
@@ -25,10 +24,8 @@ def collective(instance: str, ranks: int, size: int, algorithm: str, fidelity: s
     sim = Simulator(instance)
     per_instance = ranks // len(sim.systems)
     cores = [core for system in sim.systems for core in system.cores[:per_instance]]
-    locations = [(c.device.global_index, c.local_index) for c in cores]
-    primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-    phases = plan("allreduce", algorithm, locations, size, side=4, primaries=primaries,
-                  instance_of=[c.device.instance for c in cores])
+    label, phases = sim.collectives.plan_for(cores, "allreduce", size, algorithm)  # as the runtime plans it
+    assert label == algorithm, (label, algorithm)
     efa = sim.topology.spec.efa
     fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns if efa else 0)
     devices = sim.topology.num_devices * len(sim.systems)

@@ -87,3 +87,22 @@ def test_nodes_must_divide_the_ranks():
         run_nccom("allr", ranks=5, nodes=2, sizes=[1024])
     with pytest.raises(ConfigError, match="trn2-ultraserver has 4 instances, not 2"):
         run_nccom("allr", instance="trn2-ultraserver", ranks=8, nodes=2, sizes=[1024])
+
+
+def test_each_level_of_a_hierarchical_collective_picks_its_own_algorithm():
+    """'intra Mesh + inter Mesh for small messages, intra KangaRing + inter RDH for large' (A20)."""
+    sim = neuronsim.Simulator("4x trn2.48xlarge")
+    cores = [core for system in sim.systems for core in system.cores[:16]]  # 4 whole chips per instance
+    names = {size: [p.name for p in sim.collectives.plan_for(cores, "allreduce", size)[1]]
+             for size in (4096, 1 << 30)}
+    assert names[4096] == ["hier intra mesh reduce-scatter", "hier inter mesh reduce-scatter",
+                           "hier inter mesh all-gather", "hier intra mesh all-gather"]
+    # 1 GiB: 64 MiB per rank inside (KangaRing), 16 MiB per rank across 4 instances (past RDH's range: Ring)
+    assert names[1 << 30] == ["hier intra kangaring reduce-scatter", "hier inter ring reduce-scatter",
+                              "hier inter ring all-gather", "hier intra kangaring all-gather"]
+    # 32 MiB: 2 MiB per rank inside (KangaRing), 512 KiB per rank across (RDH): the published pairing
+    label, phases = sim.collectives.plan_for(cores, "allreduce", 32 << 20)
+    assert label == "hier"
+    assert [p.name for p in phases] == ["hier intra kangaring reduce-scatter", "hier inter rdh halving 0",
+                                        "hier inter rdh halving 1", "hier inter rdh doubling 1",
+                                        "hier inter rdh doubling 0", "hier intra kangaring all-gather"]

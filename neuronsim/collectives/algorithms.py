@@ -10,8 +10,9 @@ the all-reduce buffer, the all-gather *output*, the reduce-scatter *input*, the 
 * **Mesh** (small messages): every rank writes directly to every other rank in one step per stage.
 * **RDH**: recursive halving (reduce-scatter) and doubling (all-gather) with partner ``i XOR 2^k``;
   the torus seen as a hypercube; needs a power-of-two rank count.
-* **Hierarchical** (groups spanning instances): rings inside each instance and rings of same-position
-  ranks across instances, over EFA or the UltraServer's Z rings (``plan_hierarchical``).
+* **Hierarchical** (groups spanning instances): a level inside each instance and one among the
+  same-position ranks across instances (over EFA or the UltraServer's Z rings), each with the
+  algorithm its own bytes per rank select (``plan_hierarchical``).
 * **KangaRing** (LNC=2, every rank of each chip in the group; all-reduce, all-gather, reduce-scatter):
   a ring over the primary ranks (two per chip), so half the steps of Ring, each carrying twice the
   bytes; the destination's secondary gets its copy by DMA write duplication (an extra HBM write, no
@@ -89,12 +90,27 @@ def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, inst
     return "kangaring" if kangaring_ok else "ring"
 
 
+def _on(phases: list[Phase], members: list[int]) -> list[Phase]:
+    """``phases`` planned over a subgroup (local rank indices), on the ranks ``members`` names."""
+    return [Phase(p.name, tuple(Transfer(members[t.src], members[t.dst], t.size, members[t.dup] if t.dup >= 0 else -1)
+                                for t in p.transfers), p.repeat) for p in phases]
+
+
+def _side_by_side(plans: list[list[Phase]], level: str) -> list[Phase]:
+    """Subgroups running one algorithm at once: their k-th phases merge (they have one shape)."""
+    return [Phase(f"hier {level} {parts[0].name}", tuple(t for part in parts for t in part.transfers), parts[0].repeat)
+            for parts in zip(*plans, strict=True)]
+
+
 def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: int, side: int | None,
-                      instance_of: list[int]) -> list[Phase] | None:
+                      instance_of: list[int], primaries: list[int] | None = None,
+                      kangaring_ok: bool = False) -> list[Phase] | None:
     """Hierarchical schemes across instances (internode-collective-comm.rst): all-reduce = intra-instance
     reduce-scatter, inter-instance all-reduce among same-position ranks, intra-instance all-gather;
-    all-gather = inter then intra; reduce-scatter = intra then inter. Rings at both levels. None when
-    the instances hold different numbers of ranks."""
+    all-gather = inter then intra; reduce-scatter = intra then inter. Each level picks its own algorithm
+    by its bytes per rank, as one instance does ("intra Mesh + inter Mesh for small messages, intra
+    KangaRing + inter RDH for large"; A20); KangaRing only inside an instance. None when the instances
+    hold different numbers of ranks."""
     groups: dict[int, list[int]] = {}
     for rank, instance in enumerate(instance_of):
         groups.setdefault(instance, []).append(rank)
@@ -102,37 +118,32 @@ def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: in
     m, k = len(members[0]), len(members)
     if any(len(g) != m for g in members) or operation not in ("allreduce", "allgather", "reducescatter"):
         return None
+    primary = set(primaries or ())
+    # same-position ranks across instances (position in each instance's ring order)
     intra_orders = [[g[i] for i in ring_order([locations[r] for r in g], side)] for g in members]
+    inter_groups = [[intra_orders[i][j] for i in range(k)] for j in range(m)]
 
-    def rings(orders: list[list[int]], chunk: int) -> tuple[Transfer, ...]:
-        return tuple(t for order in orders if len(order) > 1 for t in _pairs(order, chunk))
+    def level(op: str, groups_: list[list[int]], nbytes: int, name: str, intra: bool) -> list[Phase]:
+        n = len(groups_[0])
+        if n < 2:
+            return []
+        algorithm = select_algorithm(op, n, nbytes, kangaring_ok and intra)
+        plans = [_on(plan(op, algorithm, [locations[r] for r in g], nbytes, side,
+                          [i for i, r in enumerate(g) if r in primary] if intra else None), g) for g in groups_]
+        return _side_by_side(plans, name)
 
-    inter_orders = [[intra_orders[i][j] for i in range(k)] for j in range(m)]
-    intra = rings(intra_orders, max(1, size // m))
-    inter = rings(inter_orders, max(1, size // (m * k)))
-    phases: list[Phase] = []
-
-    def add(name: str, transfers: tuple[Transfer, ...], repeat: int) -> None:
-        if transfers and repeat > 0:
-            phases.append(Phase(name, transfers, repeat))
-
+    share = max(1, size // m)  # what each rank holds after the intra-instance reduce-scatter
     if operation == "allreduce":
-        add("hier intra reduce-scatter", intra, m - 1)
-        add("hier inter reduce-scatter", inter, k - 1)
-        add("hier inter all-gather", inter, k - 1)
-        add("hier intra all-gather", intra, m - 1)
-    elif operation == "allgather":
-        add("hier inter all-gather", inter, k - 1)
-        add("hier intra all-gather", intra, m - 1)
-    else:
-        add("hier intra reduce-scatter", intra, m - 1)
-        add("hier inter reduce-scatter", inter, k - 1)
-    return phases
+        return (level("reducescatter", members, size, "intra", True) + level("allreduce", inter_groups, share, "inter", False)
+                + level("allgather", members, size, "intra", True))
+    if operation == "allgather":
+        return level("allgather", inter_groups, share, "inter", False) + level("allgather", members, size, "intra", True)
+    return level("reducescatter", members, size, "intra", True) + level("reducescatter", inter_groups, share, "inter", False)
 
 
 def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size: int,
          side: int | None = None, primaries: list[int] | None = None,
-         instance_of: list[int] | None = None) -> list[Phase]:
+         instance_of: list[int] | None = None, kangaring_ok: bool = False) -> list[Phase]:
     """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each)."""
     n = len(locations)
     if operation not in OPERATIONS:
@@ -143,7 +154,8 @@ def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size:
     if operation == "permute":
         return [Phase("permute", tuple(Transfer(i, (i + 1) % n, size) for i in range(n)), 1)]
     if algorithm == "hier":
-        hierarchical = plan_hierarchical(operation, locations, size, side, instance_of or [0] * n)
+        hierarchical = plan_hierarchical(operation, locations, size, side, instance_of or [0] * n, primaries,
+                                         kangaring_ok)
         if hierarchical is not None:
             return hierarchical
         algorithm = "ring"

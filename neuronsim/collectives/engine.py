@@ -142,7 +142,7 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
         return copy
 
     # phases repeat transfers: each distinct one is routed and serialised once
-    costed: dict[Transfer, tuple[list[tuple[Channel, int, int]], int, int, int]] = {}
+    costed: dict[Transfer, tuple[int, tuple[int, ...], list[tuple[Channel, int, int]], int, int, int]] = {}
     for phase in phases:
         routed = []
         for t in phase.transfers:
@@ -151,15 +151,18 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
                 path, latency = _path(fabric, cores, t)
                 setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
                 hops, longest = serialise([(shadow(ch), size) for ch, size in path.items()])
-                cost = costed[t] = (hops, longest, latency, setup)
-            routed.append((t, *cost))
+                touched = (t.src, t.dst, t.dup) if t.dup >= 0 else (t.src, t.dst)
+                cost = costed[t] = (t.src, touched, hops, longest, latency, setup)
+            routed.append(cost)
+        routed.sort(key=lambda item: item[0])  # by sender: the order among senders ready at once
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
-            for t, hops, longest, latency, setup in sorted(routed, key=lambda item: (ready[item[0].src], item[0].src)):
-                _, end = reserve_serialised(ready[t.src], hops, longest, setup, latency)
-                for rank in (t.src, t.dst, t.dup):
-                    if rank >= 0 and end > after[rank]:
+            # senders in the order they are ready (stable: ties stay by sender)
+            for src, touched, hops, longest, latency, setup in sorted(routed, key=lambda item: ready[item[0]]):
+                _, end = reserve_serialised(ready[src], hops, longest, setup, latency)
+                for rank in touched:
+                    if end > after[rank]:
                         after[rank] = end
             step = [a - r for r, a in zip(ready, after, strict=True)]
             ready = after

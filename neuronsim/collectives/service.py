@@ -199,7 +199,7 @@ class CollectiveService:
         side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
             else None
         primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of)
+        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok)
         if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
             algorithm = "ring"
         return algorithm, phases
