@@ -44,6 +44,16 @@ def compile_c(source: Path, out: Path, flags) -> Path:
     return out
 
 
+def run_source(text: str, name: str, tmp_path: Path, flags, **env) -> subprocess.CompletedProcess:
+    """Write a C program, build it against neuronsim and run it on trn1.2xlarge (or ``env``'s instance);
+    it must exit 0."""
+    source = tmp_path / f"{name}.c"
+    source.write_text(text)
+    result = run(compile_c(source, tmp_path / name, flags), **{"NEURONSIM_INSTANCE": "trn1.2xlarge", **env})
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def run(binary: Path, **env) -> subprocess.CompletedProcess:
     variables = {k: v for k, v in os.environ.items() if not k.startswith(("NEURONSIM_", "NEURON_RT_"))}
     variables.update(env)
@@ -131,10 +141,7 @@ def test_bad_arguments_from_c_get_the_mirrors_statuses(flags, tmp_path):
     from neuronsim import Simulator
     from neuronsim.nrt import Ref, nrta_xu_t
 
-    source = tmp_path / "bad.c"
-    source.write_text(BAD)
-    result = run(compile_c(source, tmp_path / "bad", flags), NEURONSIM_INSTANCE="trn1.2xlarge")
-    assert result.returncode == 0, result.stderr
+    result = run_source(BAD, "bad", tmp_path, flags)
     rt = Simulator("trn1.2xlarge").runtime()
     t = Ref()
     expected = [rt.nrt_init(1, None, None), rt.nrt_load(None, 0, -1, None),
@@ -359,11 +366,7 @@ int main(void) {
 
 
 def test_implicit_async_callbacks_batches_and_tensor_info_from_c(flags, tmp_path):
-    source = tmp_path / "more.c"
-    source.write_text(MORE)
-    result = run(compile_c(source, tmp_path / "more", flags), NEURONSIM_INSTANCE="trn1.2xlarge",
-                 NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS="4")
-    assert result.returncode == 0, result.stderr
+    result = run_source(MORE, "more", tmp_path, flags, NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS="4")
     lines = result.stdout.splitlines()
     assert lines[:4] == ["tensor info 0", "  x usage 0 size 64 dtype 10 ndim 2 shape 2 x 8",
                          "  y usage 1 size 16 dtype 6 ndim 2 shape 2 x 4", "free info 0"]
@@ -437,10 +440,7 @@ int main(void) {
 
 
 def test_nrt_load_collectives_from_c_runs_the_neffs_collectives_on_its_tensors(flags, tmp_path):
-    source = tmp_path / "tp.c"
-    source.write_text(COLLECTIVES)
-    result = run(compile_c(source, tmp_path / "tp", flags), NEURONSIM_INSTANCE="trn1.2xlarge")
-    assert result.returncode == 0, result.stderr
+    result = run_source(COLLECTIVES, "tp", tmp_path, flags)
     assert result.stdout.splitlines() == [
         "bad collective 2", "wrong rank count 2",  # NRT_INVALID: no tensor 'nope'; g holds 2 ranks' y, not 4
         "load rank 0: 0", "schedule rank 0: 0", "load rank 1: 0", "schedule rank 1: 0",

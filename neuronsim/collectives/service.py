@@ -81,6 +81,10 @@ class _Rendezvous:
         self.arrived_ns = 0
         self.cells: list[list[int]] = []  # per rank: [its end], the CC-core it holds frees then
 
+    def ranked(self) -> list[Any]:
+        """Every rank's request, in rank order."""
+        return [self.requests[r] for r in range(self.n)]
+
 
 class CollectiveService:
     """The simulator's collective machinery (one per Simulator)."""
@@ -154,7 +158,7 @@ class CollectiveService:
         One that waits is looked at again when a CC-core it needs frees (at the earliest known end)."""
         waiting = []
         for meeting in self._admission:
-            requests = [meeting.requests[r] for r in range(meeting.n)]
+            requests = meeting.ranked()
             if self.cc_core_limit:
                 full = [cells for cells in (self._running(req.core, now) for req in requests)
                         if len(cells) >= self.cc_cores_per_core]
@@ -245,7 +249,7 @@ class CollectiveService:
 
     def _mismatched(self, meeting: _Rendezvous, now: int) -> bool:
         """Ranks that disagree on what they run together: every rank's request fails, none moves data (A27)."""
-        requests = [meeting.requests[r] for r in range(meeting.n)]
+        requests = meeting.ranked()
         first = requests[0].ctx
         if all(self._signature(req.ctx) == self._signature(first) for req in requests[1:]):
             return False
@@ -259,7 +263,7 @@ class CollectiveService:
         return True
 
     def _start(self, meeting: _Rendezvous, now: int) -> None:
-        requests = [meeting.requests[r] for r in range(meeting.n)]
+        requests = meeting.ranked()
         first = requests[0].ctx
         cores = [req.core for req in requests]
         # data: read every rank's inputs now, compute every rank's outputs
