@@ -6,8 +6,14 @@ from neuronsim import nrt
 from neuronsim.errors import ConfigError, DeadlockError, NeuronSimError, NrtError
 from neuronsim.facade import Future, NeuronRuntime
 from neuronsim.invariants import Violation, check_invariants
+from neuronsim.runtime.events import EventFd
 from neuronsim.runtime.neff import CollectiveSpec, FixedCost, Neff, Roofline
+from neuronsim.runtime.nrta import NrtRuntime
+from neuronsim.runtime.nrta_2_28 import NrtRuntime228
+from neuronsim.runtime.objects import Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
+from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.simulator import Simulator
+from neuronsim.threads import HostThread
 from neuronsim.topology import Topology, load_topology, preset_names
 
 try:
@@ -18,6 +24,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "ConfigError",
     "DeadlockError",
+    "EventFd",
+    "HostThread",
+    "Model",
+    "NrtRuntime",
+    "NrtRuntime228",
+    "RuntimeBase",
+    "Tensor",
+    "TensorInfo",
+    "TensorInfoArray",
+    "TensorSet",
     "CollectiveSpec",
     "FixedCost",
     "Future",

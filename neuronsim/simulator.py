@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import simpy
@@ -163,6 +163,22 @@ class Simulator:
                     links[(src, dst)] = Link(src, dst, Channel(f"z.i{i}dev{d}-i{j}dev{d}", z.link_bandwidth_bytes_per_ns),
                                              z.latency_ns)
         return links
+
+    @overload
+    def runtime(self, env: Mapping[str, str] | None = None, api: Literal["3.0"] = "3.0", instance: int = 0,
+                numa_node: int | None = None) -> NrtRuntime: ...
+
+    @overload
+    def runtime(self, env: Mapping[str, str] | None, api: Literal["2.28"], instance: int = 0,
+                numa_node: int | None = None) -> NrtRuntime228: ...
+
+    @overload
+    def runtime(self, env: Mapping[str, str] | None = None, *, api: Literal["2.28"], instance: int = 0,
+                numa_node: int | None = None) -> NrtRuntime228: ...
+
+    @overload
+    def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0", instance: int = 0,
+                numa_node: int | None = None) -> RuntimeBase: ...
 
     def runtime(self, env: Mapping[str, str] | None = None, api: str = "3.0", instance: int = 0,
                 numa_node: int | None = None) -> RuntimeBase:
