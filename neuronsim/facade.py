@@ -110,7 +110,9 @@ class NeuronRuntime:
 
     # -- models and tensors -------------------------------------------------------------------------
 
-    def load(self, neff: Neff, core: int = -1) -> Model:
+    def load(self, neff: Neff | bytes, core: int = -1) -> Model:
+        """Load a :class:`Neff`, or the bytes of a compiled ``.neff`` file (``Path(p).read_bytes()``) or of
+        a NEFF description, on ``core`` (-1: the first free one)."""
         out = Ref()
         _check(self.c.nrt_load(neff, core, -1, out), "nrt_load")
         return out.value

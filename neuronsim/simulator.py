@@ -105,6 +105,8 @@ class Simulator:
             raise ConfigError("Simulator", f"hang_polls must be an int >= 1, not {hang_polls!r}", field="hang_polls")
         self.hang_polls = hang_polls
         self.eventfds: dict[int, EventFd] = {}
+        self.neff_files: dict[tuple, Any] = {}  # NEFF bytes loaded -> their Neff (runtime.nrt_load)
+        self.kernel_finders: dict[str, Any] = {}  # NEURONSIM_KERNELS value -> its kernel finder
         self._next_fd = 3  # 0-2 are stdin, stdout and stderr
         self.collectives = CollectiveService(self)
         plan = load_fault_plan(faults)

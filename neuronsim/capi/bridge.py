@@ -20,13 +20,11 @@ prints one line on standard error and returns ``NRT_FAILURE``.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import Any
-
-import yaml
 
 from neuronsim.errors import ConfigError, DeadlockError
 from neuronsim.nrt import (
@@ -40,24 +38,23 @@ from neuronsim.nrt import (
 )
 from neuronsim.runtime.events import EventFd
 
+log = logging.getLogger("neuronsim.capi")
+
 __all__ = ["install", "neff_from_bytes", "VERSION"]
 
 S = NRT_STATUS
 _BAD = object()  # an unknown handle: the mirror refuses it as it refuses any bad argument
+MAX_BYTES = 1 << 47  # no host buffer is larger: a bigger size is a bad argument (NRT_INVALID), not a crash
 VERSION = (2, 31, 0, 0)  # the runtime the 3.0 async ABI shipped with (A30)
 
 
 def neff_from_bytes(data: bytes) -> Any:
-    """A Neff from its description (JSON or YAML): ``{name?, inputs, outputs, cost, collectives?}``, a
-    workload model with the collectives it issues (:class:`neuronsim.workload.spec.NeffDescription`)."""
-    from neuronsim.workload.runner import neff_from_spec
-    from neuronsim.workload.spec import NeffDescription
+    """A Neff from the bytes ``nrt_load`` takes: a compiled NEFF file or a neuronsim NEFF description
+    (JSON or YAML, :class:`neuronsim.workload.spec.NeffDescription`); see
+    :func:`neuronsim.runtime.neff_file.neff_from_bytes`."""
+    from neuronsim.runtime.neff_file import neff_from_bytes as read
 
-    raw = yaml.safe_load(data.decode("utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError("a NEFF description is a mapping")
-    description = NeffDescription.model_validate(raw)
-    return neff_from_spec(description.name, description)
+    return read(data)
 
 
 class _Cell(Ref):
@@ -100,16 +97,6 @@ class _Library:
         self.strings: dict[int, Any] = {}
         self.error_lists: dict[int, Any] = {}  # tracker address -> the C array its last get_list returned
         self.tensor_infos: dict[int, Any] = {}  # array address -> (C memory, the mirror's info)
-        self.neffs: dict[bytes, Any] = {}  # digest of a NEFF description -> its Neff: copies of one NEFF meet
-
-    def neff(self, data: bytes) -> Any:
-        """The Neff a description describes; the same bytes give the same Neff, as loading one NEFF file
-        on every rank does (``nrt_load_collectives`` ranks meet per NEFF)."""
-        key = hashlib.sha256(data).digest()
-        found = self.neffs.get(key)
-        if found is None:
-            found = self.neffs[key] = neff_from_bytes(data)
-        return found
 
     def runtime(self) -> Any:
         if self.rt is None:
@@ -121,7 +108,7 @@ class _Library:
                                  lnc=int(env["NEURONSIM_LNC"]) if env.get("NEURONSIM_LNC") else None,
                                  seed=int(env.get("NEURONSIM_SEED", "0")), faults=env.get("NEURONSIM_FAULTS") or None,
                                  record=trace)
-            variables = {k: v for k, v in env.items() if k.startswith("NEURON_RT_")}
+            variables = {k: v for k, v in env.items() if k.startswith("NEURON_RT_") or k == "NEURONSIM_KERNELS"}
             self.rt = self.sim.runtime(variables, api=self.api)
         return self.rt
 
@@ -145,7 +132,14 @@ class _Library:
         return None if ptr == self.ffi.NULL else _Cell(ptr)
 
     def buffer(self, ptr: Any, size: int) -> Any:
-        return None if ptr == self.ffi.NULL else self.ffi.buffer(ptr, size)
+        """The C buffer ``ptr`` of ``size`` bytes; None (the mirror's NRT_INVALID) for NULL or a size no
+        host buffer can have (UINT64_MAX, ...), which is logged."""
+        if ptr == self.ffi.NULL:
+            return None
+        if not 0 <= size <= MAX_BYTES:
+            log.error("NRT: a host buffer of %d bytes is impossible (the limit is %d): invalid size", size, MAX_BYTES)
+            return None
+        return self.ffi.buffer(ptr, size)
 
     def text(self, ptr: Any) -> str | None:
         return None if ptr == self.ffi.NULL else self.ffi.string(ptr).decode("utf-8", "replace")
@@ -228,12 +222,12 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
             state.rt.nrt_close()
             state.write_trace()
 
-    def neff(neff_bytes: Any, size: int, call: str) -> Any:
-        try:
-            return state.neff(bytes(ffi.buffer(neff_bytes, size))) if neff_bytes != ffi.NULL else None
-        except Exception as exc:  # noqa: BLE001 - a bad description is an invalid NEFF
-            sys.stderr.write(f"neuronsim: {call}: not a NEFF description: {exc}\n")
+    def neff(neff_bytes: Any, size: int) -> Any:
+        """The NEFF bytes for the mirror (which reads a compiled NEFF or a description, and logs what is
+        wrong with them); NULL or an impossible size is no NEFF."""
+        if neff_bytes == ffi.NULL or not 0 < size <= MAX_BYTES:
             return None
+        return ffi.buffer(neff_bytes, size)[:]
 
     @export()
     def nrt_load(neff_bytes: Any, size: int, vnc: int, vnc_count: int, model: Any) -> int:
@@ -241,7 +235,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         if model == ffi.NULL:
             return int(S.NRT_INVALID)
         cell = Ref()
-        status = runtime.nrt_load(neff(neff_bytes, size, "nrt_load"), int(vnc), int(vnc_count), cell)
+        status = runtime.nrt_load(neff(neff_bytes, size), int(vnc), int(vnc_count), cell)
         return state.out_handle(model, "nrt_model_t *", status, cell.value)
 
     @export()
@@ -251,8 +245,8 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         if model == ffi.NULL:
             return int(S.NRT_INVALID)
         cell = Ref()
-        status = runtime.nrt_load_collectives(neff(neff_bytes, size, "nrt_load_collectives"), int(vnc),
-                                              int(vnc_count), int(ctx_device_id), int(ctx_device_count), cell)
+        status = runtime.nrt_load_collectives(neff(neff_bytes, size), int(vnc), int(vnc_count), int(ctx_device_id),
+                                              int(ctx_device_count), cell)
         return state.out_handle(model, "nrt_model_t *", status, cell.value)
 
     @export()

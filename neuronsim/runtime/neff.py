@@ -217,6 +217,12 @@ class Neff:
         self.name = name
         by_name = {t.name: t for t in self.inputs + self.outputs}
         self.collectives = tuple(c.resolved(by_name, {t.name for t in self.outputs}) for c in collectives)
+        # what a compiled NEFF file's header and kelf say (neuronsim.runtime.neff_file); defaults otherwise
+        self.uuid: str | None = None
+        self.target: str | None = None
+        self.cores = 1
+        self.subgraphs = 1
+        self.source = "python"
         self.input_sizes = tuple((t.name, t.size_bytes) for t in self.inputs)
         self.output_sizes = tuple((t.name, t.size_bytes) for t in self.outputs)
 

@@ -13,6 +13,7 @@ which the devices run; then it acts. A poll therefore sees progress and a pollin
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from neuronsim.runtime.cc import CollectivesMixin
 from neuronsim.runtime.completion import CompletionMixin
 from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror, _ref, _Status
 from neuronsim.runtime.neff import Neff
+from neuronsim.runtime.neff_file import NeffError, check_target, load_kernels, neff_from_bytes
 from neuronsim.runtime.objects import Allocation, Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
 from neuronsim.runtime.requests import (
     CopyRequest,
@@ -52,6 +54,11 @@ if TYPE_CHECKING:
 __all__ = ["RuntimeBase", "_mirror", "_ref", "_int", "_host_buffer", "_Status"]
 
 log = logging.getLogger(__name__)
+
+
+def _truthy(value: Any) -> bool:
+    """An environment variable's boolean, as the runtime reads ``TRUE``/``1``/``yes``."""
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
 API_KINDS = frozenset({"tensor_op", "compute", "collectives", "tensor_read", "tensor_write"})
@@ -353,27 +360,63 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def nrt_load(self, neff: Any, vnc: Any, vnc_count: Any, model: Any) -> NRT_STATUS:
         """``nrt_load(const void *neff_bytes, size_t size, int32_t vnc, int32_t vnc_count, nrt_model_t **model)``.
 
-        The Python mirror takes a :class:`neuronsim.Neff` in place of the bytes and their size
-        (DESIGN.md: ``(neff, vnc, vnc_count, model_out)``). ``vnc`` -1 picks the first core with no
-        model loaded; ``vnc_count`` is deprecated and must be -1 or 1.
+        The Python mirror takes a :class:`neuronsim.Neff`, or the bytes of a compiled ``.neff`` file or
+        of a neuronsim NEFF description, in place of the bytes and their size (DESIGN.md: ``(neff, vnc,
+        vnc_count, model_out)``; :mod:`neuronsim.runtime.neff_file`). Bad bytes return the status the
+        runtime gives (``NRT_INVALID``, ``NRT_UNSUPPORTED_NEFF_VERSION``) and log why; a NEFF compiled for
+        another chip is ``NRT_INVALID``; one needing more cores than are free from ``vnc`` is
+        ``NRT_LOAD_NOT_ENOUGH_NC``. ``vnc`` -1 picks the first core with no model loaded; ``vnc_count``
+        is deprecated and must be -1 or 1.
         """
         out = _ref(model)
+        if isinstance(neff, (bytes, bytearray, memoryview)):
+            neff = self._neff_from_bytes(bytes(neff))
         if not isinstance(neff, Neff):
             return S.NRT_INVALID
         index, count = _int(vnc), _int(vnc_count)
         if count not in (-1, 1):
             return S.NRT_INVALID
+        try:
+            check_target(neff, self.sim.topology.spec.chip.nc_version, _truthy(self.env.get("NEURON_RT_ALLOW_LEGACY_NEFF")))
+        except NeffError as exc:
+            log.error("NRT: nrt_load: %s", exc)
+            return exc.status
+        used = {m.vnc for m in self._models.values()}
         if index == -1:
-            used = {m.vnc for m in self._models.values()}
             free = [i for i in range(len(self._cores)) if i not in used]
             if not free:
                 return S.NRT_LOAD_NOT_ENOUGH_NC
             index = free[0]
         core = self._core(index)
+        if neff.cores > 1 and index + neff.cores > len(self._cores):
+            log.error("NRT: nrt_load: %s needs %d NeuronCores from nc%d, %d are visible", neff.name, neff.cores, index,
+                      len(self._cores))
+            return S.NRT_LOAD_NOT_ENOUGH_NC
         loaded = Model(neff, index, core, self, next(self._model_ids))
         self._models[id(loaded)] = loaded
         out.value = loaded
         return S.NRT_SUCCESS
+
+    def _neff_from_bytes(self, data: bytes, call: str = "nrt_load") -> Neff:
+        """The Neff of NEFF bytes; the same bytes give the same Neff in one simulation, as one NEFF file
+        loaded on every rank is one model (``nrt_load_collectives`` ranks meet per NEFF). Bad bytes log
+        why and raise ``_Status`` with the status ``nrt_load`` returns."""
+        kernels = self.env.get("NEURONSIM_KERNELS") or None
+        validate = _truthy(self.env.get("NEURON_RT_VALIDATE_HASH"))
+        key = (hashlib.sha256(data).digest(), kernels, validate)
+        cache = self.sim.neff_files
+        found = cache.get(key)
+        if found is None:
+            finder = self.sim.kernel_finders
+            if kernels and kernels not in finder:
+                finder[kernels] = load_kernels(kernels)  # an import error is the user's: it surfaces
+            try:
+                found = neff_from_bytes(data, validate_hash=validate, kernels=finder.get(kernels) if kernels else None)
+            except NeffError as exc:
+                log.error("NRT: %s: %s", call, exc)
+                raise _Status(exc.status) from None
+            cache[key] = found
+        return found
 
     @_mirror("load_ns")
     def nrt_load_collectives(self, neff: Any, vnc: Any, vnc_count: Any, ctx_device_id: Any, ctx_device_count: Any,
@@ -386,6 +429,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         rank, count = _int(ctx_device_id), _int(ctx_device_count)
         if count < 1 or not 0 <= rank < count:
             return S.NRT_INVALID
+        if isinstance(neff, (bytes, bytearray, memoryview)):
+            neff = self._neff_from_bytes(bytes(neff), "nrt_load_collectives")
         for spec in getattr(neff, "collectives", ()):
             if spec.input is not None:  # all-gather writes count inputs, reduce-scatter a count-th of one
                 src, dst = neff.tensor(spec.input).size_bytes, neff.tensor(spec.output).size_bytes
@@ -437,8 +482,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def nrt_get_model_vnc_count(self, model: Any, vnc_count: Any) -> NRT_STATUS:
         """``nrt_get_model_vnc_count(const nrt_model_t *model, uint32_t *vnc_count)`` (deprecated)."""
         out = _ref(vnc_count)
-        self._model(model)
-        out.value = 1
+        out.value = self._model(model).neff.cores
         return S.NRT_SUCCESS
 
     nrt_get_model_nc_count = nrt_get_model_vnc_count
