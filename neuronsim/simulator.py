@@ -51,6 +51,9 @@ class Simulator:
         detect_races: record cross-queue tensor hazards in ``sim.hazards`` (it costs time).
         hang_polls: completion queries the host may make while nothing is in flight before the run
             stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
+        hang_queries: ``nrta_get_sequence`` polls of queues that have completed everything they accepted,
+            made while nothing is in flight, before the run stops likewise (A73): such a poll is a plain
+            query, so only an endless loop of them reaches this.
         cpu_quantum_ns: the time slice of process-mode threads sharing a CPU (A24).
         polling_threads: run the runtime's completion-polling threads (read, write, execute per core) on
             the devices' CPUs; each polls for ``poll_cpu_ns`` every ``poll_interval_ns`` while its queues
@@ -72,6 +75,7 @@ class Simulator:
         faults: str | Path | list[dict] | FaultPlan | None = None,
         detect_races: bool = False,
         hang_polls: int = 100_000,
+        hang_queries: int = 10_000_000,
         cpu_quantum_ns: int = 1_000_000,
         polling_threads: bool = False,
         poll_cpu_ns: int = 200,
@@ -96,7 +100,9 @@ class Simulator:
         self.poll_interval_ns = poll_interval_ns
         self.timing_only = timing_only
         self.record = record
-        self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes)
+        # host memory: 64-byte granules from an address like a Linux process's heap mappings (A70)
+        self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes, base_address=0x7F00_0000_0000,
+                                      granule_bytes=64)
         self.core_owners: dict[tuple[int, int], RuntimeBase] = {}  # (instance, core id) -> process
         self.runtimes: list[RuntimeBase] = []
         self.hazards: list[Hazard] = []
@@ -104,6 +110,10 @@ class Simulator:
         if isinstance(hang_polls, bool) or not isinstance(hang_polls, int) or hang_polls < 1:
             raise ConfigError("Simulator", f"hang_polls must be an int >= 1, not {hang_polls!r}", field="hang_polls")
         self.hang_polls = hang_polls
+        if isinstance(hang_queries, bool) or not isinstance(hang_queries, int) or hang_queries < 1:
+            raise ConfigError("Simulator", f"hang_queries must be an int >= 1, not {hang_queries!r}",
+                              field="hang_queries")
+        self.hang_queries = hang_queries
         self.eventfds: dict[int, EventFd] = {}
         self.neff_files: dict[tuple, Any] = {}  # NEFF bytes loaded -> their Neff (runtime.nrt_load)
         self.kernel_finders: dict[str, Any] = {}  # NEURONSIM_KERNELS value -> its kernel finder

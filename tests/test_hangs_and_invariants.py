@@ -33,7 +33,7 @@ def test_polling_for_a_request_that_was_refused_stops_with_a_report():
 
 
 def test_polling_get_sequence_past_the_last_request_stops():
-    sim, rt = open_runtime("trn1.2xlarge", env={}, hang_polls=500)
+    sim, rt = open_runtime("trn1.2xlarge", env={}, hang_queries=500)
     model, ins, outs = model_with_io(rt, neff())
     schedule_execute(rt, model, ins, outs)
     last = nrt.Ref(0)

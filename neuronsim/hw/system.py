@@ -125,11 +125,14 @@ def build_system(topology: Topology, instance: int = 0) -> System:
     host = spec.host
     devices: list[Device] = []
     cores: list[CoreHW] = []
-    usable = hbm.stack_capacity_bytes - hbm.reserved_bytes_per_physical_core * hbm.physical_cores_per_stack
+    reserved = (("firmware", hbm.carveout_bytes),
+                ("model code", hbm.reserved_bytes_per_physical_core * hbm.physical_cores_per_stack))
     half = max(1, dma.host_engines // 2)
     for dev_spec in spec.devices:
         d = dev_spec.index
-        stacks = [HBMStack(f"{pre}dev{d}/hbm{s}", MemoryPool(f"{pre}dev{d}/hbm{s}", usable),
+        stacks = [HBMStack(f"{pre}dev{d}/hbm{s}",
+                           MemoryPool(f"{pre}dev{d}/hbm{s}", hbm.stack_capacity_bytes, hbm.base_address(s),
+                                      hbm.granule_bytes, reserved),
                            Channel(f"{pre}dev{d}/hbm{s}", hbm.stack_bandwidth_bytes_per_ns)) for s in range(hbm.stacks)]
         engines = [Channel(f"{pre}dev{d}/hdma{e}", dma.engine_bandwidth_bytes_per_ns)
                    for e in range(dma.host_engines)]

@@ -18,18 +18,28 @@ class CompletionMixin:
     """Completion queries and events (mixed into ``RuntimeBase``)."""
 
 
-    def _poll_state(self, what: str) -> None:
-        """Count a query made while nothing is in flight; past the limit the host can only spin."""
+    def _poll_state(self, what: str, query: bool = False) -> None:
+        """Count a query made while nothing is in flight; past the limit the host can only spin.
+
+        A wait (a poll for a request not yet complete, or for one never accepted) counts toward
+        ``sim.hang_polls``; a plain query (``nrta_get_sequence`` of a queue that has completed all it
+        accepted) toward the much larger ``sim.hang_queries``, so a bounded monitoring loop never trips
+        it while an endless one still ends (A73)."""
         if self.sim.env.peek() != float("inf"):
-            self._idle_polls = 0
+            self._idle_polls = self._idle_queries = 0
             return
-        self._idle_polls += 1
-        if self._idle_polls >= self.sim.hang_polls:
-            self._idle_polls = 0
+        if query:
+            self._idle_queries += 1
+            count, limit = self._idle_queries, self.sim.hang_queries
+        else:
+            self._idle_polls += 1
+            count, limit = self._idle_polls, self.sim.hang_polls
+        if count >= limit:
+            self._idle_polls = self._idle_queries = 0
             busy = [f"{xu.name}: completed up to {xu.completed_num} of {xu.last_submitted_num}"
                     for xu in self._xus.values() if xu.last_submitted_num]
             raise DeadlockError(
-                f"the host has polled {self.sim.hang_polls} times while nothing is in flight: it waits on "
+                f"the host has polled {limit} times while nothing is in flight: it waits on "
                 "something the simulation can never deliver",
                 [f"last query: {what}"] + (busy or ["no request was ever accepted"]))
 
@@ -71,7 +81,9 @@ class CompletionMixin:
         unit = self._xu(lnc, _int(xu), queue)
         out.value = unit.seq_id(unit.completed_num)
         self._observe(unit, unit.completed_num)
-        self._poll_state(f"nrta_get_sequence({lnc}, {xu}, {queue}) = {out.value:#x}")
+        # a poll of a queue that has completed everything it accepted is a plain query (A73)
+        self._poll_state(f"nrta_get_sequence({lnc}, {xu}, {queue}) = {out.value:#x}",
+                         query=unit.completed_num == unit.last_submitted_num)
         return S.NRT_SUCCESS
 
     # -- completion events -------------------------------------------------------------------------

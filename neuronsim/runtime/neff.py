@@ -192,6 +192,16 @@ class Neff:
         collectives: collectives the model issues after its compute, in order; load it with
             ``nrt_load_collectives`` on every rank. One with an ``input`` runs on the NEFF's tensors
             (the kernel's outputs are written first); one without is timing only.
+        weights_bytes: device memory of the model's constants and code ("model constants" in the
+            runtime's memory report), taken from the core's HBM at ``nrt_load``.
+        scratchpad_bytes: the scratchpad the NEFF declares; loaded NEFFs share one scratchpad per core
+            that grows in pages to the largest of them (docs/assumptions.md A71).
+        io_device_bytes: device memory the load takes for the model's I/O; ``None`` (the default):
+            its inputs' and outputs' bytes (A71). ``0`` for a NEFF whose I/O lives only in tensors the
+            application allocates.
+
+    ``device_bytes`` is what a load takes apart from the shared scratchpad (weights plus I/O); a reader
+    of compiled ``.neff`` files sets the three fields from what the file records.
     """
 
     def __init__(
@@ -204,6 +214,9 @@ class Neff:
         kernel: Callable[..., Mapping[str, Any]] | None = None,
         name: str = "model.neff",
         collectives: tuple[CollectiveSpec, ...] | list[CollectiveSpec] = (),
+        weights_bytes: int = 0,
+        scratchpad_bytes: int = 0,
+        io_device_bytes: int | None = None,
     ) -> None:
         if (duration_ns is None) == (cost is None):
             raise ValueError("give exactly one of duration_ns and cost")
@@ -225,6 +238,13 @@ class Neff:
         self.source = "python"
         self.input_sizes = tuple((t.name, t.size_bytes) for t in self.inputs)
         self.output_sizes = tuple((t.name, t.size_bytes) for t in self.outputs)
+        for label, value in (("weights_bytes", weights_bytes), ("scratchpad_bytes", scratchpad_bytes),
+                             ("io_device_bytes", 0 if io_device_bytes is None else io_device_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{label}(={value!r}) must be an int >= 0.")
+        self.weights_bytes = weights_bytes
+        self.scratchpad_bytes = scratchpad_bytes
+        self.io_device_bytes = self.io_bytes if io_device_bytes is None else io_device_bytes
 
     def tensor(self, name: str) -> TensorSpec:
         """The input or output named ``name``."""
@@ -233,6 +253,12 @@ class Neff:
     @property
     def io_bytes(self) -> int:
         return sum(t.size_bytes for t in self.inputs + self.outputs)
+
+    @property
+    def device_bytes(self) -> int:
+        """Device memory a load takes for this NEFF alone: weights plus I/O (the shared scratchpad
+        is accounted per core)."""
+        return self.weights_bytes + self.io_device_bytes
 
     def __repr__(self) -> str:
         return f"Neff({self.name!r}, inputs={[t.name for t in self.inputs]}, outputs={[t.name for t in self.outputs]})"

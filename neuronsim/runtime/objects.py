@@ -21,12 +21,14 @@ __all__ = ["Allocation", "Tensor", "TensorSet", "Model", "TensorInfo", "TensorIn
 
 
 class Allocation:
-    """Memory taken from a pool; freed when its last tensor is."""
+    """Memory taken from a pool at ``address``; given back when its last tensor is freed and no accepted
+    request still uses it (docs/assumptions.md A72)."""
 
-    __slots__ = ("pool", "size_bytes", "storage", "refs", "hbm_index", "channel", "device_index")
+    __slots__ = ("pool", "size_bytes", "storage", "refs", "hbm_index", "channel", "device_index", "address",
+                 "released")
 
     def __init__(self, pool: MemoryPool, size_bytes: int, storage: SparseBytes | None, hbm_index: int,
-                 channel: Channel | None, device_index: int = -1) -> None:
+                 channel: Channel | None, device_index: int = -1, address: int = 0) -> None:
         self.pool = pool
         self.size_bytes = size_bytes
         self.storage = storage
@@ -34,6 +36,15 @@ class Allocation:
         self.hbm_index = hbm_index
         self.channel = channel  # the HBM stack's bandwidth channel; None for host memory
         self.device_index = device_index
+        self.address = address  # the pool's address of the first byte
+        self.released = False
+
+    def release(self) -> None:
+        """Give the bytes back to the pool (once)."""
+        if not self.released:
+            self.released = True
+            self.pool.release(self.address)
+            self.storage = None
 
 
 class Tensor:
@@ -59,6 +70,12 @@ class Tensor:
     def on_device(self) -> bool:
         return self.placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_DEVICE
 
+    @property
+    def address(self) -> int:
+        """The address of its first byte: its allocation's address plus its offset (a slice's parent's
+        address plus the slice offset)."""
+        return self.alloc.address + self.offset
+
     def __repr__(self) -> str:
         where = f"nc{self.vnc}" if self.on_device else "host"
         return f"<nrt_tensor_t {self.name!r} {self.size} B on {where}{' (freed)' if self.freed else ''}>"
@@ -81,7 +98,7 @@ class TensorSet:
 class Model:
     """A loaded model (``nrt_model_t``): a NEFF on a logical core."""
 
-    __slots__ = ("neff", "vnc", "core", "unloaded", "owner", "id", "cc_rank", "cc_count")
+    __slots__ = ("neff", "vnc", "core", "unloaded", "owner", "id", "cc_rank", "cc_count", "memory")
 
     def __init__(self, neff: Neff, vnc: int, core: CoreHW, owner: object, model_id: int) -> None:
         self.neff = neff
@@ -92,6 +109,7 @@ class Model:
         self.id = model_id
         self.cc_rank = -1  # nrt_load_collectives: this copy's ctx_device_id of ctx_device_count
         self.cc_count = 0
+        self.memory: list[tuple[str, int, int]] = []  # (usage, address, bytes) it holds on its core's HBM
 
     def __repr__(self) -> str:
         return f"<nrt_model_t {self.neff.name!r} on nc{self.vnc}{' (unloaded)' if self.unloaded else ''}>"

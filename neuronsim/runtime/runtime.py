@@ -61,6 +61,17 @@ def _truthy(value: Any) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 HOST_TENSOR_MAX_BYTES = 4 * MiB  # nrt.h: a host-placed tensor "cannot be larger than 4MB"
+SCRATCHPAD_PAGE_BYTES = 512 * MiB  # device-memory.rst: "The default scratchpad page size in Runtime is 512 MB"
+SCRATCHPAD_PAGE_ALIGN = 4 * MiB  # the runtime's OOM line for a page: "(alignment: 4.000MB, usage: shared scratchpad)"
+
+
+def format_bytes(n: int) -> str:
+    """Bytes as the runtime's memory reports print them: ``4.000GB``, ``512.000MB``, ``0.000B``
+    (binary multiples, three decimals; device-memory.rst)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3f}{unit}"
+    return f"{n:.3f}B"
 API_KINDS = frozenset({"tensor_op", "compute", "collectives", "tensor_read", "tensor_write"})
 
 
@@ -104,7 +115,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._cores: list[CoreHW] = []
         self._xus: dict[tuple[int, int, int], ExecutionUnit] = {}
         self._xu_by_id: dict[int, ExecutionUnit] = {}
-        self._tensors: set[int] = set()
+        self._tensors: dict[int, Tensor] = {}  # live tensors by id (freed at nrt_close)
+        self._scratchpad: dict[int, list[tuple[Any, int]]] = {}  # vnc -> shared scratchpad pages (pool, address)
+        self.scratchpad_page_bytes = SCRATCHPAD_PAGE_BYTES  # NEURON_SCRATCHPAD_PAGE_SIZE, read at nrt_init
         self._models: dict[int, Model] = {}
         self._model_ids = itertools.count(10000)
         self.exec_timeout_ns = sim.topology.spec.runtime.exec_timeout_ns
@@ -112,6 +125,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self.observed: dict[int, int] = {}  # xu id -> highest completed number the host has seen
         self._races = sim.race_detector
         self._idle_polls = 0
+        self._idle_queries = 0
         self._xu_fds: dict[int, tuple[Any, Callable]] = {}  # xu id -> (eventfd, listener)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -152,7 +166,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             return S.NRT_EXEC_UNIT_UNRECOVERABLE
         if not xu.submit(request):
             return S.NRT_QUEUE_FULL
-        self._idle_polls = 0
+        self._idle_polls = self._idle_queries = 0
         if self._races is not None:
             self._races.on_schedule(request, xu.xu_id, self.observed)
         req_sequence.value = request.seq_id
@@ -235,6 +249,18 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 return S.NRT_INVALID
             if self.async_depth < 0:
                 return S.NRT_INVALID
+        page_text = self.env.get("NEURON_SCRATCHPAD_PAGE_SIZE")  # MB; "a multiple of 512 and less than 4096"
+        self.scratchpad_page_bytes = SCRATCHPAD_PAGE_BYTES
+        if page_text is not None:
+            try:
+                page_mb = int(page_text)
+            except ValueError:
+                return S.NRT_INVALID
+            if page_mb <= 0 or page_mb % 512 or page_mb >= 4096:
+                log.error("NRT:nrt_init NEURON_SCRATCHPAD_PAGE_SIZE=%s: the size must be a multiple of 512 and "
+                          "less than 4096 (MB)", page_text)
+                return S.NRT_INVALID
+            self.scratchpad_page_bytes = page_mb * MiB
         proxy_text = self.env.get("NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY")
         self._proxy_cpus: tuple[int, ...] = ()
         if proxy_text is not None:
@@ -321,9 +347,11 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._spend(self._costs.init_ns)
         for key in [key for key, owner in self.sim.core_owners.items() if owner is self]:
             del self.sim.core_owners[key]
-        for model in self._models.values():
-            model.unloaded = True
-        self._models.clear()
+        for model in list(self._models.values()):
+            self._release_model(model)
+        for t in list(self._tensors.values()):
+            self._free_tensor(t)  # its handle is refused from now on, also after a new nrt_init
+        self._scratchpad.clear()
         self._state = "closed"
         return S.NRT_SUCCESS
 
@@ -392,7 +420,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             log.error("NRT: nrt_load: %s needs %d NeuronCores from nc%d, %d are visible", neff.name, neff.cores, index,
                       len(self._cores))
             return S.NRT_LOAD_NOT_ENOUGH_NC
+        memory = self._take_model_memory(core, index, neff)
         loaded = Model(neff, index, core, self, next(self._model_ids))
+        loaded.memory = memory
         self._models[id(loaded)] = loaded
         out.value = loaded
         return S.NRT_SUCCESS
@@ -452,8 +482,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         """``nrt_unload(nrt_model_t *model)``."""
         if not isinstance(model, Model) or model.unloaded or model.owner is not self:
             return S.NRT_INVALID
-        model.unloaded = True
-        del self._models[id(model)]
+        self._release_model(model)
         return S.NRT_SUCCESS
 
     def _model(self, model: Any) -> Model:
@@ -504,26 +533,27 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_DEVICE:
             core = self._core(index)
             stack = core.hbm
-            if not stack.pool.allocate(nbytes):
-                log.error("NRT: failed to allocate %d bytes for tensor %r on nc%d (%d bytes free on %s)",
-                          nbytes, label, index, stack.pool.free_bytes, stack.name)
+            address = self._hbm_take(core, nbytes, "tensors")
+            if address is None:
+                log.error("NRT:nrt_tensor_allocate Failed to allocate nrt tensor %s", label or "UNNAMED")
                 return S.NRT_RESOURCE
             storage = None if self.sim.timing_only else SparseBytes(nbytes)
-            hbm_index = core.device.hbm.index(stack)
-            alloc = Allocation(stack.pool, nbytes, storage, hbm_index, stack.channel, core.device.index)
+            alloc = Allocation(stack.pool, nbytes, storage, core.hbm_index, stack.channel, core.device.index,
+                               address)
         elif placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_HOST:
             if nbytes > HOST_TENSOR_MAX_BYTES:
                 return S.NRT_RESOURCE
             core = self._core(index) if index != -1 else (self._cores[0] if self._cores else None)
             pool: MemoryPool = self.sim.host_memory
-            if not pool.allocate(nbytes):
+            address = pool.allocate(nbytes, usage="tensors")
+            if address is None:
                 return S.NRT_RESOURCE
             storage = None if self.sim.timing_only else SparseBytes(nbytes)
-            alloc = Allocation(pool, nbytes, storage, -1, None)
+            alloc = Allocation(pool, nbytes, storage, -1, None, address=address)
         else:
             return S.NRT_INVALID  # VIRTUAL support was removed in runtime 2.32
         t = Tensor(label, nbytes, 0, placement, index, core, alloc, self)
-        self._tensors.add(id(t))
+        self._tensors[id(t)] = t
         out.value = t
         return S.NRT_SUCCESS
 
@@ -537,7 +567,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         off, n = self._range(src, offset, size)
         src.alloc.refs += 1
         t = Tensor(name or "", n, src.offset + off, src.placement, src.vnc, src.core, src.alloc, self)
-        self._tensors.add(id(t))
+        self._tensors[id(t)] = t
         out.value = t
         return S.NRT_SUCCESS
 
@@ -548,15 +578,116 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         Takes the ``Ref`` that holds the tensor (or the tensor itself)."""
         cell = tensor if isinstance(tensor, Ref) else None
         t = self._tensor(cell.value if cell is not None else tensor)
-        t.freed = True
-        self._tensors.discard(id(t))
-        t.alloc.refs -= 1
-        if t.alloc.refs == 0:
-            t.alloc.pool.release(t.alloc.size_bytes)
-            t.alloc.storage = None
+        self._free_tensor(t)
         if cell is not None:
             cell.value = None
         return S.NRT_SUCCESS
+
+    def _free_tensor(self, t: Tensor) -> None:
+        """The handle dies now; its memory goes back when its last tensor is freed and every accepted
+        request that uses it has completed (A72)."""
+        t.freed = True
+        self._tensors.pop(id(t), None)
+        alloc = t.alloc
+        alloc.refs -= 1
+        if alloc.refs:
+            return
+        users = []
+        for xu in (*self._xus.values(), *self._sync_units.values()):
+            last = 0
+            for request in xu.pending():
+                if any(a is alloc for a, *_ in request.accesses()):
+                    last = request.seq_num
+            if last:
+                users.append((xu, last))
+        if not users:
+            alloc.release()
+            return
+        log.warning("NRT:nrt_tensor_free tensor %s is used by %d accepted request(s) not yet complete; its memory "
+                    "is released when they complete", t.name or "UNNAMED", len(users))
+        left = [len(users)]
+        for xu, last in users:
+
+            def listener(unit: ExecutionUnit, request: Any, last: int = last) -> None:
+                if request.seq_num < last:
+                    return
+                unit.listeners.remove(listener)
+                left[0] -= 1
+                if not left[0]:
+                    alloc.release()
+
+            xu.listeners.append(listener)
+
+    # -- device memory ----------------------------------------------------------------------------
+
+    def _hbm_take(self, core: CoreHW, nbytes: int, usage: str, align: int = 0) -> int | None:
+        """``nbytes`` of ``core``'s HBM stack for ``usage``; its address, or ``None`` after the runtime's
+        out-of-memory report (device-memory.rst: ``TDRV:log_dev_mem Failed to allocate ...``)."""
+        pool = core.hbm.pool
+        address = pool.allocate(nbytes, align, usage)
+        if address is None:
+            log.error("TDRV:log_dev_mem Failed to allocate %s (alignment: %s, usage: %s) on ND %d:NC %d",
+                      format_bytes(nbytes), format_bytes(align) if align else "none", usage, core.device.index,
+                      core.local_index)
+            columns = " | ".join(f"{name} {format_bytes(size)}" for name, size in sorted(pool.usage.items())
+                                 if size)
+            log.error("TDRV:log_dev_mem_usage_table Displaying Current Memory Utilization:\n"
+                      "ND %d HBM %d | TOTAL %s | %s | free %s (largest free range %s)", core.device.index,
+                      core.hbm_index, format_bytes(pool.used_bytes), columns, format_bytes(pool.free_bytes),
+                      format_bytes(pool.largest_free()))
+        return address
+
+    def _take_model_memory(self, core: CoreHW, vnc: int, neff: Neff) -> list[tuple[Any, int]]:
+        """What loading ``neff`` on ``vnc`` takes from its HBM: its weights, its I/O and any pages the
+        core's shared scratchpad must grow by; all or nothing (``NRT_RESOURCE``)."""
+        pool = core.hbm.pool
+        taken: list[tuple[Any, int]] = []
+        try:
+            for usage, size in (("model constants", neff.weights_bytes), ("model io", neff.io_device_bytes)):
+                if size:
+                    address = self._hbm_take(core, size, usage)
+                    if address is None:
+                        raise _Status(S.NRT_RESOURCE)
+                    taken.append((pool, address))
+            need = max([neff.scratchpad_bytes] + [m.neff.scratchpad_bytes for m in self._models.values()
+                                                   if m.vnc == vnc])
+            self._fit_scratchpad(core, vnc, need)
+        except _Status:
+            for owner, address in taken:
+                owner.release(address)
+            raise
+        return taken
+
+    def _fit_scratchpad(self, core: CoreHW, vnc: int, need: int) -> None:
+        """Grow or shrink ``vnc``'s shared scratchpad to the pages ``need`` bytes take (device-memory.rst:
+        one scratchpad per core, as large as the largest loaded NEFF's, in pages that need not be
+        contiguous). Growing is all or nothing (``NRT_RESOURCE``)."""
+        pages = self._scratchpad.setdefault(vnc, [])
+        page = self.scratchpad_page_bytes
+        wanted = -(-need // page)
+        added = []
+        while len(pages) < wanted:
+            address = self._hbm_take(core, page, "shared scratchpad", SCRATCHPAD_PAGE_ALIGN)
+            if address is None:
+                for _ in added:
+                    pool, address = pages.pop()
+                    pool.release(address)
+                raise _Status(S.NRT_RESOURCE)
+            pages.append((core.hbm.pool, address))
+            added.append(address)
+        while len(pages) > wanted:
+            pool, address = pages.pop()
+            pool.release(address)
+
+    def _release_model(self, model: Model) -> None:
+        """Give back what ``model``'s load took; the shared scratchpad shrinks to what is left loaded."""
+        model.unloaded = True
+        self._models.pop(id(model), None)
+        for pool, address in model.memory:
+            pool.release(address)
+        model.memory = []
+        need = max([0] + [m.neff.scratchpad_bytes for m in self._models.values() if m.vnc == model.vnc])
+        self._fit_scratchpad(model.core, model.vnc, need)
 
     def nrt_tensor_get_size(self, tensor: Any) -> int:
         """``size_t nrt_tensor_get_size(const nrt_tensor_t *tensor)`` (0 for an invalid tensor)."""
@@ -570,7 +701,27 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         """``nrt_tensor_get_device_allocation_info(const nrt_tensor_t *, nrt_tensor_device_allocation_info_t *)``."""
         out = _ref(alloc_info)
         t = self._device_tensor(tensor)
-        out.value = {"physical_address": id(t.alloc) + t.offset, "size": t.size, "hbm_index": t.alloc.hbm_index}
+        out.value = {"physical_address": t.address, "size": t.size, "hbm_index": t.alloc.hbm_index}
+        return S.NRT_SUCCESS
+
+    def nrt_tensor_get_va(self, tensor: Any) -> int | None:
+        """``void *nrt_tensor_get_va(const nrt_tensor_t *tensor)``: the address of the tensor's first byte
+        (for a device tensor its device address, A70), or ``None`` (NULL) for an invalid tensor."""
+        if self._state != "open" or type(tensor) is not Tensor or tensor.freed or tensor.owner is not self:
+            return None
+        self._spend(self._costs.query_ns)
+        return tensor.address
+
+    @_mirror("query_ns")
+    def nrt_get_vnc_memory_stats(self, vnc: Any, stats: Any, stats_size_in: Any, stats_size_out: Any) -> NRT_STATUS:
+        """``nrt_get_vnc_memory_stats(uint32_t vnc, nrt_vnc_memory_stats_t *stats, size_t stats_size_in,
+        size_t *stats_size_out)``: ``{"bytes_used", "bytes_limit"}`` of the core's HBM stack (shared with
+        the other cores on that stack)."""
+        out, size_out = _ref(stats), _ref(stats_size_out)
+        pool = self._core(vnc).hbm.pool
+        out.value = {"bytes_used": pool.used_bytes - pool.reserved_bytes,
+                     "bytes_limit": pool.capacity_bytes - pool.reserved_bytes}
+        size_out.value = _int(stats_size_in)
         return S.NRT_SUCCESS
 
     @_mirror("tensor_ns")

@@ -118,5 +118,6 @@ class Topology:
         """HBM a logical core can allocate from its stack, after the runtime's reservation."""
         hbm = self.spec.chip.hbm
         cores_on_stack = max(1, hbm.physical_cores_per_stack // self.lnc)
-        usable = hbm.stack_capacity_bytes - hbm.reserved_bytes_per_physical_core * hbm.physical_cores_per_stack
+        usable = (hbm.stack_capacity_bytes - hbm.carveout_bytes
+                  - hbm.reserved_bytes_per_physical_core * hbm.physical_cores_per_stack)
         return usable // cores_on_stack

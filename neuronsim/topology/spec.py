@@ -159,6 +159,41 @@ class HBMSpec(Spec):
     stack_bandwidth_bytes_per_ns: BytesPerNs = param("Bandwidth of one stack, shared by the cores on it.")
     physical_cores_per_stack: int = param("Physical NeuronCores sharing one stack.", ge=1)
     reserved_bytes_per_physical_core: Bytes = param("HBM the runtime reserves per physical core (micro-code).")
+    stack_base_addresses: tuple[Annotated[int, Field(ge=0)], ...] | None = param(
+        "Device physical address of each stack's first byte (the driver's address map); "
+        "default: stack s at s x 64 GiB.", default=None)
+    alloc_granule_bytes: Bytes | None = param(
+        "Device allocation granule: sizes round up to it, addresses are multiples of it; default 4 KiB.",
+        default=None, gt=0)
+    firmware_carveout_bytes: Bytes | None = param(
+        "HBM the firmware keeps at the start of each stack, outside the allocator; default 0.", default=None)
+
+    @model_validator(mode="after")
+    def _check_addresses(self) -> HBMSpec:
+        bases = self.stack_base_addresses
+        if bases is not None:
+            if len(bases) != self.stacks:
+                raise _fail("stack_base_addresses", f"has {len(bases)} entries for {self.stacks} stacks")
+            spans = sorted((b, b + self.stack_capacity_bytes) for b in bases)
+            for (_, end), (start, _) in zip(spans, spans[1:]):
+                if start < end:
+                    raise _fail("stack_base_addresses", f"stacks overlap at {start:#x} "
+                                f"(each holds {self.stack_capacity_bytes} bytes)")
+        return self
+
+    def base_address(self, stack: int) -> int:
+        """Physical address of stack ``stack``'s first byte."""
+        if self.stack_base_addresses is not None:
+            return self.stack_base_addresses[stack]
+        return stack * (64 << 30)
+
+    @property
+    def granule_bytes(self) -> int:
+        return self.alloc_granule_bytes or 4096
+
+    @property
+    def carveout_bytes(self) -> int:
+        return self.firmware_carveout_bytes or 0
 
 
 class DMASpec(Spec):
