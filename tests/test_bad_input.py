@@ -40,7 +40,7 @@ def test_malformed_yaml(tmp_path, capsys):
     path = _write(tmp_path, "schema_version: 1\nname: x\ndevices: [\n  {index: 0,\n")
     status, err = _run_validate(path, capsys)
     assert status == 2
-    assert err.startswith(f"neuronsim: error: {path}: malformed YAML: line ")
+    assert err.startswith(f"neuronsim: error: {path}: devices[0]: malformed YAML at line 5, column 1: ")
     assert "Traceback" not in err
 
 

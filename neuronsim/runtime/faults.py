@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from neuronsim.errors import ConfigError
 from neuronsim.nrt import NRT_STATUS
-from neuronsim.topology.load import issues_from_validation
 from neuronsim.topology.spec import Nanoseconds, Spec
+from neuronsim.yaml_loader import load_yaml_file, validate
 
 if TYPE_CHECKING:
     from neuronsim.hw.system import System
@@ -143,20 +142,12 @@ def load_fault_plan(plan: str | Path | list[dict[str, Any]] | FaultPlan | None) 
     data: Any = plan
     if isinstance(plan, (str, Path)):
         source = str(plan)
-        try:
-            data = yaml.safe_load(Path(plan).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(source, f"cannot read file: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(source, f"malformed YAML: {exc}") from None
+        data = load_yaml_file(plan, source)
     if isinstance(data, dict) and set(data) == {"faults"}:
         data = data["faults"]
     if not isinstance(data, list):
         raise ConfigError(source, "a fault plan is a list of faults (or a mapping with a 'faults' list)")
-    try:
-        return FaultPlan.model_validate({"faults": data})
-    except ValidationError as exc:
-        raise ConfigError(source, issues_from_validation(exc)) from None
+    return validate(FaultPlan, {"faults": data}, source)
 
 
 class _Armed:

@@ -10,16 +10,17 @@ repetition a different seed). A metric is a dotted path into the run's summary (
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from neuronsim.errors import ConfigError
 from neuronsim.topology.spec import Nanoseconds, Spec, _fail
+from neuronsim.yaml_loader import issues_from_validation, load_mapping, validate
 
 __all__ = ["SweepSpec", "load_sweep", "with_values", "DEFAULT_METRICS"]
 
@@ -86,8 +87,6 @@ class SweepSpec(Spec):
 
     @model_validator(mode="after")
     def _lists(self) -> SweepSpec:
-        from neuronsim.topology.load import issues_from_validation
-
         for path, values in self.parameters.items():
             if isinstance(values, list):
                 if not values:
@@ -133,7 +132,7 @@ def with_values(base: dict[str, Any], values: dict[str, Any], source: str) -> di
     """A copy of the raw workload ``base`` with each dotted path set to its value."""
     from neuronsim.workload.spec import set_path
 
-    data = yaml.safe_load(yaml.safe_dump(base))
+    data = copy.deepcopy(base)
     for path, value in values.items():
         set_path(data, path, value, source)
     return data
@@ -144,26 +143,19 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any], str]:
 
     The base workload (a file relative to the sweep, or inline) and every point of the sweep are
     validated here, so a bad parameter path or value is reported before anything runs."""
-    from neuronsim.topology.load import _read_yaml, issues_from_validation
     from neuronsim.workload.spec import load_workload
 
     source = str(path)
-    if not Path(path).is_file():
-        raise ConfigError(source, "file not found")
-    data = _read_yaml(Path(path), source)
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(source, issues_from_validation(exc)) from None
+    spec = validate(SweepSpec, load_mapping(path, source), source)
     if isinstance(spec.workload, str):
         workload_path = Path(path).parent / spec.workload
         if not workload_path.is_file():
             raise ConfigError(source, f"workload file {str(workload_path)!r} not found", field="workload")
         workload_source = str(workload_path)
-        base = _read_yaml(workload_path, workload_source)
+        base = load_mapping(workload_path, workload_source)
     else:
         workload_source = f"{source}: workload"
-        base = yaml.safe_load(yaml.safe_dump(spec.workload))
+        base = copy.deepcopy(spec.workload)
     load_workload(base, source=workload_source)  # the base itself must be valid
     for name in spec.parameters:
         for value in spec.values(name):

@@ -21,13 +21,13 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 from hypothesis import strategies as st
 
 from neuronsim.idlist import format_id_list
 from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t
 from neuronsim.runtime.neff import DTYPES, FixedCost, Neff, Roofline
 from neuronsim.topology.spec import InstanceSpec
+from neuronsim.yaml_loader import load_mapping
 
 __all__ = ["topologies", "neffs", "tensor_sizes", "host_buffers", "workloads", "workload_files", "fault_plans", "api_calls",
            "replay", "FAULT_STATUSES", "CollectiveCase", "collectives", "run_collective", "COLLECTIVE_INSTANCES"]
@@ -38,8 +38,7 @@ FAULT_STATUSES = ("NRT_EXEC_HW_ERR_HBM_UE", "NRT_EXEC_HW_ERR_NC_UE", "NRT_EXEC_H
 
 
 def _part(folder: str, name: str) -> dict[str, Any]:
-    path = resources.files("neuronsim") / "topologies" / folder / f"{name}.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_mapping(str(resources.files("neuronsim") / "topologies" / folder / f"{name}.yaml"))
 
 
 @st.composite

@@ -3,7 +3,8 @@
 ``load_topology("trn1.32xlarge")``, ``load_topology("path/to/my.yaml")`` and
 ``load_topology("2x trn2.48xlarge")`` all return a :class:`~neuronsim.topology.model.Topology`.
 Every problem becomes a :class:`~neuronsim.errors.ConfigError` naming the file, the field path and
-the reason; nothing here raises a bare pydantic or YAML exception.
+the reason; nothing here raises a bare pydantic or YAML exception. Files are read by the one YAML
+loader, :mod:`neuronsim.yaml_loader` (duplicate keys, nesting and encoding rules there).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from neuronsim.errors import ConfigError, ConfigIssue
+from neuronsim.errors import ConfigError
 from neuronsim.topology.model import Topology
 from neuronsim.topology.spec import ClusterSpec, InstanceSpec
+from neuronsim.yaml_loader import issues_from_validation, load_mapping
 
-__all__ = ["preset_names", "load_topology", "load_spec", "preset_path", "cluster_of"]
+__all__ = ["preset_names", "load_topology", "load_spec", "preset_path", "cluster_of", "issues_from_validation"]
 
 _CLUSTER_SHORTHAND = re.compile(r"^\s*(\d+)\s*x\s*(\S+)\s*$")
 
@@ -55,69 +56,12 @@ def _part_path(field: str, name: str, source: str) -> Path:
     return path
 
 
-def _read_yaml(path: Path, source: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, f"malformed YAML: {where}{problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(source, f"the file must hold a mapping of fields, not {type(data).__name__}")
-    return data
-
-
-def _loc_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _join(prefix: str, path: str) -> str:
-    if not prefix:
-        return path
-    if not path:
-        return prefix
-    return prefix + path if path.startswith("[") else f"{prefix}.{path}"
-
-
-def issues_from_validation(exc: ValidationError) -> list[ConfigIssue]:
-    """One ``ConfigIssue`` per pydantic error, with our field paths and plain reasons."""
-    issues: list[ConfigIssue] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if p not in ("InstanceSpec", "ClusterSpec"))
-        path = _loc_path(loc)
-        ctx = err.get("ctx") or {}
-        kind = err["type"]
-        if kind == "topology":
-            path, reason = _join(path, ctx["path"]), ctx["reason"]
-        elif kind in ("unit", "id_list"):
-            reason = ctx["reason"]
-        elif kind == "extra_forbidden":
-            reason = "unknown key"
-        elif kind == "missing":
-            reason = "required field is missing"
-        else:
-            reason = err["msg"]
-        issues.append(ConfigIssue(path, reason))
-    return issues
-
-
 def _resolve_parts(data: dict[str, Any], source: str) -> None:
     for field in _NAMED_PARTS:
         value = data.get(field)
         if isinstance(value, str):
             path = _part_path(field, value, source)
-            data[field] = _read_yaml(path, str(path))
+            data[field] = load_mapping(path, str(path))
 
 
 def _instance_data(ref: str, base: Path | None) -> tuple[dict[str, Any], str]:
@@ -130,7 +74,7 @@ def _instance_data(ref: str, base: Path | None) -> tuple[dict[str, Any], str]:
     else:
         path = preset_path(ref)
         source = ref
-    data = _read_yaml(path, source)
+    data = load_mapping(path, source)
     _resolve_parts(data, source)
     return data, source
 

@@ -9,12 +9,12 @@ into a :class:`~neuronsim.errors.ConfigError` naming the file, the field and the
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
@@ -22,6 +22,7 @@ from neuronsim.idlist import parse_id_list
 from neuronsim.runtime.neff import DTYPES
 from neuronsim.topology.spec import Bytes, CpuList, Nanoseconds, Spec, _fail
 from neuronsim.units import UnitError, parse_bytes
+from neuronsim.yaml_loader import load_mapping, load_yaml_text, validate
 
 __all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "load_workload", "apply_overrides",
            "STEP_KINDS", "set_path"]
@@ -308,27 +309,22 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
         if not sep or not key.strip():
             raise ConfigError(source, f"--set needs key=value, not {item!r}")
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+            value = load_yaml_text(text, f"{source}: --set {key.strip()}") if text.strip() else ""
+        except ConfigError as exc:
+            if not exc.issues[0].reason.startswith("malformed YAML"):
+                raise
+            value = text  # not YAML: the text itself
         set_path(data, key.strip(), value, source)
 
 
 def load_workload(path: str | Path | dict[str, Any], overrides: list[str] | None = None,
                   source: str | None = None) -> WorkloadSpec:
     """Read and validate a workload (a YAML path or a dict), after ``--set`` overrides."""
-    from neuronsim.topology.load import _read_yaml, issues_from_validation
-
     if isinstance(path, dict):
-        data = yaml.safe_load(yaml.safe_dump(path))  # a deep copy the overrides may change
+        data = copy.deepcopy(path)  # the overrides may change it
         source = source or "workload"
     else:
         source = source or str(path)
-        if not Path(path).is_file():
-            raise ConfigError(source, "file not found")
-        data = _read_yaml(Path(path), source)
+        data = load_mapping(path, source)
     apply_overrides(data, overrides or [], source)
-    try:
-        return WorkloadSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(source, issues_from_validation(exc)) from None
+    return validate(WorkloadSpec, data, source)
