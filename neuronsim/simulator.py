@@ -21,7 +21,7 @@ from neuronsim.facade import NeuronRuntime
 from neuronsim.hw.channel import Channel
 from neuronsim.hw.host import HostCPUs
 from neuronsim.hw.memory import MemoryPool
-from neuronsim.hw.system import Link, build_system
+from neuronsim.hw.system import CoreHW, Link, build_cores, build_system
 from neuronsim.idlist import IdListError, parse_id_list
 from neuronsim.runtime.events import EventFd
 from neuronsim.runtime.faults import FaultInjector, FaultPlan, load_fault_plan
@@ -31,6 +31,7 @@ from neuronsim.runtime.races import Hazard, RaceDetector
 from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.threads import HostThread
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
+from neuronsim.topology.model import Topology
 
 __all__ = ["Simulator"]
 
@@ -103,7 +104,10 @@ class Simulator:
         # host memory: 64-byte granules from an address like a Linux process's heap mappings (A70)
         self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes, base_address=0x7F00_0000_0000,
                                       granule_bytes=64)
-        self.core_owners: dict[tuple[int, int], RuntimeBase] = {}  # (instance, core id) -> process
+        # (instance, device, physical core) -> the process holding it
+        self.core_owners: dict[tuple[int, int, int], RuntimeBase] = {}
+        self._topologies: dict[int, Topology] = {self.topology.lnc: self.topology}
+        self._core_views: dict[tuple[int, int], list[CoreHW]] = {}
         self.runtimes: list[RuntimeBase] = []
         self.hazards: list[Hazard] = []
         self.race_detector = RaceDetector(self.hazards) if detect_races else None
@@ -157,6 +161,27 @@ class Simulator:
         """Run until nothing is left to happen; returns the time then."""
         self.env.run()
         return self.now_ns
+
+    # -- logical cores at another LNC -----------------------------------------------------------------
+
+    def topology_at(self, lnc: int) -> Topology:
+        """This simulator's topology at logical NeuronCore size ``lnc`` (a process may ask for its own
+        with ``NEURON_LOGICAL_NC_CONFIG``)."""
+        topo = self._topologies.get(lnc)
+        if topo is None:
+            base = self.topology
+            topo = self._topologies[lnc] = Topology.build(base.cluster or base.spec, lnc=lnc)
+        return topo
+
+    def cores_at(self, instance: int, lnc: int) -> list[CoreHW]:
+        """The logical cores of instance ``instance`` at LNC ``lnc``, over the same devices."""
+        if lnc == self.topology.lnc:
+            return self.systems[instance].cores
+        key = (instance, lnc)
+        cores = self._core_views.get(key)
+        if cores is None:
+            cores = self._core_views[key] = build_cores(self.systems[instance], self.topology_at(lnc))
+        return cores
 
     # -- processes ---------------------------------------------------------------------------------
 

@@ -101,11 +101,14 @@ def test_bad_environment(env, status):
     assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == status
 
 
-def test_lnc_environment_must_match_the_instance():
+def test_lnc_environment_is_the_process_own():
     sim = neuronsim.Simulator("trn2.48xlarge", lnc=1)
-    assert sim.runtime(env={"NEURON_LOGICAL_NC_CONFIG": "2"}).nrt_init(1, "", "") == nrt.NRT_INVALID
+    rt2 = sim.runtime(env={"NEURON_LOGICAL_NC_CONFIG": "2", "NEURON_RT_VISIBLE_CORES": "1"})
+    assert rt2.nrt_init(1, "", "") == nrt.NRT_SUCCESS  # LNC=2 core 1: physical cores 2-3 of device 0
     rt = sim.runtime(env={"NEURON_LOGICAL_NC_CONFIG": "1", "NEURON_RT_VISIBLE_CORES": "0"})
     assert rt.nrt_init(1, "", "") == nrt.NRT_SUCCESS
+    taken = sim.runtime(env={"NEURON_LOGICAL_NC_CONFIG": "1", "NEURON_RT_VISIBLE_CORES": "3"})
+    assert taken.nrt_init(1, "", "") == nrt.NRT_RESOURCE  # physical core 3 is rt2's
 
 
 def test_exec_timeout_env_is_read_at_init():

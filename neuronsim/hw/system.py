@@ -13,12 +13,13 @@ device's NUMA node. Per NeuronLink pair a channel per direction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from neuronsim.hw.channel import Channel
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.topology.model import Topology
 
-__all__ = ["HBMStack", "Device", "CoreHW", "Link", "EFADevice", "System", "build_system"]
+__all__ = ["HBMStack", "Device", "CoreHW", "Link", "EFADevice", "System", "build_system", "build_cores"]
 
 
 @dataclass
@@ -114,6 +115,37 @@ class System:
         return out
 
 
+def _core_hw(topology: Topology, device: Device, core: Any, pre: str, tag: str = "") -> CoreHW:
+    chip = topology.spec.chip
+    dma = chip.dma
+    physical = len(core.physical_cores)
+    d = device.index
+    return CoreHW(
+        id=core.id,
+        device=device,
+        local_index=core.local_index,
+        physical_cores=physical,
+        hbm=device.hbm[core.hbm_stack],
+        hbm_index=core.hbm_stack,
+        dma=Channel(f"{pre}dev{d}/nc{core.id}{tag}/dma",
+                    dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
+        cc_dma=Channel(f"{pre}dev{d}/nc{core.id}{tag}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
+        bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
+        fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
+    )
+
+
+def build_cores(system: System, topology: Topology) -> list[CoreHW]:
+    """Logical cores of ``topology``'s LNC over ``system``'s devices (their HBM stacks, host engines and
+    PCIe are the devices' own): the cores a process sees when it asks for an LNC other than the one
+    ``system`` was built at (``NEURON_LOGICAL_NC_CONFIG``). Their DMA channels are their own; they
+    share nothing with the system's cores of the other LNC but the devices, as the runtime binds
+    physical cores to one process at a time."""
+    pre = f"i{system.instance}/" if system.instance else ""
+    tag = f".lnc{topology.lnc}"
+    return [_core_hw(topology, system.devices[core.device], core, pre, tag) for core in topology.logical_cores]
+
+
 def build_system(topology: Topology, instance: int = 0) -> System:
     """Components for instance ``instance`` of ``topology`` at its LNC (names get an ``i<k>/`` prefix
     beyond the first instance)."""
@@ -149,20 +181,7 @@ def build_system(topology: Topology, instance: int = 0) -> System:
             per_instance=len(spec.devices),
         )
         for core in topology.cores_of_device(d):
-            physical = len(core.physical_cores)
-            hw = CoreHW(
-                id=core.id,
-                device=device,
-                local_index=core.local_index,
-                physical_cores=physical,
-                hbm=stacks[core.hbm_stack],
-                hbm_index=core.hbm_stack,
-                dma=Channel(f"{pre}dev{d}/nc{core.id}/dma",
-                            dma.engine_bandwidth_bytes_per_ns * dma.engines_per_physical_core * physical),
-                cc_dma=Channel(f"{pre}dev{d}/nc{core.id}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
-                bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
-                fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
-            )
+            hw = _core_hw(topology, device, core, pre)
             device.cores.append(hw)
             cores.append(hw)
         devices.append(device)

@@ -329,6 +329,7 @@ class ExecuteRequest(_Request):
     def _run_kernel(self) -> None:
         """Run the NEFF's kernel on the inputs read at start and write its outputs."""
         neff = self.model.neff
+        nan = False
         try:
             results = neff.kernel(**self.snapshot)  # type: ignore[misc, arg-type]
             for spec in neff.outputs:
@@ -338,10 +339,15 @@ class ExecuteRequest(_Request):
                                      f"expected {spec.size_bytes}")
                 tensor = self.outputs[spec.name]
                 tensor.alloc.storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
+                nan = nan or _has_nan(value, spec.dtype)
         except Exception as exc:  # noqa: BLE001 - a user kernel's failure becomes the request's status
             self.error = exc
             self.status = NRT_STATUS.NRT_FAILURE
         self.snapshot = None
+        if nan and self.status == NRT_STATUS.NRT_SUCCESS and getattr(self.model.owner, "fail_on_nan", False):
+            # NEURON_FAIL_ON_NAN=1: "execution was completed with numerical errors (produced NaN)"; the
+            # outputs are written (A75)
+            self.status = NRT_STATUS.NRT_EXEC_COMPLETED_WITH_NUM_ERR
 
     def _nan_outputs(self) -> None:
         """NRT_EXEC_COMPLETED_WITH_NUM_ERR: the execution produced NaN; float outputs are filled with it."""
@@ -358,6 +364,16 @@ class ExecuteRequest(_Request):
             else:
                 continue
             storage.write(tensor.offset, nan.reshape(-1).view(np.uint8))
+
+
+def _has_nan(value: np.ndarray, dtype: str) -> bool:
+    """Whether a kernel output holds a NaN (bfloat16 is carried as uint16: exponent all ones, mantissa
+    not zero)."""
+    if value.dtype.kind == "f":
+        return bool(np.isnan(value).any())
+    if dtype == "bfloat16":
+        return bool((((value & 0x7F80) == 0x7F80) & ((value & 0x7F) != 0)).any())
+    return False
 
 
 class CollectiveRequest(_Request):

@@ -108,6 +108,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._engines: dict[tuple[int, int, bool], Channel] = {}
         self._sync_units: dict[tuple[int, str], ExecutionUnit] = {}
         self.async_depth = 0  # NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS, read at nrt_init
+        self.lnc = sim.topology.lnc  # NEURON_LOGICAL_NC_CONFIG / NEURON_RT_VIRTUAL_CORE_SIZE, read at nrt_init
+        self.fail_on_nan = False  # NEURON_FAIL_ON_NAN=1 / NEURON_RT_NUMERICAL_ERRORS_VERBOSITY=critical
         self._async_callback: tuple[Callable, Any] | None = None
         self._async_pending: list[Any] = []
         self._job_ids = itertools.count(1)
@@ -184,14 +186,44 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
 
     # -- init / close -----------------------------------------------------------------------------
 
-    def _env_cores(self) -> list[int]:
-        """Global logical core ids this process asks for (NEURON_RT_VISIBLE_CORES / NUM_CORES)."""
+    def _process_lnc(self) -> int:
+        """The logical NeuronCore size this process asks for: ``NEURON_LOGICAL_NC_CONFIG`` or its older
+        name ``NEURON_RT_VIRTUAL_CORE_SIZE`` (nrt-api.md §4; A74), else the simulator's LNC."""
         topo = self.sim.topology
-        total = len(topo.logical_cores)
-        lnc_text = self.env.get("NEURON_LOGICAL_NC_CONFIG")
-        if lnc_text is not None:
-            if lnc_text.strip() not in ("1", "2") or int(lnc_text) != topo.lnc:
+        given: dict[str, int] = {}
+        for name in ("NEURON_LOGICAL_NC_CONFIG", "NEURON_RT_VIRTUAL_CORE_SIZE"):
+            text = self.env.get(name)
+            if text is None:
+                continue
+            if text.strip() not in ("1", "2"):
+                log.error("NRT:nrt_init %s=%s: LNC can only be set to 1 or 2", name, text)
                 raise _Status(S.NRT_INVALID)
+            given[name] = int(text)
+        if not given:
+            return topo.lnc
+        if len(set(given.values())) > 1:
+            log.error("NRT:nrt_init NEURON_LOGICAL_NC_CONFIG=%d and NEURON_RT_VIRTUAL_CORE_SIZE=%d disagree",
+                      given["NEURON_LOGICAL_NC_CONFIG"], given["NEURON_RT_VIRTUAL_CORE_SIZE"])
+            raise _Status(S.NRT_INVALID)
+        lnc = next(iter(given.values()))
+        chip = topo.spec.chip
+        allowed = chip.lnc.allowed if chip.lnc is not None else (1,)
+        if lnc not in allowed:
+            log.error("NRT:nrt_init LNC=%d is not supported on %s (%s)", lnc, topo.spec.name,
+                      f"allowed: {list(allowed)}" if chip.lnc is not None else "its cores are not grouped")
+            raise _Status(S.NRT_INVALID)
+        return lnc
+
+    def _owner_keys(self, topo: Any, ids: list[int]) -> list[tuple[int, int, int]]:
+        """The physical cores behind logical cores ``ids`` of ``topo``: ``(instance, device, core)``;
+        the runtime binds them to one process at a time, whatever LNC each process uses."""
+        return [(self.instance, topo.logical_cores[c].device, p) for c in ids
+                for p in topo.logical_cores[c].physical_cores]
+
+    def _env_cores(self) -> list[int]:
+        """Logical core ids (at this process's LNC) it asks for (NEURON_RT_VISIBLE_CORES / NUM_CORES)."""
+        topo = self.sim.topology_at(self._process_lnc())
+        total = len(topo.logical_cores)
         visible = self.env.get("NEURON_RT_VISIBLE_CORES")
         if visible is not None:
             try:
@@ -212,10 +244,10 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             if wanted == 0:
                 return list(range(total))
             owners = self.sim.core_owners
-            free = [c for c in range(total) if (self.instance, c) not in owners]
+            free = [c for c in range(total) if not any(k in owners for k in self._owner_keys(topo, [c]))]
             for start in range(total - wanted + 1):
                 run = list(range(start, start + wanted))
-                if all((self.instance, c) not in owners for c in run):
+                if all(c in free for c in run):
                     return run
             log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:%d Available:%d",
                       wanted, len(free))
@@ -249,6 +281,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 return S.NRT_INVALID
             if self.async_depth < 0:
                 return S.NRT_INVALID
+        self.fail_on_nan = (self.env.get("NEURON_FAIL_ON_NAN", "").strip() == "1"
+                            or self.env.get("NEURON_RT_NUMERICAL_ERRORS_VERBOSITY", "").strip().lower() == "critical")
         page_text = self.env.get("NEURON_SCRATCHPAD_PAGE_SIZE")  # MB; "a multiple of 512 and less than 4096"
         self.scratchpad_page_bytes = SCRATCHPAD_PAGE_BYTES
         if page_text is not None:
@@ -270,15 +304,18 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 return S.NRT_INVALID
             if any(c >= self.sim.topology.spec.host.vcpus for c in self._proxy_cpus):
                 return S.NRT_INVALID
+        lnc = self._process_lnc()
         ids = self._env_cores()
-        taken = [c for c in ids if (self.instance, c) in self.sim.core_owners]
-        if taken:
+        keys = self._owner_keys(self.sim.topology_at(lnc), ids)
+        if any(k in self.sim.core_owners for k in keys):
             log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:nc%d-nc%d",
                       ids[0], ids[-1])
             return S.NRT_RESOURCE
-        for c in ids:
-            self.sim.core_owners[(self.instance, c)] = self
-        self._cores = [self.system.cores[c] for c in ids]
+        for key in keys:
+            self.sim.core_owners[key] = self
+        self.lnc = lnc
+        cores = self.sim.cores_at(self.instance, lnc)
+        self._cores = [cores[c] for c in ids]
         self._make_xus()
         self._state = "open"
         self._generation += 1
@@ -360,7 +397,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror(None, needs_init=False)
     def nrt_get_total_vnc_count(self, vnc_count: Any) -> NRT_STATUS:
         """``nrt_get_total_vnc_count(uint32_t *vnc_count)``: every logical core of the instance."""
-        _ref(vnc_count).value = len(self.sim.topology.logical_cores)
+        _ref(vnc_count).value = len(self.sim.topology_at(self._process_lnc()).logical_cores)
         return S.NRT_SUCCESS
 
     nrt_get_total_nc_count = nrt_get_total_vnc_count  # (deprecated twin)
