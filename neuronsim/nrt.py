@@ -8,6 +8,10 @@ out-pointer: the mirror writes ``ref.value`` as C would write ``*ptr``.
 
 Values are from reference/nrt-api.md §1-§3 (SDK 2.28 headers, 3.0 docs). This module has no
 dependencies inside neuronsim.
+
+These are the 3.0 API's constants (SDK >= 2.29): ``nrta_xu_t`` is the 3.0 execution-unit enum. A
+program written for SDK 2.28 uses :mod:`neuronsim.nrt_2_28` instead, whose ``nrta_xu_t`` is the 2.28
+enum; each runtime has its generation's module as ``rt.nrt`` and refuses the other's enum members.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing_extensions import TypeVar
 
 #: The type a ``Ref`` holds; a bare ``nrt.Ref()`` holds ``Any``, as an untyped C out-pointer would.
 T = TypeVar("T", default=Any)
+API = "3.0"  # the API generation these constants belong to (neuronsim.nrt_2_28 has the 2.28 ones)
 
 
 class NRT_STATUS(IntEnum):  # noqa: N801 - the C name

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -178,8 +179,9 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
                     return fn(*args)
                 except ConfigError as exc:  # a bad NEURONSIM_* setting
                     sys.stderr.write(f"neuronsim: {fn.__name__}: {exc}\n")
-                except Exception as exc:  # noqa: BLE001 - nothing may cross into C
-                    sys.stderr.write(f"neuronsim: {fn.__name__}: unexpected {type(exc).__name__}: {exc}\n")
+                except Exception:  # noqa: BLE001 - nothing may cross into C: NRT_FAILURE, with the traceback
+                    sys.stderr.write(f"neuronsim: {fn.__name__}: an error that is not the caller's (NRT_FAILURE):\n"
+                                     f"{traceback.format_exc()}")
                 return error
 
             entry.__name__ = fn.__name__

@@ -9,7 +9,7 @@ from neuronsim.errors import DeadlockError
 from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_NUM_MASK, status_as_str
 from neuronsim.runtime.events import EventFd, describe
-from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _Status
+from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _refuse, _Status
 
 __all__ = ["CompletionMixin"]
 
@@ -48,18 +48,20 @@ class CompletionMixin:
             self.observed[xu.xu_id] = num
 
     def _decode(self, seq: Any) -> tuple[ExecutionUnit, int]:
-        value = _int(seq)
+        value = _int(seq, "seq")
         xu = self._xu_by_id.get((value >> 48) & 0xFFFF)
         num = value & NRTA_SEQ_NUM_MASK
         if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"seq {value:#x} is not a request id of this process" if xu is None or value < 0 else
+                    f"seq {value:#x}: counter 0 is never issued" if num == 0 else
+                    f"seq {value:#x}: {xu.name} has accepted only {xu.last_submitted_num} requests")
         return xu, num
 
     @_mirror("query_ns")
     def nrta_is_completed(self, seq: Any, is_completed: Any) -> NRT_STATUS:
         """``nrta_is_completed(nrta_seq_t seq, bool *is_completed)``: ``NRT_INVALID`` only for an invalid id
         (unknown execution unit, counter 0, or a counter never issued: A11)."""
-        out = _ref(is_completed)
+        out = _ref(is_completed, "is_completed")
         try:
             xu, num = self._decode(seq)
         except _Status:
@@ -77,8 +79,8 @@ class CompletionMixin:
     def nrta_get_sequence(self, lnc: Any, xu: Any, queue: Any, seq: Any) -> NRT_STATUS:
         """``nrta_get_sequence(uint32_t lnc, nrta_xu_t xu, int queue, nrta_seq_t *seq)``: the full id of the last
         completed request on that queue (counter 0 with the queue's bits before any)."""
-        out = _ref(seq)
-        unit = self._xu(lnc, _int(xu), queue)
+        out = _ref(seq, "seq")
+        unit = self._xu(lnc, self._xu_type(xu), queue, "lnc")
         out.value = unit.seq_id(unit.completed_num)
         self._observe(unit, unit.completed_num)
         # a poll of a queue that has completed everything it accepted is a plain query (A73)
@@ -92,14 +94,14 @@ class CompletionMixin:
         """The eventfd ``fd`` names (an ``EventFd`` or its number); ``None`` for a negative number."""
         if isinstance(fd, EventFd):
             if fd.closed or fd.sim is not self.sim:
-                raise _Status(S.NRT_INVALID)
+                _refuse(f"fd {fd.fd} is closed" if fd.closed else f"fd {fd.fd} belongs to another simulator")
             return fd
-        number = _int(fd)
+        number = _int(fd, "fd")
         if number < 0:
             return None
         found = self.sim.eventfds.get(number)
         if found is None or found.closed:
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"fd {number} is not an open eventfd of this simulator")
         return found
 
     def _register_seq(self, xu: ExecutionUnit, num: int, efd: EventFd) -> None:

@@ -1,42 +1,72 @@
 """The mirror's calling convention: every ``nrt_*`` / ``nrta_*`` method returns an ``NRT_STATUS``.
 
-``_mirror`` wraps a method: the state check (``NRT_UNINITIALIZED`` / ``NRT_CLOSED``), the call's host
-cost in direct mode (A5, A10), and argument errors turned into statuses; ``_Status`` lets a helper
-return a status from deep inside a call; ``_ref``, ``_int`` and ``_host_buffer`` check C-style arguments.
+``_mirror`` wraps a method: the argument count (a wrong count raises ``TypeError``, as calling any
+Python function wrongly does), the state check (``NRT_UNINITIALIZED`` / ``NRT_CLOSED``), the call's
+host cost in direct mode (A5, A10), and the statuses of refused arguments. A refusal is explicit:
+the method (or a helper deep inside it) raises ``_Status(status, reason)``, the wrapper logs
+``"<call>: <reason> -> <STATUS>"`` on the runtime's log (:mod:`neuronsim.runtime.log`) and returns the
+status. Nothing else is caught: an exception from user code that runs during a call (a host thread,
+a callback, a kernel that is not run as a request) or from neuronsim itself propagates with its
+traceback; it is never turned into a status.
+
+``_ref``, ``_int``, ``_enum`` and ``_host_buffer`` check C-style arguments and name the argument in the
+reason they give.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
+import inspect
 from collections.abc import Callable
-from typing import Any
+from enum import IntEnum
+from typing import Any, NoReturn
 
 import numpy as np
 
 from neuronsim.nrt import NRT_STATUS, Ref
 
-__all__ = ["_Status", "_mirror", "_ref", "_int", "_host_buffer", "S"]
+__all__ = ["_Status", "_mirror", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "S"]
 
-log = logging.getLogger("neuronsim.runtime")
 S = NRT_STATUS
 
 
 class _Status(Exception):
-    """Raised inside a mirror method to return ``status``."""
+    """Raised inside a mirror method to return ``status``; ``reason`` says why (it is logged)."""
 
-    def __init__(self, status: NRT_STATUS) -> None:
+    def __init__(self, status: NRT_STATUS, reason: str = "") -> None:
+        super().__init__(reason)
         self.status = status
+        self.reason = reason
+
+
+def _refuse(reason: str, status: NRT_STATUS = S.NRT_INVALID) -> NoReturn:
+    """Refuse the current call with ``status`` because of ``reason`` (logged as the call's error)."""
+    raise _Status(status, reason)
 
 
 def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
-    """Wrap a mirror method: state check, host cost, argument errors -> statuses."""
+    """Wrap a mirror method: argument count, state check, host cost, refusals -> logged statuses."""
 
     def decorate(fn: Callable) -> Callable:
+        name = fn.__name__
+        signature = inspect.signature(fn)
+        params = list(signature.parameters.values())[1:]
+        arity = len(params) if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+                                   for p in params) else -1
+
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if kwargs or len(args) != arity:
+                try:
+                    signature.bind(self, *args, **kwargs)
+                except TypeError as exc:  # the caller's, as for any Python function
+                    raise TypeError(f"{name}(): {exc}") from None
             if needs_init and self._state != "open":
-                return S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
+                status = S.NRT_CLOSED if self._state == "closed" else S.NRT_UNINITIALIZED
+                self._log.refused(name, "the runtime is " + ("closed (nrt_close was called)" if
+                                                            self._state == "closed" else
+                                                            "not initialized (call nrt_init first)"), status)
+                return status
             if cost is not None:
                 spend = self._cost_table[cost]
                 if spend:
@@ -44,10 +74,8 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
             try:
                 return fn(self, *args, **kwargs)
             except _Status as exc:
+                self._log.refused(name, exc.reason, exc.status)
                 return exc.status
-            except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError) as exc:
-                log.debug("%s: bad argument: %s", fn.__name__, exc)
-                return S.NRT_INVALID
 
         wrapper.cost_kind = cost  # type: ignore[attr-defined] - which call cost it spends (process mode reads it)
         return wrapper
@@ -55,29 +83,55 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
     return decorate
 
 
-def _ref(cell: Any) -> Ref:
+def _ref(cell: Any, what: str = "out-parameter") -> Ref:
     if not isinstance(cell, Ref):
-        raise _Status(S.NRT_INVALID)  # a NULL (or non-pointer) out-parameter
+        _refuse(f"{what} is {_show(cell)}, not an nrt.Ref (a NULL or non-pointer out-parameter)")
     return cell
 
 
-def _int(value: Any) -> int:
+def _int(value: Any, what: str = "argument") -> int:
     if type(value) is int:
         return value
+    if isinstance(value, Ref):
+        _refuse(f"{what} is {_show(value)}: pass its .value")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise _Status(S.NRT_INVALID)
+        _refuse(f"{what} is {_show(value)}, not an integer")
     return int(value)
 
 
-def _host_buffer(buf: Any, size: int, writable: bool) -> memoryview:
+def _enum(value: Any, enum: type[IntEnum], what: str) -> IntEnum:
+    """``value`` as a member of the C enum ``enum`` (a member or its integer value)."""
+    number = _int(value, what)
+    try:
+        return enum(number)
+    except ValueError:
+        _refuse(f"{what} {number} is not a {enum.__name__} value "
+                f"({', '.join(f'{m.name}={int(m)}' for m in enum)})")
+
+
+def _host_buffer(buf: Any, size: int, writable: bool, what: str = "buf") -> memoryview:
+    if isinstance(buf, Ref):
+        _refuse(f"{what} is {_show(buf)}: pass its .value")
     try:
         view = memoryview(buf)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
-    except TypeError:
-        raise _Status(S.NRT_INVALID) from None
-    if view.nbytes < size or (writable and view.readonly):
-        raise _Status(S.NRT_INVALID)
+    except (TypeError, ValueError):
+        _refuse(f"{what} is {_show(buf)}, not a C-contiguous buffer (bytes, bytearray, numpy array)")
+    if view.nbytes < size:
+        _refuse(f"{what} holds {view.nbytes} bytes, fewer than size {size}")
+    if writable and view.readonly:
+        _refuse(f"{what} is read-only ({type(buf).__name__}) and the call writes into it")
     return view
 
 
+def _show(value: Any) -> str:
+    """A short description of an argument for a log line."""
+    if value is None:
+        return "NULL (None)"
+    if isinstance(value, (int, float, str, bytes)) and not isinstance(value, bool):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    if isinstance(value, list):
+        return f"a Python list of {len(value)} items"
+    return f"a {type(value).__name__}"

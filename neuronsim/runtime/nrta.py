@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from neuronsim import nrt as nrt_constants
 from neuronsim.nrt import NRT_STATUS, nrta_xu_t
-from neuronsim.runtime.mirror import _int, _mirror, _ref, _Status
+from neuronsim.runtime.mirror import _mirror, _ref, _refuse
 from neuronsim.runtime.runtime import RuntimeBase
 
 if TYPE_CHECKING:
@@ -32,13 +33,16 @@ class NrtRuntime(RuntimeBase):
 
     XU_TABLE = ((TENSOR_OP, "tensor_op"), (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
     API = "3.0"
+    nrt = nrt_constants  # this generation's constants: rt.nrt.NRTA_XU_COMPUTE == 1
 
-    def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any) -> tuple[Tensor, ExecutionUnit, CoreHW]:
-        t = self._device_tensor(tensor)
+    def _tensor_op(self, tensor: Any, lnc_idx: Any, queue: Any, what: str = "tensor"
+                   ) -> tuple[Tensor, ExecutionUnit, CoreHW]:
+        t = self._device_tensor(tensor, what)
         xu = self._xu(lnc_idx, TENSOR_OP, queue)
-        core = self._cores[lnc_idx]
-        if core.device is not t.core.device:
-            raise _Status(S.NRT_INVALID)  # A12: lnc_idx must be a core of the tensor's device
+        core = self._cores[int(lnc_idx)]
+        if core.device is not t.core.device:  # A12: lnc_idx must be a core of the tensor's device
+            _refuse(f"lnc_idx {int(lnc_idx)} is on device {core.device.index}, {what} {t.name!r} on device "
+                    f"{t.core.device.index} (A12)")
         return t, xu, core
 
     @_mirror("schedule_ns")
@@ -46,7 +50,7 @@ class NrtRuntime(RuntimeBase):
                           ret: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
         return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
 
@@ -55,7 +59,7 @@ class NrtRuntime(RuntimeBase):
                          ret: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
         return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
 
@@ -65,8 +69,8 @@ class NrtRuntime(RuntimeBase):
         """``nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
         uint64_t size, int lnc_idx, int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``: both tensors
         on the same logical core."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
-        s, xu, core = self._tensor_op(src, lnc_idx, queue)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
+        s, xu, core = self._tensor_op(src, lnc_idx, queue, "src")
         return self._copy(s, core, xu, src_offset, dst, dst_offset, size, ret_cell, seq_cell)
 
     @_mirror("schedule_ns")
@@ -74,7 +78,7 @@ class NrtRuntime(RuntimeBase):
                               req_sequence: Any) -> NRT_STATUS:
         """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
         int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         m = self._model(model)
         return self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, ret_cell, seq_cell)
 
@@ -82,7 +86,7 @@ class NrtRuntime(RuntimeBase):
     def nrta_cc_schedule(self, cc_ctx: Any, queue: Any, ret: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``:
         one of the rank's three Collectives queues."""
-        ret_cell, seq_cell = _ref(ret), _ref(req_sequence)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         return self._cc_request(cc_ctx, queue, ret_cell, seq_cell, COLLECTIVES)
 
     @_mirror("query_ns")
@@ -101,6 +105,6 @@ class NrtRuntime(RuntimeBase):
     def nrta_event_register_xu_completion(self, lnc: Any, xu: Any, queue: Any, fd: Any) -> NRT_STATUS:
         """``nrta_event_register_xu_completion(int lnc, nrta_xu_t xu, int queue, int fd)``: signal ``fd`` on
         every completion on that queue; a negative ``fd`` deregisters."""
-        unit = self._xu(lnc, _int(xu), queue)
+        unit = self._xu(lnc, self._xu_type(xu), queue, "lnc")
         self._register_xu(unit, self._eventfd(fd))
         return S.NRT_SUCCESS

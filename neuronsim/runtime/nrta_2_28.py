@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from neuronsim.nrt import NRT_STATUS, nrta_xu_t_2_28
-from neuronsim.runtime.mirror import _int, _mirror, _ref, _Status
+from neuronsim import nrt_2_28 as nrt_constants
+from neuronsim.collectives.service import CCContext
+from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t_2_28
+from neuronsim.runtime.mirror import _int, _mirror, _ref, _refuse, _show
 from neuronsim.runtime.runtime import RuntimeBase
 
 __all__ = ["NrtRuntime228", "ErrorTracker", "nrta_error_t"]
@@ -74,6 +76,7 @@ class NrtRuntime228(RuntimeBase):
     XU_TABLE = ((TENSOR_READ, "tensor_read"), (TENSOR_WRITE, "tensor_write"), (TENSOR_OP, "tensor_op"),
                 (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
     API = "2.28"
+    nrt = nrt_constants  # this generation's constants: rt.nrt.NRTA_XU_COMPUTE == 3
 
     def _queue_count(self, kind: str) -> int:
         if kind == "collectives":
@@ -83,9 +86,20 @@ class NrtRuntime228(RuntimeBase):
     def _status_sink(self, err: Any, lnc: int) -> _TrackedStatus:
         if err is None:
             return _TrackedStatus(None)  # a NULL tracker: errors are not recorded
-        if not isinstance(err, ErrorTracker) or err.destroyed or err.owner is not self or err.lnc_idx != lnc:
-            raise _Status(S.NRT_INVALID)  # A18: a tracker serves the LNC it was created for
+        self._check_tracker(err, "err")
+        if err.lnc_idx != lnc:  # A18: a tracker serves the LNC it was created for
+            _refuse(f"err is the error tracker of lnc {err.lnc_idx}; this request runs on lnc {lnc} (A18)")
         return _TrackedStatus(err)
+
+    def _check_tracker(self, tracker: Any, what: str) -> ErrorTracker:
+        if not isinstance(tracker, ErrorTracker):
+            _refuse(f"{what} is {_show(tracker)}" + (": pass its .value" if isinstance(tracker, Ref) else
+                                                     ", not an nrta_error_tracker_t"))
+        if tracker.destroyed:
+            _refuse(f"{what} was destroyed")
+        if tracker.owner is not self:
+            _refuse(f"{what} belongs to another runtime process")
+        return tracker
 
     def _tracked(self, status: NRT_STATUS, sink: _TrackedStatus, seq_cell: Any) -> NRT_STATUS:
         if status == S.NRT_SUCCESS:
@@ -97,7 +111,7 @@ class NrtRuntime228(RuntimeBase):
                           req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_WRITE unit of the tensor's LNC."""
-        seq_cell = _ref(req_sequence)
+        seq_cell = _ref(req_sequence, "req_sequence")
         t = self._device_tensor(tensor)
         sink = self._status_sink(err, t.vnc)
         xu = self._xu(t.vnc, TENSOR_WRITE, queue)
@@ -108,7 +122,7 @@ class NrtRuntime228(RuntimeBase):
                          req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_READ unit of the tensor's LNC."""
-        seq_cell = _ref(req_sequence)
+        seq_cell = _ref(req_sequence, "req_sequence")
         t = self._device_tensor(tensor)
         sink = self._status_sink(err, t.vnc)
         xu = self._xu(t.vnc, TENSOR_READ, queue)
@@ -119,8 +133,8 @@ class NrtRuntime228(RuntimeBase):
                          err: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_copy(nrt_tensor_t *src, uint64_t src_offset, nrt_tensor_t *dst, uint64_t dst_offset,
         uint64_t size, int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_OP unit."""
-        seq_cell = _ref(req_sequence)
-        s = self._device_tensor(src)
+        seq_cell = _ref(req_sequence, "req_sequence")
+        s = self._device_tensor(src, "src")
         sink = self._status_sink(err, s.vnc)
         xu = self._xu(s.vnc, TENSOR_OP, queue)
         status = self._copy(s, s.core, xu, src_offset, dst, dst_offset, size, sink, seq_cell)
@@ -131,7 +145,7 @@ class NrtRuntime228(RuntimeBase):
                               req_sequence: Any) -> NRT_STATUS:
         """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
         int queue, nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: queue must be 0."""
-        seq_cell = _ref(req_sequence)
+        seq_cell = _ref(req_sequence, "req_sequence")
         m = self._model(model)
         sink = self._status_sink(err, m.vnc)
         status = self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, sink, seq_cell)
@@ -141,16 +155,18 @@ class NrtRuntime228(RuntimeBase):
     def nrta_cc_schedule(self, cc_ctx: Any, queue: Any, err: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_cc_schedule(nrt_cc_context_t **cc_ctx, int queue, nrta_error_tracker_t *err,
         nrta_seq_t *req_sequence)``: queue must be 0 (Gen-1)."""
-        seq_cell = _ref(req_sequence)
-        ctx = cc_ctx.value if hasattr(cc_ctx, "value") else cc_ctx
-        sink = self._status_sink(err, getattr(ctx, "vnc", -1))
+        seq_cell = _ref(req_sequence, "req_sequence")
+        ctx = cc_ctx.value if isinstance(cc_ctx, Ref) else cc_ctx
+        if not isinstance(ctx, CCContext):
+            _refuse(f"cc_ctx is {_show(ctx)}, not an nrt_cc_context_t")
+        sink = self._status_sink(err, ctx.vnc)
         return self._tracked(self._cc_request(cc_ctx, queue, sink, seq_cell, COLLECTIVES), sink, seq_cell)
 
     @_mirror("query_ns")
     def nrta_get_completion_handle(self, seq: Any, fd: Any) -> NRT_STATUS:
         """``nrta_get_completion_handle(nrta_seq_t seq, int *fd)``: ``fd.value`` is a pollable eventfd that is
         readable once ``seq`` has completed; close it when done."""
-        out = _ref(fd)
+        out = _ref(fd, "fd")
         xu, num = self._decode(seq)
         efd = self.sim.eventfd(nonblock=True)
         self._register_seq(xu, num, efd)
@@ -160,8 +176,8 @@ class NrtRuntime228(RuntimeBase):
     @_mirror("tensor_ns")
     def nrta_error_tracker_create(self, lnc_idx: Any, error_tracker: Any) -> NRT_STATUS:
         """``nrta_error_tracker_create(uint32_t lnc_idx, nrta_error_tracker_t **error_tracker)``."""
-        out = _ref(error_tracker)
-        self._core(lnc_idx)
+        out = _ref(error_tracker, "error_tracker")
+        self._core(lnc_idx, "lnc_idx")
         out.value = ErrorTracker(_int(lnc_idx), self)
         return S.NRT_SUCCESS
 
@@ -169,7 +185,7 @@ class NrtRuntime228(RuntimeBase):
     def nrta_error_tracker_destroy(self, error_tracker: Any) -> NRT_STATUS:
         """``void nrta_error_tracker_destroy(nrta_error_tracker_t *error_tracker)``."""
         if not isinstance(error_tracker, ErrorTracker) or error_tracker.destroyed:
-            return S.NRT_INVALID
+            self._check_tracker(error_tracker, "error_tracker")
         error_tracker.destroyed = True
         error_tracker.errors.clear()
         return S.NRT_SUCCESS
@@ -178,10 +194,8 @@ class NrtRuntime228(RuntimeBase):
     def nrta_error_tracker_get_list(self, error_tracker: Any, list: Any, error_count: Any) -> NRT_STATUS:  # noqa: A002
         """``nrta_error_tracker_get_list(nrta_error_tracker_t *, const nrta_error_t **list, size_t *error_count)``:
         the errors recorded since the last call (reading drains the list, A18)."""
-        list_cell, count_cell = _ref(list), _ref(error_count)
-        tracker = error_tracker
-        if not isinstance(tracker, ErrorTracker) or tracker.destroyed or tracker.owner is not self:
-            return S.NRT_INVALID
+        list_cell, count_cell = _ref(list, "list"), _ref(error_count, "error_count")
+        tracker = self._check_tracker(error_tracker, "error_tracker")
         errors, tracker.errors = tuple(tracker.errors), []
         list_cell.value = errors
         count_cell.value = len(errors)

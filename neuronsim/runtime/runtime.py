@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Mapping
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from neuronsim.errors import NeuronSimError
@@ -33,7 +34,8 @@ from neuronsim.nrt import (
 )
 from neuronsim.runtime.cc import CollectivesMixin
 from neuronsim.runtime.completion import CompletionMixin
-from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror, _ref, _Status
+from neuronsim.runtime.log import TRACE, RuntimeLog
+from neuronsim.runtime.mirror import S, _enum, _host_buffer, _int, _mirror, _ref, _refuse, _show, _Status
 from neuronsim.runtime.neff import Neff
 from neuronsim.runtime.neff_file import NeffError, check_target, load_kernels, neff_from_bytes
 from neuronsim.runtime.objects import Allocation, Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
@@ -100,6 +102,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self.system = sim.systems[instance]
         self.env = dict(env or {})
         self.api = self.API
+        self._log = RuntimeLog(self.env, lambda: sim.env._now)  # noqa: SLF001 - NEURON_RT_LOG_LEVEL
         self._state = "new"  # new -> open -> closed (-> open again after nrt_init)
         self._costs = sim.topology.spec.runtime.call_costs
         self._cost_table = self._costs.model_dump()
@@ -136,52 +139,92 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if cost_ns and not self._in_thread:  # a process-mode thread pays its costs as CPU time instead
             self.sim.advance_to(self.sim.env.now + cost_ns)
 
-    def _core(self, vnc: Any) -> CoreHW:
-        index = _int(vnc)
+    def _core(self, vnc: Any, what: str = "vnc") -> CoreHW:
+        index = _int(vnc, what)
         if not 0 <= index < len(self._cores):
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"{what} {index} out of range 0..{len(self._cores) - 1} (this process's logical cores)")
         return self._cores[index]
 
-    def _tensor(self, tensor: Any) -> Tensor:
+    def _tensor(self, tensor: Any, what: str = "tensor") -> Tensor:
         if type(tensor) is not Tensor or tensor.freed or tensor.owner is not self:
-            raise _Status(S.NRT_INVALID)
+            _refuse(self._why_not_tensor(tensor, what))
         return tensor
 
-    def _device_tensor(self, tensor: Any) -> Tensor:
-        if type(tensor) is not Tensor or tensor.freed or tensor.owner is not self or tensor.core_only is None:
-            raise _Status(S.NRT_INVALID)  # [RE]: host tensors are rejected by the async paths
-        return tensor
+    def _why_not_tensor(self, tensor: Any, what: str) -> str:
+        if isinstance(tensor, Ref):
+            return f"{what} is {_show(tensor)}: pass its .value"
+        if type(tensor) is not Tensor:
+            return f"{what} is {_show(tensor)}, not an nrt_tensor_t"
+        if tensor.freed:
+            return f"{what} {tensor.name!r} was freed"
+        return f"{what} {tensor.name!r} belongs to another runtime process"
 
-    def _xu(self, vnc: Any, xu_type: int, queue: Any) -> ExecutionUnit:
-        if type(vnc) is not int or type(queue) is not int:
-            vnc, queue = _int(vnc), _int(queue)
+    def _device_tensor(self, tensor: Any, what: str = "tensor") -> Tensor:
+        t = self._tensor(tensor, what)
+        if t.core_only is None:  # [RE]: host tensors are rejected by the async paths
+            _refuse(f"{what} {t.name!r} is a host tensor; the nrta_* calls take device tensors")
+        return t
+
+    def _xu(self, vnc: Any, xu_type: Any, queue: Any, vnc_what: str = "lnc_idx") -> ExecutionUnit:
+        if type(vnc) is not int or type(queue) is not int or type(xu_type) is not int:
+            vnc, queue = _int(vnc, vnc_what), _int(queue, "queue")
+            xu_type = self._xu_type(xu_type)
         xu = self._xus.get((vnc, xu_type, queue))
         if xu is None:
-            raise _Status(S.NRT_INVALID)
+            if not 0 <= vnc < len(self._cores):
+                _refuse(f"{vnc_what} {vnc} out of range 0..{len(self._cores) - 1} (this process's logical cores)")
+            kind = dict(self.XU_TABLE).get(xu_type)
+            if kind is None:
+                _refuse(f"xu {xu_type} is not an execution-unit type of the {self.API} API ({self._xu_names()})")
+            _refuse(f"queue {queue} out of range 0..{self._queue_count(kind) - 1} ({kind} queues)")
         return xu
+
+    def _xu_names(self) -> str:
+        return ", ".join(f"{member.name}={int(member)}" for member in self.nrt.nrta_xu_t
+                         if member.name != "NRTA_XU_TYPE_NUM")
+
+    def _xu_type(self, xu: Any) -> int:
+        """An ``nrta_xu_t`` argument as this generation's integer; a member of another enum (the other
+        generation's ``nrta_xu_t``) is refused, as its value names a different unit here."""
+        mine = self.nrt.nrta_xu_t
+        if isinstance(xu, IntEnum) and type(xu) is not mine:
+            other = "3.0" if self.API != "3.0" else "2.28"
+            here = next((m.name for m in mine if int(m) == int(xu)), None)
+            right = getattr(mine, xu.name, None)
+            _refuse(f"xu {xu.name} is the {other} API's value {int(xu)}" +
+                    (f" (here {int(xu)} is {here})" if here else "") + f"; this runtime speaks {self.API}: use "
+                    + (f"rt.nrt.{xu.name} ({int(right)})" if right is not None else
+                       f"one of {self._xu_names()}"))
+        return _int(xu, "xu")
 
     def _schedule(self, xu: ExecutionUnit, request: Any, req_sequence: Ref) -> NRT_STATUS:
         """Submit ``request`` to ``xu``; the status of the schedule call."""
-        if self.async_depth and xu.kind in API_KINDS:
-            return S.NRT_INVALID  # implicit async and the explicit nrta_* API exclude each other (A23)
+        if self.async_depth and xu.kind in API_KINDS:  # implicit async and the explicit nrta_* API exclude each other
+            _refuse("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS (implicit async) is set: the explicit nrta_* calls "
+                    "are refused in this mode (A23)")
         if xu.fatal_status is not None:
             return S.NRT_EXEC_UNIT_UNRECOVERABLE
         if not xu.submit(request):
+            if self._log.level is not None and self._log.level <= 10:
+                self._log.log(10, "schedule", "%s is full (%d in flight) -> NRT_QUEUE_FULL", xu.name, xu.depth)
             return S.NRT_QUEUE_FULL
         self._idle_polls = self._idle_queries = 0
         if self._races is not None:
             self._races.on_schedule(request, xu.xu_id, self.observed)
         req_sequence.value = request.seq_id
+        if self._log.level == TRACE:
+            self._log.log(TRACE, "schedule", "%s accepted %s as %#x", xu.name, type(request).__name__, request.seq_id)
         return S.NRT_SUCCESS
 
     @staticmethod
-    def _range(tensor: Tensor, offset: Any, size: Any) -> tuple[int, int]:
+    def _range(tensor: Tensor, offset: Any, size: Any, what: str = "offset") -> tuple[int, int]:
         if type(offset) is int and type(size) is int:
             off, n = offset, size
         else:
-            off, n = _int(offset), _int(size)
+            off, n = _int(offset, what), _int(size, "size")
         if off < 0 or n <= 0 or off + n > tensor.size:
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"{what} {off} + size {n} is outside tensor {tensor.name!r} of {tensor.size} bytes" if n > 0
+                    and off >= 0 else f"{what} {off}, size {n}: need offset >= 0 and size > 0")
         return off, n
 
     # -- init / close -----------------------------------------------------------------------------
@@ -196,22 +239,25 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             if text is None:
                 continue
             if text.strip() not in ("1", "2"):
-                log.error("NRT:nrt_init %s=%s: LNC can only be set to 1 or 2", name, text)
-                raise _Status(S.NRT_INVALID)
+                self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_init %s=%s: LNC can only be set to 1 or 2", name,
+                              text)
+                _refuse(f"{name}={text!r}: LNC can only be set to 1 or 2")
             given[name] = int(text)
         if not given:
             return topo.lnc
         if len(set(given.values())) > 1:
-            log.error("NRT:nrt_init NEURON_LOGICAL_NC_CONFIG=%d and NEURON_RT_VIRTUAL_CORE_SIZE=%d disagree",
-                      given["NEURON_LOGICAL_NC_CONFIG"], given["NEURON_RT_VIRTUAL_CORE_SIZE"])
-            raise _Status(S.NRT_INVALID)
+            self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_init NEURON_LOGICAL_NC_CONFIG=%d and "
+                          "NEURON_RT_VIRTUAL_CORE_SIZE=%d disagree", given["NEURON_LOGICAL_NC_CONFIG"],
+                          given["NEURON_RT_VIRTUAL_CORE_SIZE"])
+            _refuse("NEURON_LOGICAL_NC_CONFIG and NEURON_RT_VIRTUAL_CORE_SIZE disagree")
         lnc = next(iter(given.values()))
         chip = topo.spec.chip
         allowed = chip.lnc.allowed if chip.lnc is not None else (1,)
         if lnc not in allowed:
-            log.error("NRT:nrt_init LNC=%d is not supported on %s (%s)", lnc, topo.spec.name,
-                      f"allowed: {list(allowed)}" if chip.lnc is not None else "its cores are not grouped")
-            raise _Status(S.NRT_INVALID)
+            self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_init LNC=%d is not supported on %s (%s)", lnc,
+                          topo.spec.name, f"allowed: {list(allowed)}" if chip.lnc is not None else
+                          "its cores are not grouped")
+            _refuse(f"LNC={lnc} is not supported on {topo.spec.name}")
         return lnc
 
     def _owner_keys(self, topo: Any, ids: list[int]) -> list[tuple[int, int, int]]:
@@ -228,19 +274,20 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if visible is not None:
             try:
                 ids = parse_id_list(visible)
-            except IdListError:
-                raise _Status(S.NRT_INVALID) from None
+            except IdListError as exc:
+                _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: {exc}")
             if not is_contiguous(ids) or max(ids) >= total:
-                raise _Status(S.NRT_INVALID)
+                _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: the cores must be a contiguous range within "
+                        f"0..{total - 1}")
             return sorted(ids)
         num_text = self.env.get("NEURON_RT_NUM_CORES")
         if num_text is not None:
             try:
                 wanted = int(num_text)
             except ValueError:
-                raise _Status(S.NRT_INVALID) from None
+                _refuse(f"NEURON_RT_NUM_CORES={num_text!r} is not an integer")
             if wanted < 0 or wanted > total:
-                raise _Status(S.NRT_RESOURCE)
+                _refuse(f"NEURON_RT_NUM_CORES={wanted}: the instance has {total} logical cores", S.NRT_RESOURCE)
             if wanted == 0:
                 return list(range(total))
             owners = self.sim.core_owners
@@ -249,38 +296,35 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 run = list(range(start, start + wanted))
                 if all(c in free for c in run):
                     return run
-            log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:%d Available:%d",
-                      wanted, len(free))
-            raise _Status(S.NRT_RESOURCE)
+            self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - "
+                          "Requested:%d Available:%d", wanted, len(free))
+            _refuse(f"NEURON_RT_NUM_CORES={wanted}: no {wanted} contiguous free cores ({len(free)} free)",
+                    S.NRT_RESOURCE)
         return list(range(total))
 
     @_mirror(None, needs_init=False)
     def nrt_init(self, framework: Any, fw_version: Any, fal_version: Any) -> NRT_STATUS:
         """``NRT_STATUS nrt_init(nrt_framework_type_t framework, const char *fw_version, const char *fal_version)``."""
         if self._state == "open":
-            return S.NRT_FAILURE
-        try:
-            nrt_framework_type_t(_int(framework))
-        except ValueError:
-            return S.NRT_INVALID
-        if framework == nrt_framework_type_t.NRT_FRAMEWORK_TYPE_INVALID:
-            return S.NRT_INVALID
+            _refuse("already initialized (call nrt_close first)", S.NRT_FAILURE)
+        if _enum(framework, nrt_framework_type_t, "framework") == nrt_framework_type_t.NRT_FRAMEWORK_TYPE_INVALID:
+            _refuse("framework is NRT_FRAMEWORK_TYPE_INVALID")
         self._spend(self._costs.init_ns)
         timeout = self.env.get("NEURON_RT_EXEC_TIMEOUT")
         if timeout is not None:
             try:
                 self.exec_timeout_ns = parse_time_ns(f"{int(timeout)} s")
             except (ValueError, UnitError):
-                return S.NRT_INVALID
+                _refuse(f"NEURON_RT_EXEC_TIMEOUT={timeout!r} is not a number of seconds")
         depth_text = self.env.get("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS")
         self.async_depth = 0
         if depth_text is not None:
             try:
                 self.async_depth = min(int(depth_text), ASYNC_HARD_LIMIT)  # "the hard limit of 63"
             except ValueError:
-                return S.NRT_INVALID
+                _refuse(f"NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS={depth_text!r} is not an integer")
             if self.async_depth < 0:
-                return S.NRT_INVALID
+                _refuse(f"NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS={depth_text!r} is negative")
         self.fail_on_nan = (self.env.get("NEURON_FAIL_ON_NAN", "").strip() == "1"
                             or self.env.get("NEURON_RT_NUMERICAL_ERRORS_VERBOSITY", "").strip().lower() == "critical")
         page_text = self.env.get("NEURON_SCRATCHPAD_PAGE_SIZE")  # MB; "a multiple of 512 and less than 4096"
@@ -289,28 +333,32 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             try:
                 page_mb = int(page_text)
             except ValueError:
-                return S.NRT_INVALID
+                _refuse(f"NEURON_SCRATCHPAD_PAGE_SIZE={page_text!r} is not an integer (MB)")
             if page_mb <= 0 or page_mb % 512 or page_mb >= 4096:
-                log.error("NRT:nrt_init NEURON_SCRATCHPAD_PAGE_SIZE=%s: the size must be a multiple of 512 and "
-                          "less than 4096 (MB)", page_text)
-                return S.NRT_INVALID
+                self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_init NEURON_SCRATCHPAD_PAGE_SIZE=%s: the size must "
+                              "be a multiple of 512 and less than 4096 (MB)", page_text)
+                _refuse(f"NEURON_SCRATCHPAD_PAGE_SIZE={page_text!r} is not a multiple of 512 below 4096 (MB)")
             self.scratchpad_page_bytes = page_mb * MiB
         proxy_text = self.env.get("NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY")
         self._proxy_cpus: tuple[int, ...] = ()
         if proxy_text is not None:
             try:
                 self._proxy_cpus = parse_id_list(proxy_text)
-            except IdListError:
-                return S.NRT_INVALID
-            if any(c >= self.sim.topology.spec.host.vcpus for c in self._proxy_cpus):
-                return S.NRT_INVALID
+            except IdListError as exc:
+                _refuse(f"NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY={proxy_text!r}: {exc}")
+            vcpus = self.sim.topology.spec.host.vcpus
+            if any(c >= vcpus for c in self._proxy_cpus):
+                _refuse(f"NEURON_RT_LOW_LATENCY_TASKS_CPU_AFFINITY={proxy_text!r}: the host has CPUs 0..{vcpus - 1}")
         lnc = self._process_lnc()
         ids = self._env_cores()
-        keys = self._owner_keys(self.sim.topology_at(lnc), ids)
+        topo = self.sim.topology_at(lnc)
+        keys = self._owner_keys(topo, ids)
         if any(k in self.sim.core_owners for k in keys):
-            log.error("NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - Requested:nc%d-nc%d",
-                      ids[0], ids[-1])
-            return S.NRT_RESOURCE
+            free = sum(not any(k in self.sim.core_owners for k in self._owner_keys(topo, [c]))
+                       for c in range(len(topo.logical_cores)))
+            self._log.log(logging.ERROR, "nrt_init", "NRT:nrt_allocate_neuron_cores NeuronCore(s) not available - "
+                          "Requested:nc%d-nc%d Available:%d", ids[0], ids[-1], free)
+            _refuse(f"cores nc{ids[0]}-nc{ids[-1]} are held by another runtime process", S.NRT_RESOURCE)
         for key in keys:
             self.sim.core_owners[key] = self
         self.lnc = lnc
@@ -321,6 +369,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._generation += 1
         if self.sim.polling_threads:
             self._start_pollers()
+        self._log.log(logging.INFO, "nrt_init", "nrt_init: API %s, logical cores nc%d-nc%d of instance %d", self.API,
+                      ids[0], ids[-1], self.instance)
         return S.NRT_SUCCESS
 
     def _start_pollers(self) -> None:
@@ -397,7 +447,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror(None, needs_init=False)
     def nrt_get_total_vnc_count(self, vnc_count: Any) -> NRT_STATUS:
         """``nrt_get_total_vnc_count(uint32_t *vnc_count)``: every logical core of the instance."""
-        _ref(vnc_count).value = len(self.sim.topology_at(self._process_lnc()).logical_cores)
+        _ref(vnc_count, "vnc_count").value = len(self.sim.topology_at(self._process_lnc()).logical_cores)
         return S.NRT_SUCCESS
 
     nrt_get_total_nc_count = nrt_get_total_vnc_count  # (deprecated twin)
@@ -405,7 +455,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror(None, needs_init=False)
     def nrt_get_visible_vnc_count(self, vnc_count: Any) -> NRT_STATUS:
         """``nrt_get_visible_vnc_count(uint32_t *vnc_count)``: after NEURON_RT_VISIBLE_CORES / NUM_CORES."""
-        cell = _ref(vnc_count)
+        cell = _ref(vnc_count, "vnc_count")
         cell.value = len(self._cores) if self._state == "open" else len(self._env_cores())
         return S.NRT_SUCCESS
 
@@ -415,7 +465,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def nrt_get_instance_info(self, info: Any, instance_info_len: Any) -> NRT_STATUS:
         """``nrt_get_instance_info(nrt_instance_info_t *info, size_t len)``: fills a dict-like record."""
         spec = self.sim.topology.spec
-        _ref(info).value = {"family": spec.nrt_instance_family, "size": spec.nrt_instance_size,
+        _ref(info, "info").value = {"family": spec.nrt_instance_family, "size": spec.nrt_instance_size,
                             "arch_name": spec.chip.name, "device_revision": spec.chip.nc_version}
         return S.NRT_SUCCESS
 
@@ -433,30 +483,29 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         ``NRT_LOAD_NOT_ENOUGH_NC``. ``vnc`` -1 picks the first core with no model loaded; ``vnc_count``
         is deprecated and must be -1 or 1.
         """
-        out = _ref(model)
+        out = _ref(model, "model")
         if isinstance(neff, (bytes, bytearray, memoryview)):
             neff = self._neff_from_bytes(bytes(neff))
         if not isinstance(neff, Neff):
-            return S.NRT_INVALID
-        index, count = _int(vnc), _int(vnc_count)
+            _refuse(f"neff is {_show(neff)}, not a NEFF")
+        index, count = _int(vnc, "vnc"), _int(vnc_count, "vnc_count")
         if count not in (-1, 1):
-            return S.NRT_INVALID
+            _refuse(f"vnc_count {count}: it is deprecated and must be -1 or 1")
         try:
             check_target(neff, self.sim.topology.spec.chip.nc_version, _truthy(self.env.get("NEURON_RT_ALLOW_LEGACY_NEFF")))
         except NeffError as exc:
-            log.error("NRT: nrt_load: %s", exc)
-            return exc.status
+            _refuse(str(exc), exc.status)
         used = {m.vnc for m in self._models.values()}
         if index == -1:
             free = [i for i in range(len(self._cores)) if i not in used]
             if not free:
-                return S.NRT_LOAD_NOT_ENOUGH_NC
+                _refuse(f"vnc -1: every one of the {len(self._cores)} logical cores has a model loaded",
+                        S.NRT_LOAD_NOT_ENOUGH_NC)
             index = free[0]
         core = self._core(index)
         if neff.cores > 1 and index + neff.cores > len(self._cores):
-            log.error("NRT: nrt_load: %s needs %d NeuronCores from nc%d, %d are visible", neff.name, neff.cores, index,
-                      len(self._cores))
-            return S.NRT_LOAD_NOT_ENOUGH_NC
+            _refuse(f"{neff.name} needs {neff.cores} NeuronCores from nc{index}, {len(self._cores)} are visible",
+                    S.NRT_LOAD_NOT_ENOUGH_NC)
         memory = self._take_model_memory(core, index, neff)
         loaded = Model(neff, index, core, self, next(self._model_ids))
         loaded.memory = memory
@@ -480,8 +529,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             try:
                 found = neff_from_bytes(data, validate_hash=validate, kernels=finder.get(kernels) if kernels else None)
             except NeffError as exc:
-                log.error("NRT: %s: %s", call, exc)
-                raise _Status(exc.status) from None
+                raise _Status(exc.status, str(exc)) from None
             cache[key] = found
         return found
 
@@ -492,22 +540,25 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         uint32_t ctx_device_id, uint32_t ctx_device_count, nrt_model_t **model)``: as ``nrt_load``, as rank
         ``ctx_device_id`` of the ``ctx_device_count`` copies of this NEFF; executions of the copies meet at
         each collective the NEFF declares (``Neff(collectives=...)``)."""
-        out = _ref(model)
-        rank, count = _int(ctx_device_id), _int(ctx_device_count)
+        out = _ref(model, "model")
+        rank, count = _int(ctx_device_id, "ctx_device_id"), _int(ctx_device_count, "ctx_device_count")
         if count < 1 or not 0 <= rank < count:
-            return S.NRT_INVALID
+            _refuse(f"ctx_device_id {rank} out of range 0..{count - 1} (ctx_device_count {count})")
         if isinstance(neff, (bytes, bytearray, memoryview)):
             neff = self._neff_from_bytes(bytes(neff), "nrt_load_collectives")
-        for spec in getattr(neff, "collectives", ()):
+        if not isinstance(neff, Neff):
+            _refuse(f"neff is {_show(neff)}, not a NEFF")
+        for spec in neff.collectives:
             if spec.input is not None:  # all-gather writes count inputs, reduce-scatter a count-th of one
                 src, dst = neff.tensor(spec.input).size_bytes, neff.tensor(spec.output).size_bytes
                 if (spec.operation == "allgather" and dst != src * count) or \
                         (spec.operation == "reducescatter" and src != dst * count):
-                    return S.NRT_INVALID
+                    _refuse(f"the NEFF's {spec.operation} of {spec.input!r} ({src} bytes) into {spec.output!r} "
+                            f"({dst} bytes) does not fit ctx_device_count {count}")
         key = (id(neff), count, rank)
         taken = self.sim.collectives.neff_ranks
         if key in taken and not taken[key].unloaded:
-            return S.NRT_INVALID  # that rank of that NEFF is already loaded
+            _refuse(f"rank {rank} of {count} of this NEFF is already loaded")
         status = self.nrt_load.__wrapped__(self, neff, vnc, vnc_count, out)
         if status == S.NRT_SUCCESS:
             out.value.cc_rank, out.value.cc_count = rank, count
@@ -517,20 +568,20 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror("load_ns")
     def nrt_unload(self, model: Any) -> NRT_STATUS:
         """``nrt_unload(nrt_model_t *model)``."""
-        if not isinstance(model, Model) or model.unloaded or model.owner is not self:
-            return S.NRT_INVALID
-        self._release_model(model)
+        self._release_model(self._model(model))
         return S.NRT_SUCCESS
 
     def _model(self, model: Any) -> Model:
         if not isinstance(model, Model) or model.unloaded or model.owner is not self:
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"model is {_show(model)}, not an nrt_model_t" if not isinstance(model, Model) else
+                    f"model {model.neff.name!r} was unloaded" if model.unloaded else
+                    f"model {model.neff.name!r} belongs to another runtime process")
         return model
 
     @_mirror("tensor_ns")
     def nrt_get_model_tensor_info(self, model: Any, tensor_info: Any) -> NRT_STATUS:
         """``nrt_get_model_tensor_info(nrt_model_t *model, nrt_tensor_info_array_t **tensor_info)``."""
-        out = _ref(tensor_info)
+        out = _ref(tensor_info, "tensor_info")
         neff = self._model(model).neff
         infos = [TensorInfo(t.name, nrt_tensor_usage_t.NRT_TENSOR_USAGE_INPUT, t.size_bytes, int(t.nrt_dtype), t.shape)
                  for t in neff.inputs]
@@ -542,12 +593,14 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror(None)
     def nrt_free_model_tensor_info(self, tensor_info: Any) -> NRT_STATUS:
         """``nrt_free_model_tensor_info(nrt_tensor_info_array_t *tensor_info)``."""
-        return S.NRT_SUCCESS if isinstance(tensor_info, TensorInfoArray) else S.NRT_INVALID
+        if not isinstance(tensor_info, TensorInfoArray):
+            _refuse(f"tensor_info is {_show(tensor_info)}, not an nrt_tensor_info_array_t")
+        return S.NRT_SUCCESS
 
     @_mirror(None)
     def nrt_get_model_vnc_count(self, model: Any, vnc_count: Any) -> NRT_STATUS:
         """``nrt_get_model_vnc_count(const nrt_model_t *model, uint32_t *vnc_count)`` (deprecated)."""
-        out = _ref(vnc_count)
+        out = _ref(vnc_count, "vnc_count")
         out.value = self._model(model).neff.cores
         return S.NRT_SUCCESS
 
@@ -560,35 +613,38 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         """``nrt_tensor_allocate(nrt_tensor_placement_t placement, int vnc, size_t size, const char *name,
         nrt_tensor_t **tensor)``. Device tensors take HBM from the core's stack (``NRT_RESOURCE`` when it
         is exhausted); host tensors are limited to 4 MB as the header says."""
-        out = _ref(tensor)
-        placement = nrt_tensor_placement_t(_int(tensor_placement))
-        nbytes = _int(size)
-        if nbytes <= 0 or (name is not None and not isinstance(name, str)):
-            return S.NRT_INVALID
+        out = _ref(tensor, "tensor")
+        placement = _enum(tensor_placement, nrt_tensor_placement_t, "tensor_placement")
+        nbytes = _int(size, "size")
+        if nbytes <= 0:
+            _refuse(f"size {nbytes} must be > 0")
+        if name is not None and not isinstance(name, str):
+            _refuse(f"name is {_show(name)}, not a string")
         label = name or ""
-        index = _int(vnc)
+        index = _int(vnc, "vnc")
         if placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_DEVICE:
             core = self._core(index)
             stack = core.hbm
             address = self._hbm_take(core, nbytes, "tensors")
             if address is None:
-                log.error("NRT:nrt_tensor_allocate Failed to allocate nrt tensor %s", label or "UNNAMED")
-                return S.NRT_RESOURCE
+                self._log.log(logging.ERROR, "nrt_tensor_allocate", "NRT:nrt_tensor_allocate Failed to allocate nrt "
+                              "tensor %s", label or "UNNAMED")
+                _refuse(f"failed to allocate {nbytes} bytes for tensor {label!r} on nc{index}", S.NRT_RESOURCE)
             storage = None if self.sim.timing_only else SparseBytes(nbytes)
             alloc = Allocation(stack.pool, nbytes, storage, core.hbm_index, stack.channel, core.device.index,
                                address)
         elif placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_HOST:
             if nbytes > HOST_TENSOR_MAX_BYTES:
-                return S.NRT_RESOURCE
+                _refuse(f"size {nbytes}: a host tensor cannot be larger than 4MB", S.NRT_RESOURCE)
             core = self._core(index) if index != -1 else (self._cores[0] if self._cores else None)
             pool: MemoryPool = self.sim.host_memory
             address = pool.allocate(nbytes, usage="tensors")
             if address is None:
-                return S.NRT_RESOURCE
+                _refuse(f"failed to allocate {nbytes} bytes of host memory", S.NRT_RESOURCE)
             storage = None if self.sim.timing_only else SparseBytes(nbytes)
             alloc = Allocation(pool, nbytes, storage, -1, None, address=address)
         else:
-            return S.NRT_INVALID  # VIRTUAL support was removed in runtime 2.32
+            _refuse("NRT_TENSOR_PLACEMENT_VIRTUAL is not supported (removed in runtime 2.32)")
         t = Tensor(label, nbytes, 0, placement, index, core, alloc, self)
         self._tensors[id(t)] = t
         out.value = t
@@ -599,8 +655,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                                   tensor_slice: Any) -> NRT_STATUS:
         """``nrt_tensor_allocate_slice(const nrt_tensor_t *src, size_t offset, size_t size, const char *name,
         nrt_tensor_t **slice)``: shares the source's memory, reference-counted."""
-        out = _ref(tensor_slice)
-        src = self._tensor(tensor_source)
+        out = _ref(tensor_slice, "tensor_slice")
+        src = self._tensor(tensor_source, "tensor_source")
         off, n = self._range(src, offset, size)
         src.alloc.refs += 1
         t = Tensor(name or "", n, src.offset + off, src.placement, src.vnc, src.core, src.alloc, self)
@@ -640,8 +696,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if not users:
             alloc.release()
             return
-        log.warning("NRT:nrt_tensor_free tensor %s is used by %d accepted request(s) not yet complete; its memory "
-                    "is released when they complete", t.name or "UNNAMED", len(users))
+        self._log.log(logging.WARNING, "nrt_tensor_free", "NRT:nrt_tensor_free tensor %s is used by %d accepted "
+                      "request(s) not yet complete; its memory is released when they complete", t.name or "UNNAMED",
+                      len(users))
         left = [len(users)]
         for xu, last in users:
 
@@ -663,15 +720,15 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         pool = core.hbm.pool
         address = pool.allocate(nbytes, align, usage)
         if address is None:
-            log.error("TDRV:log_dev_mem Failed to allocate %s (alignment: %s, usage: %s) on ND %d:NC %d",
-                      format_bytes(nbytes), format_bytes(align) if align else "none", usage, core.device.index,
-                      core.local_index)
+            self._log.log(logging.ERROR, "log_dev_mem", "TDRV:log_dev_mem Failed to allocate %s (alignment: %s, "
+                          "usage: %s) on ND %d:NC %d", format_bytes(nbytes), format_bytes(align) if align else "none",
+                          usage, core.device.index, core.local_index)
             columns = " | ".join(f"{name} {format_bytes(size)}" for name, size in sorted(pool.usage.items())
                                  if size)
-            log.error("TDRV:log_dev_mem_usage_table Displaying Current Memory Utilization:\n"
-                      "ND %d HBM %d | TOTAL %s | %s | free %s (largest free range %s)", core.device.index,
-                      core.hbm_index, format_bytes(pool.used_bytes), columns, format_bytes(pool.free_bytes),
-                      format_bytes(pool.largest_free()))
+            self._log.log(logging.ERROR, "log_dev_mem_usage_table", "TDRV:log_dev_mem_usage_table Displaying Current "
+                          "Memory Utilization:\nND %d HBM %d | TOTAL %s | %s | free %s (largest free range %s)",
+                          core.device.index, core.hbm_index, format_bytes(pool.used_bytes), columns,
+                          format_bytes(pool.free_bytes), format_bytes(pool.largest_free()))
         return address
 
     def _take_model_memory(self, core: CoreHW, vnc: int, neff: Neff) -> list[tuple[Any, int]]:
@@ -684,7 +741,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 if size:
                     address = self._hbm_take(core, size, usage)
                     if address is None:
-                        raise _Status(S.NRT_RESOURCE)
+                        raise _Status(S.NRT_RESOURCE, f"{neff.name}: {usage} of {size} bytes do not fit nc{vnc}'s HBM")
                     taken.append((pool, address))
             need = max([neff.scratchpad_bytes] + [m.neff.scratchpad_bytes for m in self._models.values()
                                                    if m.vnc == vnc])
@@ -709,7 +766,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 for _ in added:
                     pool, address = pages.pop()
                     pool.release(address)
-                raise _Status(S.NRT_RESOURCE)
+                raise _Status(S.NRT_RESOURCE, f"nc{vnc}'s shared scratchpad cannot grow to {need} bytes")
             pages.append((core.hbm.pool, address))
             added.append(address)
         while len(pages) > wanted:
@@ -736,7 +793,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror("tensor_ns")
     def nrt_tensor_get_device_allocation_info(self, tensor: Any, alloc_info: Any) -> NRT_STATUS:
         """``nrt_tensor_get_device_allocation_info(const nrt_tensor_t *, nrt_tensor_device_allocation_info_t *)``."""
-        out = _ref(alloc_info)
+        out = _ref(alloc_info, "alloc_info")
         t = self._device_tensor(tensor)
         out.value = {"physical_address": t.address, "size": t.size, "hbm_index": t.alloc.hbm_index}
         return S.NRT_SUCCESS
@@ -766,7 +823,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         """``nrt_tensor_memset(nrt_tensor_t *tensor, uint64_t offset, int value, size_t size)`` (blocking)."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
-        byte = _int(value) & 0xFF
+        byte = _int(value, "value") & 0xFF
         if t.on_device:
             _, end = reserve(self.sim.env.now, [(t.core.dma, n), (t.alloc.channel, n)],
                              setup_ns=self.system.dma_setup_ns)
@@ -780,12 +837,15 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     @_mirror("tensor_ns")
     def nrt_allocate_tensor_set(self, result: Any) -> NRT_STATUS:
         """``nrt_allocate_tensor_set(nrt_tensor_set_t **result)``."""
-        _ref(result).value = TensorSet(self)
+        _ref(result, "result").value = TensorSet(self)
         return S.NRT_SUCCESS
 
     def _set(self, tensor_set: Any) -> TensorSet:
         if not isinstance(tensor_set, TensorSet) or tensor_set.destroyed or tensor_set.owner is not self:
-            raise _Status(S.NRT_INVALID)
+            _refuse(f"tensor set is {_show(tensor_set)}" + (": pass its .value" if isinstance(tensor_set, Ref) else
+                                                            ", not an nrt_tensor_set_t")
+                    if not isinstance(tensor_set, TensorSet) else "tensor set was destroyed" if tensor_set.destroyed
+                    else "tensor set belongs to another runtime process")
         return tensor_set
 
     @_mirror("tensor_ns")
@@ -793,7 +853,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         """``nrt_add_tensor_to_tensor_set(nrt_tensor_set_t *set, const char *name, nrt_tensor_t *tensor)``."""
         s = self._set(tensor_set)
         if not isinstance(tensor_name, str) or not tensor_name:
-            return S.NRT_INVALID
+            _refuse(f"tensor_name is {_show(tensor_name)}, not a non-empty string")
         s.tensors[tensor_name] = self._tensor(tensor)
         return S.NRT_SUCCESS
 
@@ -801,7 +861,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def nrt_get_tensor_from_tensor_set(self, tensor_set: Any, tensor_name: Any, tensor: Any) -> NRT_STATUS:
         """``nrt_get_tensor_from_tensor_set(set, name, nrt_tensor_t **tensor)``: ``NRT_FAILURE`` and nothing
         written when the name is not in the set."""
-        out = _ref(tensor)
+        out = _ref(tensor, "tensor")
         s = self._set(tensor_set)
         found = s.tensors.get(tensor_name) if isinstance(tensor_name, str) else None
         if found is None:
@@ -863,32 +923,38 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
 
     def _copy(self, s: Tensor, core: CoreHW, xu: ExecutionUnit, src_offset: Any, dst: Any, dst_offset: Any,
               size: Any, ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
-        d = self._device_tensor(dst)
-        if s.core is not d.core:
-            return S.NRT_INVALID  # "must both be allocated on the SAME Neuron Core"
-        n = _int(size)
-        so, _ = self._range(s, src_offset, n)
-        do, _ = self._range(d, dst_offset, n)
+        d = self._device_tensor(dst, "dst")
+        if s.core is not d.core:  # "must both be allocated on the SAME Neuron Core"
+            _refuse(f"src {s.name!r} is on nc{s.vnc} and dst {d.name!r} on nc{d.vnc}: both must be on the same core")
+        n = _int(size, "size")
+        so, _ = self._range(s, src_offset, n, "src_offset")
+        do, _ = self._range(d, dst_offset, n, "dst_offset")
         return self._schedule(xu, CopyRequest(self.system, core, s, so, d, do, n, ret_cell), seq_cell)
 
     def _execute(self, m: Model, xu: ExecutionUnit, input_set: Any, output_set: Any, ret_cell: Any,
                  seq_cell: Ref) -> NRT_STATUS:
         inputs = self._io(m.neff.input_sizes, input_set)
-        outputs = self._io(m.neff.output_sizes, output_set)
+        outputs = self._io(m.neff.output_sizes, output_set, "output")
         request = ExecuteRequest(m, inputs, outputs, ret_cell, run_kernel=not self.sim.timing_only)
         if m.cc_count:
             request.service = self.sim.collectives
         return self._schedule(xu, request, seq_cell)
 
-    def _io(self, neff_tensors: tuple, tensor_set: Any) -> dict[str, Tensor]:
+    def _io(self, neff_tensors: tuple, tensor_set: Any, what: str = "input") -> dict[str, Tensor]:
         s = self._set(tensor_set)
         tensors = s.tensors
         out = {}
         for name, size in neff_tensors:
             t = tensors.get(name)
             # names must match the NEFF's I/O names; "input tensor name/size does not match the model"
-            if t is None or t.size != size or t.freed or t.core_only is None:
-                raise _Status(S.NRT_INVALID)
+            if t is None:
+                _refuse(f"{what} set has no tensor {name!r} (it has {sorted(tensors) or 'none'})")
+            if t.size != size:
+                _refuse(f"{what} tensor {name!r} has {t.size} bytes, the model's has {size}")
+            if t.freed:
+                _refuse(f"{what} tensor {name!r} was freed")
+            if t.core_only is None:
+                _refuse(f"{what} tensor {name!r} is a host tensor; executions take device tensors")
             out[name] = t
         return out
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from neuronsim.errors import DeadlockError, NeuronSimError
 from neuronsim.hw.xu import ExecutionUnit
-from neuronsim.nrt import NRT_STATUS, Ref, nrt_tensor_batch_t
-from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror
+from neuronsim.nrt import NRT_STATUS, Ref, nrt_tensor_batch_op_t, nrt_tensor_batch_t
+from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror, _refuse, _show
 from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class SyncMixin:
         m = self._model(model)
         xu = self._xu(m.vnc, self._compute_type, 0)
         inputs = self._io(m.neff.input_sizes, input_set)
-        outputs = self._io(m.neff.output_sizes, output_set)
+        outputs = self._io(m.neff.output_sizes, output_set, "output")
         request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
         if m.cc_count:
             request.service = self.sim.collectives
@@ -137,7 +137,7 @@ class SyncMixin:
         ``callback(params, model_id, vnc, job_id, status)`` when an implicit-async execution completes; a new
         registration replaces the previous one."""
         if callback is not None and not callable(callback):
-            return S.NRT_INVALID
+            _refuse(f"callback is {_show(callback)}, not callable")
         self._async_callback = (callback, params) if callback is not None else None
         return S.NRT_SUCCESS
 
@@ -145,7 +145,7 @@ class SyncMixin:
     def nrt_async_drain_queued_execs(self, vnc: Any) -> NRT_STATUS:
         """``nrt_async_drain_queued_execs(int32_t vnc)``: blocks until the queued executions of ``vnc`` are done."""
         self._core(vnc)
-        unit = self._sync_units.get((_int(vnc), "exec"))
+        unit = self._sync_units.get((_int(vnc, "vnc"), "exec"))
         if unit is not None and unit.last_submitted_num:
             self._wait_for(unit, unit.last_submitted_num, defer=True)
         return S.NRT_SUCCESS
@@ -162,12 +162,15 @@ class SyncMixin:
         """``nrt_execute_repeat(model, input_set, output_set, int repeat_count)``: ``repeat_count`` executions,
         the outputs of one the inputs of the next (by position; the NEFF's outputs must match its inputs)."""
         m = self._model(model)
-        count = _int(repeat_count)
+        count = _int(repeat_count, "repeat_count")
         ins, outs = m.neff.inputs, m.neff.outputs
-        if count < 1 or len(ins) != len(outs) or any(i.size_bytes != o.size_bytes for i, o in zip(ins, outs, strict=True)):
-            return S.NRT_INVALID  # "This requires a specially compiled NEFF"
+        if count < 1:
+            _refuse(f"repeat_count {count} must be >= 1")
+        if len(ins) != len(outs) or any(i.size_bytes != o.size_bytes for i, o in zip(ins, outs, strict=True)):
+            _refuse(f"model {m.neff.name!r}: its outputs do not match its inputs by position "
+                    "(nrt_execute_repeat requires a specially compiled NEFF)")
         inputs = self._io(m.neff.input_sizes, input_set)
-        outputs = self._io(m.neff.output_sizes, output_set)
+        outputs = self._io(m.neff.output_sizes, output_set, "output")
         xu = self._xu(m.vnc, self._compute_type, 0)
         for iteration in range(count):
             request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
@@ -231,13 +234,14 @@ class SyncMixin:
     def nrt_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any) -> NRT_STATUS:
         """``nrt_tensor_copy(const nrt_tensor_t *src, size_t src_offset, nrt_tensor_t *dst, size_t dst_offset,
         size_t size)``: blocking; two device tensors must be on the same NeuronCore."""
-        s, d = self._tensor(src), self._tensor(dst)
-        n = _int(size)
-        so, _ = self._range(s, src_offset, n)
-        do, _ = self._range(d, dst_offset, n)
+        s, d = self._tensor(src, "src"), self._tensor(dst, "dst")
+        n = _int(size, "size")
+        so, _ = self._range(s, src_offset, n, "src_offset")
+        do, _ = self._range(d, dst_offset, n, "dst_offset")
         if s.on_device and d.on_device:
-            if s.core is not d.core:
-                return S.NRT_INVALID  # "they must both be allocated on the SAME Neuron Core"
+            if s.core is not d.core:  # "they must both be allocated on the SAME Neuron Core"
+                _refuse(f"src {s.name!r} is on nc{s.vnc} and dst {d.name!r} on nc{d.vnc}: both must be on the same "
+                        "core")
             unit = self._sync_unit(s.vnc, "copy")
             return self._blocking(unit, CopyRequest(self.system, s.core, s, so, d, do, n, None))
         if not s.on_device and not d.on_device:
@@ -253,17 +257,25 @@ class SyncMixin:
         return status
 
     def _batches(self, batches: Any, num_batches: Any, write: bool) -> NRT_STATUS:
-        items = list(batches)[:_int(num_batches)] if batches is not None else None
-        if items is None or len(items) != _int(num_batches):
-            return S.NRT_INVALID
+        count = _int(num_batches, "num_batches")
+        if not isinstance(batches, (list, tuple)):
+            _refuse(f"batches is {_show(batches)}, not a list of nrt_tensor_batch_t")
+        if count < 0 or count > len(batches):
+            _refuse(f"num_batches {count} out of range 0..{len(batches)} (the batches given)")
         pending: list[tuple[ExecutionUnit, Any]] = []
         checked = []
-        for batch in items:
+        for i, batch in enumerate(batches[:count]):
             if not isinstance(batch, nrt_tensor_batch_t):
-                return S.NRT_INVALID
-            t = self._tensor(batch.tensor)
-            for op in batch.ops[:batch.num_ops]:
-                off, n = self._range(t, op.offset, op.size)
+                _refuse(f"batches[{i}] is {_show(batch)}, not an nrt_tensor_batch_t")
+            t = self._tensor(batch.tensor, f"batches[{i}].tensor")
+            ops = batch.ops
+            if not isinstance(ops, (list, tuple)) or type(batch.num_ops) is not int or \
+                    not 0 <= batch.num_ops <= len(ops):
+                _refuse(f"batches[{i}]: ops must be a list of nrt_tensor_batch_op_t and num_ops within it")
+            for j, op in enumerate(ops[:batch.num_ops]):
+                if not isinstance(op, nrt_tensor_batch_op_t):
+                    _refuse(f"batches[{i}].ops[{j}] is {_show(op)}, not an nrt_tensor_batch_op_t")
+                off, n = self._range(t, op.offset, op.size, f"batches[{i}].ops[{j}].offset")
                 checked.append((t, off, n, op.buffer))
         for t, off, n, buffer in checked:  # every op was valid: now run them, all queued before any wait
             if not t.on_device:
