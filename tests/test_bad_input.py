@@ -115,6 +115,19 @@ def test_missing_provenance(tmp_path, capsys):
     _expect(tmp_path, capsys, data, "provenance.neuronlink.latency_ns", "missing: every parameter needs")
 
 
+def test_an_assumption_in_the_user_own_words_validates(tmp_path, capsys):
+    data = _preset_data()
+    data["host"]["provenance"]["pcie_latency_ns"] = "assumed: we measured 1.2 us on our own hosts"
+    status, err = _run_validate(_write(tmp_path, data), capsys)
+    assert status == 0 and err == ""
+    data["host"]["provenance"]["pcie_latency_ns"] = "guessed: 1 us"
+    _expect(tmp_path, capsys, data, "host.provenance.pcie_latency_ns",
+            "does not start with published:, inferred: or assumed:")
+    data["host"]["provenance"]["pcie_latency_ns"] = "assumed:   "
+    _expect(tmp_path, capsys, data, "host.provenance.pcie_latency_ns",
+            "does not start with published:, inferred: or assumed:")
+
+
 def test_lnc_other_than_1_or_2(capsys):
     assert main(["ls", "--instance", "trn2.48xlarge", "--lnc", "4"]) == 2
     err = capsys.readouterr().err

@@ -250,3 +250,18 @@ def test_100k_get_sequence_polls_with_nothing_in_flight_are_queries_not_a_hang()
     for _ in range(100_000):
         assert rt.nrta_get_sequence(0, nrt.NRTA_XU_TENSOR_OP, 0, last) == nrt.NRT_SUCCESS
     assert last.value == seq.value and ret.value == nrt.NRT_SUCCESS
+
+
+def test_traces_report_the_addresses_a_request_touches():
+    from neuronsim.trace.chrome import chrome_trace
+
+    sim, rt = open_runtime("trn1.2xlarge")
+    t = tensor(rt, 8 * KiB, name="weights")
+    piece = nrt.Ref()
+    rt.nrt_tensor_allocate_slice(t, 4 * KiB, 1024, "half", piece)
+    ret, seq = nrt.Ref(), nrt.Ref()
+    assert rt.nrta_tensor_write(piece.value, bytes(100), 16, 100, 0, 0, ret, seq) == nrt.NRT_SUCCESS
+    sim.run_until_idle()
+    (span,) = [e for e in chrome_trace(sim)["traceEvents"] if e["ph"] == "X"]
+    start = t.address + 4 * KiB + 16
+    assert span["args"]["addresses"] == [f"{start:#x}-{start + 100:#x} half"]

@@ -18,6 +18,7 @@ EXPECTED = {
     "inf2.8xlarge": (1, 2, 32, 0, 1, 32, 0),
     "inf2.24xlarge": (6, 12, 32, None, 2, 96, 0),
     "inf2.48xlarge": (12, 24, 32, 2, 4, 192, 0),
+    "trn2.3xlarge": (1, 4, 96, 0, 1, 12, 0),  # issue #18: one device, 4 logical cores at LNC=2, 96 GB
     "trn2.48xlarge": (16, 64, 96, 4, 2, 192, 16),
     "trn2u.48xlarge": (16, 64, 96, 4, 2, 192, 16),
 }
@@ -131,3 +132,14 @@ def test_every_assumption_is_documented():
         used |= set(re.findall(r"assumed: (A\d+)", path.read_text()))
     assert used, "the presets should record assumptions"
     assert used <= documented, f"undocumented assumptions: {sorted(used - documented)}"
+    # a user may write an assumption in their own words; the shipped files cite one of ours
+    for path in root.rglob("*.yaml"):
+        for entry in re.findall(r'"(assumed:[^"]*)"', path.read_text()):
+            assert re.match(r"assumed: A\d+ ", entry), f"{path.name}: {entry!r} names no assumption id"
+
+
+def test_trn2_3xlarge_at_both_lnc():
+    assert len(load_topology("trn2.3xlarge", lnc=1).logical_cores) == 8
+    spec = load_spec("trn2.3xlarge")
+    assert spec.nrt_instance_size == 8  # NRT_INSTANCE_SIZE_3XL
+    assert spec.neuronlink is None and spec.efa is None

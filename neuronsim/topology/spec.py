@@ -7,7 +7,8 @@ report the field path they concern. Specs never import SimPy and never have side
 
 Every calibration parameter (a field declared with :func:`param`) must have a provenance entry in
 the ``provenance`` map of the spec that owns it: ``"published: <source>"``, ``"inferred:
-<derivation>"`` or ``"assumed: A<n> <reason>"`` (the id of an entry in docs/assumptions.md).
+<derivation>"`` or ``"assumed: <reason>"``: the user's own words, or for the files neuronsim ships
+the id of an entry in docs/assumptions.md (``"assumed: A3 ..."``; a test checks they do).
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ def _cpu_list(value: Any) -> Any:
 CpuList = Annotated[str, BeforeValidator(_cpu_list)]
 
 _PROVENANCE = re.compile(r"^(published|inferred|assumed):\s*\S")
-_ASSUMPTION_ID = re.compile(r"^assumed:\s*(A\d+)\b")
 
 
 def param(description: str, **kwargs: Any) -> Any:
@@ -131,12 +131,9 @@ class _WithProvenance(Spec):
             entry = self.provenance.get(path)
             if entry is None:
                 raise _fail(f"provenance.{path}", "missing: every parameter needs 'published: <source>', "
-                            "'inferred: <derivation>' or 'assumed: A<n> <reason>'")
+                            "'inferred: <derivation>' or 'assumed: <reason>'")
             if not _PROVENANCE.match(entry):
                 raise _fail(f"provenance.{path}", f"{entry!r} does not start with published:, inferred: or assumed:")
-            if entry.startswith("assumed") and not _ASSUMPTION_ID.match(entry):
-                raise _fail(f"provenance.{path}", f"{entry!r}: an assumption must name its id in "
-                            "docs/assumptions.md, e.g. 'assumed: A1 ...'")
         unknown = sorted(set(self.provenance) - set(required))
         if unknown:
             raise _fail(f"provenance.{unknown[0]}", "is not a parameter of this spec")

@@ -3,7 +3,8 @@
 Built after the fact from ``runtime.history`` (``Simulator(..., record=True)``), so tracing never
 changes what is simulated. One process track per device (``pid`` = device index + 1) and one for the
 host (``pid`` 0); one thread track per execution-unit queue; a slice per request from its start to
-its end, named by what it is (kind, model or tensor, bytes, sequence id, status); an instant on the
+its end, named by what it is (kind, model or tensor, bytes, sequence id, status; its args list the
+address ranges it touches); an instant on the
 host track at each schedule call, joined to the request's slice by a flow arrow. Times are in
 microseconds as the format requires (``ts = ns / 1000``). Output is sorted, so the same run gives the
 same bytes.
@@ -33,6 +34,14 @@ def _label(req: Any) -> str:
     return f"{kind} {what} seq {req.seq_id:#x}".replace("  ", " ")
 
 
+def _addresses(req: Any) -> list[str]:
+    """The device (or host) address ranges a request touches, ``"0x...-0x... name"`` (A70)."""
+    out = []
+    for alloc, lo, hi, _write, name in req.accesses():
+        out.append(f"{alloc.address + lo:#x}-{alloc.address + hi:#x} {name}")
+    return out
+
+
 def chrome_trace(sim: Any) -> dict[str, Any]:
     """The trace of ``sim``'s recorded requests as a ``{"traceEvents": [...]}`` dict."""
     events: list[dict[str, Any]] = [
@@ -60,6 +69,9 @@ def chrome_trace(sim: Any) -> dict[str, Any]:
                 "submit_ns": req.submit_ns, "start_ns": req.start_ns, "end_ns": req.end_ns}
         if req.fault is not None:
             args["fault"] = req.fault.model_dump(exclude_none=True, mode="json")
+        touched = _addresses(req)
+        if touched:
+            args["addresses"] = touched
         events.append({"ph": "i", "pid": 0, "tid": 0, "s": "t", "name": f"schedule {label}",
                        "ts": req.submit_ns / 1000})
         events.append({"ph": "s", "pid": 0, "tid": 0, "id": flow_id, "cat": "request", "name": "request",
