@@ -10,13 +10,23 @@ retries, as the migration guide tells applications to do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuronsim.errors import DeadlockError, NrtError
-from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, NRTA_SEQ_GET_XU_ID, Ref, nrta_xu_t
+from neuronsim.nrt import (
+    NRT_STATUS,
+    NRTA_SEQ_GET_SEQ_NUM,
+    NRTA_SEQ_GET_XU_ID,
+    Ref,
+    nrt_cc_comm_t,
+    nrt_cc_op_type_t,
+    nrt_op_type_t,
+    nrt_tensor_list_t,
+    nrta_xu_t,
+)
 from neuronsim.runtime.neff import Neff
 from neuronsim.runtime.objects import Model, Tensor, TensorSet
 
@@ -29,6 +39,7 @@ __all__ = ["NeuronRuntime", "Future"]
 S = NRT_STATUS
 TENSOR_OP = int(nrta_xu_t.NRTA_XU_TENSOR_OP)
 COMPUTE = int(nrta_xu_t.NRTA_XU_COMPUTE)
+COLLECTIVES = int(nrta_xu_t.NRTA_XU_COLLECTIVES)
 
 
 def _check(status: int, what: str) -> None:
@@ -200,6 +211,27 @@ class NeuronRuntime:
         return self._schedule(self.c.nrta_execute_schedule,
                               (model, self.tensor_set(inputs), self.tensor_set(outputs), 0),
                               (model.vnc, COMPUTE, 0), f"nrta_execute_schedule({model.neff.name!r})")
+
+    def comm_init(self, core: int, global_id: int, world_size: int) -> None:
+        """``nrt_cc_global_comm_init``: logical core ``core`` is global rank ``global_id`` of ``world_size``."""
+        _check(self.c.nrt_cc_global_comm_init(core, global_id, world_size), "nrt_cc_global_comm_init")
+
+    def collective(self, cc_op: int, input: Tensor, output: Tensor, *, group: Sequence[int], rank: int,  # noqa: A002
+                   dtype: int, op: int = nrt_op_type_t.NRT_OP_ADD, counts: Any = None, pairs: Any = None,
+                   queue: int = 0) -> Future:
+        """``nrta_cc_prepare`` + ``nrta_cc_schedule`` of one rank's part of a collective, on ``input``'s core.
+
+        ``cc_op`` is an ``nrt_cc_op_type_t`` (``NRT_CC_ALLGATHERV`` / ``NRT_CC_ALLTOALLV`` take this rank's
+        ``counts``, a :class:`~neuronsim.collectives.data.VariableCounts`; ``NRT_CC_PERMUTE`` may take
+        ``pairs``); ``group`` lists the ranks' global ids (``comm_init``) in rank order. A refused prepare
+        raises ``NrtError`` at once (the reason is logged); the future completes when the collective does.
+        """
+        ctx = Ref()
+        comm = nrt_cc_comm_t(replica_group=list(group), rank=rank, rank_n=len(group), vnc=input.vnc)
+        _check(self.c.nrta_cc_prepare(comm, nrt_tensor_list_t([input]), nrt_tensor_list_t([output]), dtype, op, cc_op,
+                                      ctx, counts=counts, pairs=pairs), "nrta_cc_prepare")
+        return self._schedule(self.c.nrta_cc_schedule, (ctx, queue), (input.vnc, COLLECTIVES, queue),
+                              f"nrta_cc_schedule({nrt_cc_op_type_t(cc_op).name})")
 
     def pending(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
         """Requests accepted and not completed on one queue."""

@@ -163,6 +163,9 @@ class nrt_cc_op_type_t(IntEnum):  # noqa: N801
     # neuronsim extensions: all-to-all and permute exist in nccom-test but not in the public header
     NRT_CC_ALLTOALL = 3
     NRT_CC_PERMUTE = 4
+    # neuronsim extensions: nccom-test's variable-size operations (counts and displacements per rank)
+    NRT_CC_ALLGATHERV = 5
+    NRT_CC_ALLTOALLV = 6
 
 
 class nrt_tensor_usage_t(IntEnum):  # noqa: N801
@@ -278,6 +281,8 @@ NRT_CC_ALLREDUCE = nrt_cc_op_type_t.NRT_CC_ALLREDUCE
 NRT_CC_REDUCESCATTER = nrt_cc_op_type_t.NRT_CC_REDUCESCATTER
 NRT_CC_ALLTOALL = nrt_cc_op_type_t.NRT_CC_ALLTOALL
 NRT_CC_PERMUTE = nrt_cc_op_type_t.NRT_CC_PERMUTE
+NRT_CC_ALLGATHERV = nrt_cc_op_type_t.NRT_CC_ALLGATHERV
+NRT_CC_ALLTOALLV = nrt_cc_op_type_t.NRT_CC_ALLTOALLV
 NRT_TENSOR_USAGE_INPUT = nrt_tensor_usage_t.NRT_TENSOR_USAGE_INPUT
 NRT_TENSOR_USAGE_OUTPUT = nrt_tensor_usage_t.NRT_TENSOR_USAGE_OUTPUT
 

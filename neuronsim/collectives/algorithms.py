@@ -31,7 +31,7 @@ from dataclasses import dataclass
 __all__ = ["Phase", "Transfer", "ALGORITHMS", "OPERATIONS", "plan", "select_algorithm", "ring_order"]
 
 ALGORITHMS = ("ring", "mesh", "rdh", "kangaring", "hier")
-OPERATIONS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
+OPERATIONS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute", "allgatherv", "alltoallv")
 MESH_BYTES_PER_RANK = (1 << 20) // 64  # 1 MiB at 64 ranks
 RDH_BYTES_PER_RANK = (56 << 20) // 64  # 56 MiB at 64 ranks
 
@@ -81,7 +81,7 @@ def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, inst
     if instances > 1 and operation in ("allreduce", "allgather", "reducescatter"):
         return "hier"
     per_rank = size / n
-    if operation in ("alltoall", "permute"):
+    if operation in ("alltoall", "permute", "allgatherv", "alltoallv"):
         return "mesh"
     if per_rank < MESH_BYTES_PER_RANK:
         return "mesh"
@@ -143,13 +143,20 @@ def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: in
 
 def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size: int,
          side: int | None = None, primaries: list[int] | None = None,
-         instance_of: list[int] | None = None, kangaring_ok: bool = False) -> list[Phase]:
-    """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each)."""
+         instance_of: list[int] | None = None, kangaring_ok: bool = False,
+         matrix: list[list[int]] | None = None) -> list[Phase]:
+    """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each).
+
+    ``matrix`` (bytes ``[src][dst]``): the variable-size operations and a permute over named pairs write
+    every block directly, in one step."""
     n = len(locations)
     if operation not in OPERATIONS:
         raise ValueError(f"unknown collective {operation!r}")
     if n == 1:
         return []
+    if matrix is not None:
+        direct = tuple(Transfer(i, j, b) for i, row in enumerate(matrix) for j, b in enumerate(row) if b and i != j)
+        return [Phase(f"mesh {operation}", direct, 1)] if direct else []
     chunk = max(1, size // n)
     if operation == "permute":
         return [Phase("permute", tuple(Transfer(i, (i + 1) % n, size) for i in range(n)), 1)]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import Phase, plan, select_algorithm
-from neuronsim.collectives.data import collective_outputs
+from neuronsim.collectives.data import VARIABLE, ELEMENT, collective_outputs, counts_agree, transfer_matrix
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
 from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
 
@@ -31,7 +31,8 @@ __all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "OPERATION_NAME
 
 OPERATION_NAMES = {nrt_cc_op_type_t.NRT_CC_ALLREDUCE: "allreduce", nrt_cc_op_type_t.NRT_CC_ALLGATHER: "allgather",
                    nrt_cc_op_type_t.NRT_CC_REDUCESCATTER: "reducescatter",
-                   nrt_cc_op_type_t.NRT_CC_ALLTOALL: "alltoall", nrt_cc_op_type_t.NRT_CC_PERMUTE: "permute"}
+                   nrt_cc_op_type_t.NRT_CC_ALLTOALL: "alltoall", nrt_cc_op_type_t.NRT_CC_PERMUTE: "permute",
+                   nrt_cc_op_type_t.NRT_CC_ALLGATHERV: "allgatherv", nrt_cc_op_type_t.NRT_CC_ALLTOALLV: "alltoallv"}
 
 
 @dataclass
@@ -51,6 +52,9 @@ class CCContext:
     algorithm: str | None = None
     used: bool = False
     on_done: Any = None  # called (request, end_ns) instead of ending the request (collectives inside a NEFF)
+    counts: Any = None  # VariableCounts of a variable-size operation
+    pairs: tuple[tuple[int, int], ...] | None = None  # a permute's (source, target) ranks; None: r -> r + 1
+    tag: Any = None  # the caller's label, copied to the CollectiveRecord (nccom-test's streams)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class CollectiveRecord:
     start_ns: int
     ends_ns: list[int] = field(default_factory=list)
     group: tuple[int, ...] = ()  # the ranks' global device ids, in rank order
+    tag: Any = None  # the first rank's CCContext.tag
 
     @property
     def duration_ns(self) -> int:
@@ -177,13 +182,14 @@ class CollectiveService:
     def _wake(self, at: int, now: int) -> None:
         Timeout(self.sim.env, at - now).callbacks.append(lambda _e: self._admit(int(self.sim.env.now)))
 
-    def plan_for(self, cores: list[Any], operation: str, size: int,
-                 requested: str | None = None) -> tuple[str, list[Phase]]:
+    def plan_for(self, cores: list[Any], operation: str, size: int, requested: str | None = None,
+                 matrix: list[list[int]] | None = None) -> tuple[str, list[Phase]]:
         """The algorithm a collective of ``operation`` over ``cores`` (in rank order) runs, and its phases.
 
         ``requested`` (per call), else the run-wide ``algorithm``, else the runtime's selection; RDH falls
         back to Ring off a power of two, KangaRing where some chip is not whole (hardware.md §8.2).
-        All-to-all and permute always write directly and are labelled ``mesh``."""
+        All-to-all, permute and the variable-size operations always write directly and are labelled
+        ``mesh``; ``matrix`` gives their bytes per (source, destination) where they are not uniform."""
         topo = self.sim.topology
         n = len(cores)
         devices = {c.device.global_index for c in cores}
@@ -193,7 +199,7 @@ class CollectiveService:
         instance_of = [c.device.instance for c in cores]
         instances = len(set(instance_of))
         algorithm = requested or self.algorithm or select_algorithm(operation, n, size, kangaring_ok, instances)
-        if operation in ("alltoall", "permute"):
+        if operation in ("alltoall", "permute") or matrix is not None:
             algorithm = "mesh"
         if algorithm == "kangaring" and not kangaring_ok:
             algorithm = "ring"  # KangaRing needs every rank of each chip (hardware.md §8.2)
@@ -203,7 +209,7 @@ class CollectiveService:
         side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
             else None
         primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok)
+        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok, matrix)
         if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
             algorithm = "ring"
         return algorithm, phases
@@ -244,14 +250,17 @@ class CollectiveService:
 
     @staticmethod
     def _signature(ctx: CCContext) -> tuple:
+        if ctx.operation in VARIABLE:  # sizes differ by rank; the layouts must agree (counts_agree)
+            return (ctx.operation, ctx.dtype, len(ctx.inputs))
         return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
-                tuple(t.size for t in ctx.outputs))
+                tuple(t.size for t in ctx.outputs), ctx.pairs)
 
     def _mismatched(self, meeting: _Rendezvous, now: int) -> bool:
         """Ranks that disagree on what they run together: every rank's request fails, none moves data (A27)."""
         requests = meeting.ranked()
         first = requests[0].ctx
-        if all(self._signature(req.ctx) == self._signature(first) for req in requests[1:]):
+        if all(self._signature(req.ctx) == self._signature(first) for req in requests[1:]) and (
+                first.operation not in VARIABLE or counts_agree(first.operation, [req.ctx.counts for req in requests])):
             return False
         for req in requests:
             victim = getattr(req, "request", req)  # a NEFF's embedded collective fails its execution
@@ -272,14 +281,25 @@ class CollectiveService:
                 inputs = [req.ctx.inputs[index].alloc.storage.read_bytes(req.ctx.inputs[index].offset,
                                                                          req.ctx.inputs[index].size)
                           for req in requests]
-                outputs = collective_outputs(first.operation, inputs, first.dtype, first.op)
+                bases = None
+                if first.operation in VARIABLE:
+                    bases = [req.ctx.outputs[index].alloc.storage.read_bytes(req.ctx.outputs[index].offset,
+                                                                             req.ctx.outputs[index].size)
+                             if req.ctx.outputs[index].alloc.storage is not None
+                             else bytes(req.ctx.outputs[index].size) for req in requests]
+                outputs = collective_outputs(first.operation, inputs, first.dtype, first.op,
+                                             [req.ctx.counts for req in requests], first.pairs, bases)
                 for req, data in zip(requests, outputs, strict=True):
                     req.results.append(data)
-        algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm)
+        matrix = None
+        if first.operation in VARIABLE or first.pairs is not None:
+            matrix = transfer_matrix(first.operation, meeting.n, ELEMENT[first.dtype][0],
+                                     [req.ctx.counts for req in requests], first.pairs, first.size)
+        algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm, matrix)
         start = now + self.launch_ns
         topo = self.sim.topology
         record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, meeting.arrived_ns, start,
-                                  [0] * meeting.n, first.group)
+                                  [0] * meeting.n, first.group, first.tag)
         self.records.append(record)
         step_ns = topo.spec.chip.cc.step_latency_ns
         for req in requests:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronsim.collectives.data import ELEMENT, REDUCIBLE
+from neuronsim.collectives.data import ELEMENT, REDUCIBLE, VARIABLE, check_counts, check_pairs
 from neuronsim.collectives.service import OPERATION_NAMES, CCContext
 from neuronsim.nrt import (
     NRT_OP_ADD,
@@ -74,9 +74,15 @@ class CollectivesMixin:
 
     @_mirror("schedule_ns")
     def nrta_cc_prepare(self, comm: Any, input: Any, output: Any, dtype: Any, op: Any, cc_op: Any,  # noqa: A002
-                        cc_ctx: Any) -> NRT_STATUS:
+                        cc_ctx: Any, *, counts: Any = None, pairs: Any = None) -> NRT_STATUS:
         """``nrta_cc_prepare(nrt_cc_comm_t *comm, nrt_tensor_list_t *input, nrt_tensor_list_t *output,
-        nrt_dtype_t dtype, nrt_op_type_t op, nrt_cc_op_type_t cc_op, nrt_cc_context_t **cc_ctx)``."""
+        nrt_dtype_t dtype, nrt_op_type_t op, nrt_cc_op_type_t cc_op, nrt_cc_context_t **cc_ctx)``.
+
+        neuronsim extensions (keyword-only, not in the C API): ``counts``, this rank's
+        :class:`~neuronsim.collectives.data.VariableCounts` for ``NRT_CC_ALLGATHERV`` / ``NRT_CC_ALLTOALLV``
+        (element counts and displacements; the tensors must hold every region, receive regions must not
+        overlap); ``pairs``, a permute's ``(source, target)`` group ranks (each a source and a target at
+        most once; the default is ``r -> r + 1``). A bad one is ``NRT_INVALID`` with the reason logged."""
         out = _ref(cc_ctx, "cc_ctx")
         if not isinstance(comm, nrt_cc_comm_t):
             _refuse(f"comm is {_show(comm)}, not an nrt_cc_comm_t")
@@ -114,6 +120,23 @@ class CollectivesMixin:
         if any(t.core is not self._cores[vnc] for t in inputs + outputs):
             _refuse(f"every tensor must be on comm.vnc {vnc}")
         itemsize = element[0]
+        if (counts is not None) != (operation in VARIABLE) or (pairs is not None and operation != "permute"):
+            _refuse(f"counts are for allgatherv / alltoallv and pairs for permute, not {operation}")
+        try:
+            if pairs is not None:
+                pairs = check_pairs(pairs, n)
+            if operation in VARIABLE:
+                for i, o in zip(inputs, outputs, strict=True):
+                    if i.size % itemsize or o.size % itemsize:
+                        _refuse(f"{i.name!r} or {o.name!r} is not whole {itemsize}-byte elements")
+                    check_counts(operation, counts, rank, n, i.size // itemsize, o.size // itemsize)
+        except ValueError as exc:  # the reason a layout is refused
+            _refuse(str(exc))
+        if operation in VARIABLE:
+            size = outputs[0].size if operation == "allgatherv" else inputs[0].size
+            out.value = CCContext(group, rank, vnc, inputs, outputs, _int(dtype), _int(op, "op"), operation, size,
+                                  self, counts=counts)
+            return S.NRT_SUCCESS
         for i, o in zip(inputs, outputs, strict=True):
             expected = {"allreduce": i.size, "allgather": i.size * n, "reducescatter": i.size // n,
                         "alltoall": i.size, "permute": i.size}[operation]
@@ -124,7 +147,8 @@ class CollectivesMixin:
                 _refuse(f"input {i.name!r} of {i.size} bytes does not split into whole {itemsize}-byte elements "
                         f"per rank")
         size = outputs[0].size if operation == "allgather" else inputs[0].size
-        out.value = CCContext(group, rank, vnc, inputs, outputs, _int(dtype), _int(op, "op"), operation, size, self)
+        out.value = CCContext(group, rank, vnc, inputs, outputs, _int(dtype), _int(op, "op"), operation, size, self,
+                              pairs=pairs)
         return S.NRT_SUCCESS
 
     def _cc_request(self, cc_ctx: Any, queue: Any, ret_cell: Any, seq_cell: Ref, xu_type: int) -> NRT_STATUS:
