@@ -5,6 +5,7 @@ process's memory and kills its handles; freeing a tensor a queued request uses d
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -265,3 +266,69 @@ def test_traces_report_the_addresses_a_request_touches():
     (span,) = [e for e in chrome_trace(sim)["traceEvents"] if e["ph"] == "X"]
     start = t.address + 4 * KiB + 16
     assert span["args"]["addresses"] == [f"{start:#x}-{start + 100:#x} half"]
+
+
+# -- what a compiled NEFF records ------------------------------------------------------------------------
+
+def neff_with_defs(defs: dict[str, dict]) -> bytes:
+    """A NEFF from neuronsim's writer with ``sgNN/def.json`` files added to its payload."""
+    import gzip
+    import io
+    import json
+    import struct
+    import tarfile
+
+    from neuronsim.runtime.neff_file import write_neff
+
+    data = write_neff({"x": ((1024,), "float32")}, {"y": ((1024,), "float32")}, subgraphs=len(defs))
+    raw = gzip.decompress(data[1024:])
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as old, tarfile.open(fileobj=out, mode="w") as new:
+        for member in old.getmembers():
+            if member.name not in defs:  # the writer's own (empty) def.json files are replaced
+                new.addfile(member, old.extractfile(member))
+        for name, body in defs.items():
+            payload = json.dumps(body).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            new.addfile(info, io.BytesIO(payload))
+    payload = gzip.compress(out.getvalue(), mtime=0)
+    header = bytearray(data[:1024])
+    struct.pack_into("<Q", header, 16, len(payload))
+    return bytes(header) + payload
+
+
+def test_a_compiled_neff_brings_its_constants_and_scratchpad():
+    var = {"spill0": {"type": "virtual", "backing_variable_off": 0, "size": 300 * MiB},
+           "spill1": {"type": "virtual", "backing_variable_off": 300 * MiB, "size": 400 * MiB},
+           "w": {"type": "file", "size": 3 * GiB, "file_name": "w.npy"},
+           "x": {"type": "input", "size": 4096}, "SB": {"type": "state-buffer"}}
+    data = neff_with_defs({"sg00/def.json": {"var": var}, "sg01/def.json": {"var": {"w": var["w"]}}})
+    sim, rt, pool = open_inf2()
+    model = nrt.Ref()
+    assert rt.nrt_load(data, 0, -1, model) == nrt.NRT_SUCCESS
+    neff = model.value.neff
+    # constants: every subgraph's file variables; scratchpad: the largest offset + size (700 MiB)
+    assert (neff.weights_bytes, neff.scratchpad_bytes, neff.io_device_bytes) == (6 * GiB, 700 * MiB, 8192)
+    assert pool.usage["model constants"] == 6 * GiB and pool.usage["shared scratchpad"] == 1024 * MiB
+    bad = neff_with_defs({"sg00/def.json": {"var": {"w": {"type": "file", "size": -1}}}})
+    assert rt.nrt_load(bad, 0, -1, nrt.Ref()) == nrt.NRT_INVALID
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "neffs"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/neffs is not present")
+def test_the_real_matmul_neff_takes_its_io_constants_and_a_scratchpad_page():
+    data = (REAL / "matmul_large.neff").read_bytes()
+    sim = neuronsim.Simulator("trn2.48xlarge", timing_only=True)
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"})
+    assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+    model = nrt.Ref()
+    assert rt.nrt_load(data, 0, -1, model) == nrt.NRT_SUCCESS
+    neff = model.value.neff
+    # two subgraphs with a 32 KiB constant each; 16 spill variables of 512 KiB: 8 MiB of scratchpad
+    assert (neff.weights_bytes, neff.scratchpad_bytes) == (64 * KiB, 8 * MiB)
+    assert neff.io_device_bytes == 128 * 32768 * 2 + 32768 * 65536 * 2 + 128 * 65536 * 2
+    pool = sim.system.devices[0].hbm[0].pool
+    assert pool.usage["shared scratchpad"] == 512 * MiB and pool.usage["model constants"] == 64 * KiB

@@ -200,8 +200,9 @@ class Neff:
             its inputs' and outputs' bytes (A71). ``0`` for a NEFF whose I/O lives only in tensors the
             application allocates.
 
-    ``device_bytes`` is what a load takes apart from the shared scratchpad (weights plus I/O); a reader
-    of compiled ``.neff`` files sets the three fields from what the file records.
+    ``device_bytes`` is what a load takes apart from the shared scratchpad (weights plus I/O); the reader
+    of compiled ``.neff`` files (:mod:`neuronsim.runtime.neff_file`) sets ``weights_bytes`` and
+    ``scratchpad_bytes`` from the subgraphs' ``def.json``.
     """
 
     def __init__(

@@ -48,6 +48,7 @@ import io
 import json
 import logging
 import math
+import re
 import struct
 import tarfile
 import zlib
@@ -188,6 +189,30 @@ def _number(stats: Mapping[str, Any], key: str) -> int | None:
     return None
 
 
+def _device_memory(tar: tarfile.TarFile, where: str) -> tuple[int, int]:
+    """``(constants bytes, scratchpad bytes)`` the subgraphs' ``def.json`` record: the sum of the
+    ``file`` variables (model constants, every subgraph's own copy) and the largest
+    ``backing_variable_off + size`` of a ``virtual`` one (device-memory.rst: "Runtime iterates through
+    all scratchpad variables in def.json and computes MAX of offset + size"); A71."""
+    constants = scratchpad = 0
+    for name in sorted({n for n in tar.getnames() if re.fullmatch(r"sg\d+/def\.json", n)}):
+        variables = (_member(tar, name, where) or {}).get("var", {})
+        if not isinstance(variables, dict):
+            raise NeffError(S.NRT_INVALID, f"{where}: {name} var must be an object")
+        for key, var in variables.items():
+            if not isinstance(var, dict) or var.get("type") not in ("file", "virtual"):
+                continue
+            size, offset = var.get("size", 0), var.get("backing_variable_off", 0)
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (size, offset)):
+                raise NeffError(S.NRT_INVALID, f"{where}: {name} var.{key}: size and backing_variable_off must be "
+                                               "integers >= 0")
+            if var["type"] == "file":
+                constants += size
+            else:
+                scratchpad = max(scratchpad, offset + size)
+    return constants, scratchpad
+
+
 def read_neff(data: bytes, *, source: str = "NEFF", validate_hash: bool = False,
               kernel: Callable[..., Mapping[str, Any]] | None = None) -> Neff:
     """The :class:`~neuronsim.runtime.neff.Neff` a compiled NEFF file describes.
@@ -243,6 +268,7 @@ def read_neff(data: bytes, *, source: str = "NEFF", validate_hash: bool = False,
         graph = _member(tar, "neff.json", source)
         kelf = _member(tar, "kelf-0.json", source, required=False) or {}
         stats = _member(tar, "hlo_stats.json", source, required=False) or {}
+        constants, scratchpad = _device_memory(tar, source)
     inputs, outputs = _signature(graph, source)
     if not isinstance(kelf, dict) or not isinstance(stats, dict):
         raise NeffError(S.NRT_INVALID, f"{source}: kelf-0.json and hlo_stats.json must be objects")
@@ -257,7 +283,8 @@ def read_neff(data: bytes, *, source: str = "NEFF", validate_hash: bool = False,
         cost = Roofline(0, traffic, "fp32" if fp32 else "bf16")
     else:
         cost = Roofline(2 * macs, traffic, "fp32" if fp32 else "bf16")
-    neff = Neff(inputs, outputs, cost=cost, kernel=kernel, name=name)
+    neff = Neff(inputs, outputs, cost=cost, kernel=kernel, name=name, weights_bytes=constants,
+                scratchpad_bytes=scratchpad)
     if kernel is None:
         neff.kernel = _zero_kernel(neff, source)
     neff.uuid = uuid
