@@ -17,7 +17,8 @@ from neuronsim.runtime.nrta_2_28 import NrtRuntime228
 
 METHODS = {api: sorted(n for n in dir(cls) if n.startswith(("nrt_", "nrta_")))
            for api, cls in (("3.0", NrtRuntime), ("2.28", NrtRuntime228))}
-ARITY = {(api, name): len(inspect.signature(getattr(cls, name)).parameters) - 1
+ARITY = {(api, name): sum(1 for p in inspect.signature(getattr(cls, name)).parameters.values()
+                          if p.kind is p.POSITIONAL_OR_KEYWORD) - 1  # C arguments, not keyword-only extensions
          for api, cls in (("3.0", NrtRuntime), ("2.28", NrtRuntime228)) for name in METHODS[api]}
 
 
