@@ -220,6 +220,14 @@ def test_a_failed_check_is_reported_as_the_tool_does(monkeypatch, capsys):
     assert lines[-1] == "2 errors found - test failed"
 
 
+def test_a_failed_operation_without_check_is_a_failure_row():
+    row = nccom.NccomRow(64, 64, "uint8", [1.0], 0.0, 0.0, "mesh", 64, 64, error="an operation completed with "
+                         "NRT_TIMEOUT")
+    lines = render_table([row]).splitlines()
+    assert lines[1] == "     64    Failure: an operation completed with NRT_TIMEOUT"
+    assert lines[-1] == "1 errors found - test failed"
+
+
 def test_instance_given_is_named_without_the_default_note(capsys):
     assert main(["nccom-test", "-r", "2", "-b", "1kb", "-e", "1kb", "allr", "--instance", "trn2.48xlarge",
                  "-n", "1"]) == 0

@@ -20,7 +20,7 @@ import math
 import re
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -749,7 +749,8 @@ def render_table(rows: list[NccomRow], *, show_algorithm: bool = False, show_io:
     filled = iter(cells)
     for row in rows:
         if row.error:
-            lines.append(f"{str(row.size).rjust(widths[0])}    Check failed: {row.error}")
+            what = "Check failed" if row.checked else "Failure"
+            lines.append(f"{str(row.size).rjust(widths[0])}    {what}: {row.error}")
         else:
             lines.append("    ".join(c.rjust(w) for c, w in zip(next(filled), widths, strict=True)))
     average = statistics.fmean(r.busbw for r in good) if good else 0.0
@@ -867,7 +868,3 @@ def data_parallel_groups(dimension: int, ranks: int) -> list[list[int]]:
         raise ConfigError("nccom-test", f"{dimension} does not divide {ranks} ranks", field="--data-parallel-dimension")
     stride = ranks // dimension
     return [[i + k * stride for k in range(dimension)] for i in range(stride)]
-
-
-def with_sizes(bench: Bench, sizes: list[int]) -> Bench:
-    return replace(bench, sizes=list(sizes))
