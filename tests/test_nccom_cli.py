@@ -266,6 +266,8 @@ def _write(tmp_path, name, data):
     (["--hosts-file", "/nonexistent/hosts", "allr"], "/nonexistent/hosts: cannot read the hosts file"),
     (["--streams-json", "BADSTREAM", "allr"], "streams[0]: unknown key 'colour'"),
     (["allr", "-c", "sometimes"], "unrecognized arguments: sometimes"),
+    (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/nonexistent/dir/r.json"],
+     "/nonexistent/dir/r.json: cannot write the JSON report"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
     files = {"META": {"metadata": [{"send_counts": [4], "send_displs": [0], "recv_counts": [4] * 4,
