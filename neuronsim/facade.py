@@ -128,6 +128,13 @@ class NeuronRuntime:
         _check(self.c.nrt_load(neff, core, -1, out), "nrt_load")
         return out.value
 
+    def load_collectives(self, neff: Neff, core: int, rank: int, ranks: int) -> Model:
+        """``nrt_load_collectives``: ``neff`` on ``core`` as rank ``rank`` of the ``ranks`` copies that meet at
+        its collectives."""
+        out = Ref()
+        _check(self.c.nrt_load_collectives(neff, core, -1, rank, ranks, out), "nrt_load_collectives")
+        return out.value
+
     def unload(self, model: Model) -> None:
         _check(self.c.nrt_unload(model), "nrt_unload")
 
@@ -176,7 +183,8 @@ class NeuronRuntime:
             if env.peek() == float("inf"):
                 raise DeadlockError(f"the host waits for request {num} on {unit.name}, which can never complete",
                                     [f"{unit.name}: completed up to {unit.completed_num}, last accepted "
-                                     f"{unit.last_submitted_num}, {unit.depth} in flight"])
+                                     f"{unit.last_submitted_num}, {unit.depth} in flight",
+                                     *self.sim.collectives.stalled()])
             env.step()
         self.c._spend(self.c._costs.query_ns)  # noqa: SLF001 - the completion check the host makes
         self.c._observe(unit, num)  # noqa: SLF001 - the host has now seen it complete

@@ -8,10 +8,21 @@ group's global ids in rank order. ``nrta_cc_prepare`` checks a rank's tensors an
 schedules on a group meets the k-th of every other rank of the group: when the last of them starts, the
 collective starts (after ``runtime.collective_launch_ns``), inputs are read, the algorithm runs over the
 fabric, and each rank's request completes when its part ends, with its outputs written.
+
+A rank that arrives and whose peers do not all arrive waits until its timeout, then completes with
+``NRT_TIMEOUT`` and its execution unit enters its terminal state (later schedules on it return
+``NRT_EXEC_UNIT_UNRECOVERABLE``), as a long execution does: a standalone collective times out after its
+runtime's Collectives XU wait timeout from its start (``cc_timeout_ns``: 30 s on the 3.0 API, 100 ms on
+2.28, nrt-api.md §1.1), a NEFF's collective after ``NEURON_RT_EXEC_TIMEOUT`` from its execution's start.
+A rank that arrives after a peer timed out waits for its own timeout too: the peer will never run it.
+A fault that hits one rank's part of a collective (a core, XU, device or HBM fault) fails the collective
+on every rank it spans, as a link or EFA fault does.
 """
 
 from __future__ import annotations
 
+import heapq
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +38,8 @@ from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
 if TYPE_CHECKING:
     from neuronsim.simulator import Simulator
 
-__all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "OPERATION_NAMES"]
+__all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "CollectiveTimeout", "RankCounts",
+           "SUPPORTED_RANK_COUNTS", "OPERATION_NAMES"]
 
 OPERATION_NAMES = {nrt_cc_op_type_t.NRT_CC_ALLREDUCE: "allreduce", nrt_cc_op_type_t.NRT_CC_ALLGATHER: "allgather",
                    nrt_cc_op_type_t.NRT_CC_REDUCESCATTER: "reducescatter",
@@ -76,19 +88,75 @@ class CollectiveRecord:
         return max(self.ends_ns) - self.arrived_ns
 
 
+@dataclass(frozen=True)
+class RankCounts:
+    """The numbers of ranks a chip's collectives support: ``counts``, or a multiple of ``multiple_of``."""
+
+    counts: tuple[int, ...]
+    multiple_of: int | None = None
+    message: str = ""  # the runtime's log line when it refuses one
+
+    def allows(self, ranks: int) -> bool:
+        return ranks in self.counts or (self.multiple_of is not None and ranks % self.multiple_of == 0)
+
+
+# What nrt_load_collectives accepts, by chip (absent: any number; docs/assumptions.md A60). Trainium: the
+# runtime's own refusal, "Unsupported topology. Supported number of Neuron Cores is 1, 2, 8, 16 or a multiple
+# of 32.  For other configurations, such as multiples of 2, consider using inf2 instances" (NRT 2.20 log,
+# huggingface/optimum-neuron#619), returning status 2, NRT_INVALID (24 cores of a trn1.32xlarge,
+# huggingface/optimum-neuron#424).
+SUPPORTED_RANK_COUNTS = {
+    "trainium": RankCounts((1, 2, 8, 16), 32, "Unsupported topology. Supported number of Neuron Cores is 1, 2, 8, 16 "
+                           "or a multiple of 32.  For other configurations, such as multiples of 2, consider "
+                           "using inf2 instances"),
+}
+
+
+@dataclass
+class CollectiveTimeout:
+    """A rank's request that waited for peers that never came: what hang reports and tests read."""
+
+    operation: str
+    index: int  # the how-manieth collective of its group (from 0)
+    group: tuple[Any, ...]  # the ranks' global device ids (a NEFF's copies: its ranks), in rank order
+    rank: int
+    arrived: tuple[int, ...]  # ranks that had arrived when it timed out
+    missing: tuple[int, ...]  # ranks that had not
+    start_ns: int
+    timeout_ns: int
+    unit: str
+
+    def __str__(self) -> str:
+        return (f"{self.operation} #{self.index + 1} of a group of {len(self.group)} ranks timed out on rank "
+                f"{self.rank} ({self.unit}) after {self.timeout_ns // 1_000_000} ms: ranks "
+                f"{list(self.arrived)} arrived, ranks {list(self.missing)} never did")
+
+
 _UNKNOWN = 1 << 62  # a collective's end on a core, until its algorithm has computed it
 
 
 class _Rendezvous:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, group: tuple[Any, ...], index: int) -> None:
         self.n = n
+        self.group = group
+        self.index = index  # the how-manieth collective of its group
         self.requests: dict[int, Any] = {}
         self.arrived_ns = 0
         self.cells: list[list[int]] = []  # per rank: [its end], the CC-core it holds frees then
+        self.waiting: set[int] = set()  # ranks arrived, not started and not timed out (their deadlines live)
+        self.timed_out: set[int] = set()
 
     def ranked(self) -> list[Any]:
         """Every rank's request, in rank order."""
         return [self.requests[r] for r in range(self.n)]
+
+    def describe(self) -> str:
+        first = next(iter(self.requests.values()))
+        arrived = sorted(self.requests)
+        missing = [r for r in range(self.n) if r not in self.requests]
+        return (f"{first.ctx.operation} #{self.index + 1} of a group of {self.n} ranks: ranks {arrived} arrived, "
+                f"ranks {missing} never did" + (f" (ranks {sorted(self.timed_out)} timed out)" if self.timed_out
+                                                   else ""))
 
 
 class CollectiveService:
@@ -117,6 +185,18 @@ class CollectiveService:
         # when a collective waits
         self.cc_running: dict[int, list[list[int]]] = {}
         self._admission: list[_Rendezvous] = []  # met, waiting for a CC-core on some rank, in order
+        # rank counts the runtime refuses (A60): checked by nrt_load_collectives; by nrta_cc_prepare too when
+        # check_standalone_ranks is set (the record shows the refusal only for a NEFF's collectives)
+        self.supported_ranks: RankCounts | None = SUPPORTED_RANK_COUNTS.get(topo.spec.chip.name)
+        self.check_standalone_ranks = False
+        # ranks waiting for peers: a heap of (deadline, order, meeting, rank), one armed event at the earliest
+        # live deadline, taken off the event queue when no rank waits (so a met collective leaves no timer)
+        self._deadlines: list[tuple[int, int, _Rendezvous, int]] = []
+        self._deadline_order = 0
+        self._armed: Any = None
+        self._armed_at = 0
+        self._stalled: dict[_Rendezvous, None] = {}  # ranks wait in these (unmet, or met with a rank timed out)
+        self.timeouts: list[CollectiveTimeout] = []
 
     def register(self, rt: Any, vnc: int, g_device_id: int, g_device_count: int) -> NRT_STATUS:
         if g_device_count < 1 or not 0 <= g_device_id < g_device_count:
@@ -130,6 +210,14 @@ class CollectiveService:
         self.world[g_device_id] = (rt, vnc)
         return NRT_STATUS.NRT_SUCCESS
 
+    def unsupported(self, ranks: int, call: str) -> str | None:
+        """The runtime's message when it refuses a collective group of ``ranks`` ranks on this instance
+        (``call``: ``nrt_load_collectives``, or ``nrta_cc_prepare`` when ``check_standalone_ranks``), else None."""
+        rule = self.supported_ranks
+        if rule is None or (call == "nrta_cc_prepare" and not self.check_standalone_ranks) or rule.allows(ranks):
+            return None
+        return rule.message
+
     def group_of(self, replica_group: Any) -> tuple[int, ...]:
         if replica_group is None:
             return tuple(range(self.world_size))
@@ -141,15 +229,113 @@ class CollectiveService:
         key = (ctx.group, own)
         k = self._counters.get(key, 0)
         self._counters[key] = k + 1
-        meeting = self._pending.setdefault((ctx.group, k), _Rendezvous(len(ctx.group)))
+        meeting = self._pending.get((ctx.group, k))
+        if meeting is None:
+            meeting = self._pending[(ctx.group, k)] = _Rendezvous(len(ctx.group), ctx.group, k)
         meeting.requests[ctx.rank] = request
         if len(meeting.requests) == meeting.n:
             del self._pending[(ctx.group, k)]
-            meeting.arrived_ns = now
-            if self._mismatched(meeting, now):
+            if not meeting.timed_out:
+                meeting.waiting.clear()
+                self._stalled.pop(meeting, None)
+                meeting.arrived_ns = now
+                self._arm()  # its ranks' deadlines are dead now
+                if self._mismatched(meeting, now):
+                    return
+                self._admission.append(meeting)
+                self._admit(now)
                 return
-            self._admission.append(meeting)
-            self._admit(now)
+        # it waits for peers (or for a meeting that can never run: a peer timed out): until its deadline
+        self._stalled[meeting] = None
+        deadline = self._deadline(request)
+        if deadline is not None:
+            meeting.waiting.add(ctx.rank)
+            self._deadline_order += 1
+            heapq.heappush(self._deadlines, (deadline, self._deadline_order, meeting, ctx.rank))
+            self._arm()
+
+    @staticmethod
+    def _deadline(request: Any) -> int | None:
+        """When a rank's request that waits for its peers times out (None: never, a timeout of 0)."""
+        execution = getattr(request, "request", None)
+        if execution is not None:  # a NEFF's collective: NEURON_RT_EXEC_TIMEOUT from the execution's start
+            timeout = execution.unit.timeout_ns
+            return execution.start_ns + timeout if timeout else None
+        timeout = request.unit.timeout_ns  # the Collectives XU wait timeout (RuntimeBase.cc_timeout_ns)
+        return request.start_ns + timeout if timeout else None
+
+    def _arm(self) -> None:
+        """Keep one event armed at the earliest deadline of a rank that still waits, and none when none does."""
+        heap = self._deadlines
+        while heap and heap[0][3] not in heap[0][2].waiting:
+            heapq.heappop(heap)
+        env = self.sim.env
+        if not heap:
+            if self._armed is not None:
+                _unschedule(env, self._armed)
+                self._armed = None
+            return
+        at = heap[0][0]
+        if self._armed is not None:
+            if self._armed_at <= at:
+                return  # it fires first, finds nothing due, and re-arms
+            _unschedule(env, self._armed)
+        event = Timeout(env, max(0, at - int(env.now)))
+        event.callbacks.append(self._expire)
+        self._armed, self._armed_at = event, at
+
+    def _expire(self, event: Any) -> None:
+        if event is not self._armed:
+            return
+        self._armed = None
+        now = int(self.sim.env.now)
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, _, meeting, rank = heapq.heappop(heap)
+            if rank in meeting.waiting:
+                self._time_out(meeting, rank, deadline)
+        self._arm()
+
+    def _time_out(self, meeting: _Rendezvous, rank: int, deadline: int) -> None:
+        """``rank`` waited for its peers until its deadline: NRT_TIMEOUT, and its unit enters its terminal state."""
+        meeting.waiting.discard(rank)
+        meeting.timed_out.add(rank)
+        request = meeting.requests[rank]
+        victim = getattr(request, "request", request)  # a NEFF's collective fails its execution
+        timeout = deadline - victim.start_ns
+        arrived = tuple(sorted(meeting.requests))
+        missing = tuple(r for r in range(meeting.n) if r not in meeting.requests)
+        record = CollectiveTimeout(request.ctx.operation, meeting.index, meeting.group, rank, arrived, missing,
+                                   victim.start_ns, timeout, request.unit.name)
+        self.timeouts.append(record)
+        detail = (f"{request.ctx.operation} #{meeting.index + 1} of a group of {meeting.n} ranks, rank {rank} waited "
+                  f"for its peers: ranks {list(arrived)} arrived, ranks {list(missing)} never did")
+        log = request.ctx.owner._log  # noqa: SLF001 - the owning process's log (NEURON_RT_LOG_LEVEL)
+        if victim is not request:  # a NEFF's execution: the runtime's execution-timeout line (nrt-api.md §3)
+            core = request.core
+            log.log(logging.ERROR, "nrt_execute", "NRT:nrt_execute (FATAL-RT-UNDEFINED-STATE) execution timeout "
+                    "(%d ms) on Neuron Device %d NC %d, model %s, waiting for execution completion notification: %s",
+                    timeout // 1_000_000, core.device.index, core.local_index, victim.model.neff.name, detail)
+        else:
+            log.log(logging.ERROR, "nrta_cc_schedule", "NRT:nrta_cc_schedule (FATAL-RT-UNDEFINED-STATE) collective "
+                    "timeout (%d ms) on %s: %s", timeout // 1_000_000, request.unit.name, detail)
+        if len(meeting.timed_out) == meeting.n:
+            self._stalled.pop(meeting, None)  # every rank came and every one has timed out
+        victim.status = NRT_STATUS.NRT_TIMEOUT
+        victim.fatal = True
+        request.unit.end_at(victim, deadline)
+
+    def stalled(self) -> list[str]:
+        """A line per collective some rank waits in for peers (unmet, or met after a peer timed out):
+        which collective, the ranks that arrived and those that did not (for hang reports)."""
+        lines = []
+        for meeting in self._stalled:
+            for rank in sorted(r for r in meeting.requests if r not in meeting.timed_out):
+                request = meeting.requests[rank]
+                deadline = self._deadline(request)
+                when = f"times out at {deadline} ns" if deadline is not None else "no timeout: waits forever"
+                lines.append(f"{request.unit.name} (rank {rank}) waits in {meeting.describe()}; {when}")
+        return sorted(lines)
 
     def _running(self, core: Any, now: int) -> list[list[int]]:
         """The cells of the collectives holding a CC-core of ``core`` at ``now``."""
@@ -214,39 +400,62 @@ class CollectiveService:
             algorithm = "ring"
         return algorithm, phases
 
-    def _network_fault(self, requests: list[Any], cores: list[Any], phases: list[Phase],
-                       start: int) -> Callable[[Any, int], int] | None:
-        """Apply a link or EFA fault of the plan to a collective whose transfers cross it: decided once, at
-        its first rank's end, then applied to every rank (a status at the normal end, a hang ending in
-        NRT_TIMEOUT after NEURON_RT_EXEC_TIMEOUT, a slowdown)."""
+    def _faults(self, requests: list[Any], cores: list[Any], phases: list[Phase],
+                start: int) -> Callable[[Any, int], int] | None:
+        """The plan's faults on a collective, decided once, at its first rank's end, then applied to every
+        rank: a link or EFA fault whose channels its transfers cross, else a core, XU, device or HBM fault
+        that matches one rank's part (a failed collective fails on every rank it spans). A status ends every
+        rank at its normal end; a hang ends every rank with NRT_TIMEOUT after its timeout (the Collectives
+        XU wait timeout for a standalone collective, NEURON_RT_EXEC_TIMEOUT from a NEFF's execution start);
+        a slowdown stretches every rank's part, into NRT_TIMEOUT when it passes that timeout."""
         injector = self.sim.fault_injector
-        watched = injector.network_channels if injector is not None else set()
-        if not watched:
+        if injector is None or not injector.armed:
             return None
-        crossed = {link.channel for phase in phases for t in phase.transfers
-                   for link in self.fabric.route(cores[t.src].device.global_index, cores[t.dst].device.global_index)}
-        if not crossed & watched:
+        watched = injector.network_channels
+        crossed: set = set()
+        if watched:
+            crossed = {link.channel for phase in phases for t in phase.transfers
+                       for link in self.fabric.route(cores[t.src].device.global_index,
+                                                     cores[t.dst].device.global_index)}
+        network = bool(crossed & watched)
+        # a NEFF's collective: a fault on a rank's execution is decided at the execution's end instead
+        standalone = not any(hasattr(req, "request") for req in requests)
+        if not network and not standalone:
             return None
         decided: list[Any] = []
 
         def apply(req: Any, end: int) -> int:
             victim = getattr(req, "request", req)  # a NEFF's embedded collective: its execution
             if not decided:
-                decided.append(injector.on_collective(crossed, victim.seq_id, start, end))
+                spec = injector.on_collective(crossed, victim.seq_id, start, end) if network else None
+                if spec is None and standalone:
+                    spec = injector.on_collective_ranks([(r.unit, r) for r in requests], start, end)
+                decided.append(spec)
             spec = decided[0]
             if spec is None:
                 return end
             victim.fault = spec
+            timeout = self._timeout_of(req)
             if spec.effect == "slowdown":
-                return start + math.ceil((end - start) * spec.slowdown)
+                end = start + math.ceil((end - start) * spec.slowdown)
+                if timeout and end - victim.start_ns > timeout:
+                    victim.status, victim.fatal = NRT_STATUS.NRT_TIMEOUT, True
+                    return victim.start_ns + timeout
+                return end
             victim.fatal = spec.is_fatal
             if spec.effect == "hang":
                 victim.status = NRT_STATUS.NRT_TIMEOUT
-                return start + req.unit.timeout_ns
+                return victim.start_ns + timeout
             victim.status = spec.status
             return end
 
         return apply
+
+    @staticmethod
+    def _timeout_of(request: Any) -> int:
+        """A rank's timeout: NEURON_RT_EXEC_TIMEOUT for a NEFF's collective, the Collectives XU wait timeout
+        for a standalone one (0: none)."""
+        return getattr(request, "request", request).unit.timeout_ns
 
     @staticmethod
     def _signature(ctx: CCContext) -> tuple:
@@ -305,12 +514,12 @@ class CollectiveService:
         for req in requests:
             req.algorithm = algorithm
 
-        network = self._network_fault(requests, cores, phases, start)
+        faults = self._faults(requests, cores, phases, start)
 
         def done(rank: int, end: int) -> None:
             req = requests[rank]
-            if network is not None:
-                end = network(req, end)
+            if faults is not None:
+                end = faults(req, end)
             record.ends_ns[rank] = end
             meeting.cells[rank][0] = end  # its CC-core on this rank's core frees then
             if self._admission:
@@ -329,3 +538,14 @@ class CollectiveService:
             proxies = [(self.sim.hosts[c.device.instance], req.ctx.owner.proxy_affinity(c))
                        for c, req in zip(cores, requests, strict=True)]
             StepRun(self.sim.env, self.fabric, cores, phases, step_ns, done, proxies, proxy_ns).start(start)
+
+
+def _unschedule(env: Any, event: Any) -> None:
+    """Take a scheduled, not yet processed event off SimPy's queue (a timer no longer needed)."""
+    queue = env._queue  # noqa: SLF001 - SimPy has no cancel; its queue is a heap of (time, priority, id, event)
+    for i, item in enumerate(queue):
+        if item[3] is event:
+            queue[i] = queue[-1]
+            queue.pop()
+            heapq.heapify(queue)
+            return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,15 @@ class CollectivesMixin:
             _refuse(f"stream_id {stream_id} is negative")
         return S.NRT_SUCCESS
 
+    def _unsupported_ranks(self, ranks: int, call: str, what: str) -> None:
+        """Refuse a collective group of ``ranks`` ranks the runtime does not support on this instance (A60),
+        after the runtime's own line."""
+        message = self.sim.collectives.unsupported(ranks, call)
+        if message is not None:
+            self._log.log(logging.ERROR, call, "NRT:%s %s", call, message)
+            _refuse(f"{what} {ranks}: the runtime supports no collective group of {ranks} ranks on "
+                    f"{self.sim.topology.name} (A60)")
+
     def _tensor_list(self, tensors: Any, what: str) -> list[Tensor]:
         if isinstance(tensors, nrt_tensor_list_t):
             if not isinstance(tensors.tensors, (list, tuple)) or type(tensors.num_tensors) is not int or \
@@ -102,6 +112,7 @@ class CollectivesMixin:
         if service.world.get(group[rank]) != (self, vnc):  # this rank must be ours (the others join later)
             _refuse(f"global device {group[rank]} (comm.rank {rank}) is not this process's core {vnc}: name it "
                     "with nrt_cc_global_comm_init first")
+        self._unsupported_ranks(len(group), "nrta_cc_prepare", "comm.rank_n")
         operation = OPERATION_NAMES.get(_int(cc_op, "cc_op"))
         if operation is None:
             _refuse(f"cc_op {cc_op} is not an nrt_cc_op_type_t value")

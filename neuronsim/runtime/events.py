@@ -87,7 +87,8 @@ class EventFd:
                 return
             if due == float("inf"):
                 raise DeadlockError(f"the host waits on eventfd {self.fd}, which nothing can signal any more "
-                                    f"(at {sim.now_ns} ns nothing is in flight)", self._chain())
+                                    f"(at {sim.now_ns} ns nothing is in flight)",
+                                    self._chain() + sim.collectives.stalled())
             env.step()
 
     def _chain(self) -> list[str]:

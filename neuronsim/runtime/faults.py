@@ -6,14 +6,17 @@
   ``xu`` (a core, an execution-unit kind and a queue), ``dma`` (a device's DMA transfers), ``hbm`` (a
   device's stack), ``link`` (a NeuronLink pair), ``efa`` (the EFA device paired with a device, on
   any instance of a cluster); a status, hang or slowdown on a ``link`` or ``efa`` fails or slows every
-  rank of each collective whose transfers cross it (its trigger counts those collectives);
+  rank of each collective whose transfers cross it (its trigger counts those collectives), and one on a
+  ``core``, ``xu``, ``device`` or ``hbm`` that matches one rank's part of a collective does the same to
+  every rank of that collective;
 * a **trigger**: ``at_ns`` (the first matching request still running at or after that time),
   ``nth`` (the Nth matching request to start, counting from 1), ``probability`` (each matching
   request, drawn from the fault's own seeded stream), or none (the first matching request);
 * an **effect**: ``status`` (the request completes at its normal time with that ``NRT_STATUS``, moving
   no data; ``NRT_EXEC_COMPLETED_WITH_NUM_ERR`` fills float outputs with NaN), ``hang`` (the request
-  never finishes; after ``NEURON_RT_EXEC_TIMEOUT`` it completes with ``NRT_TIMEOUT``), ``slowdown``
-  (the request takes that many times longer: a straggler) or ``degrade`` (a channel target's bandwidth
+  never finishes; after ``NEURON_RT_EXEC_TIMEOUT``, for a standalone collective the Collectives XU wait
+  timeout, it completes with ``NRT_TIMEOUT``), ``slowdown`` (the request takes that many times longer: a
+  straggler; an execution slowed past ``NEURON_RT_EXEC_TIMEOUT`` times out) or ``degrade`` (a channel target's bandwidth
   is divided by that factor from the trigger time on: a degraded link);
 * ``fatal`` (default: by status, docs/assumptions.md A16): the execution unit that ran the request
   enters its terminal state; ``times``: how often it fires (default 1; unlimited for ``probability``).
@@ -297,8 +300,31 @@ class FaultInjector:
             return bool(armed.rng.random() < spec.probability)
         return True
 
+    def on_collective_ranks(self, parts: list[tuple[ExecutionUnit, Any]], start: int, end: int) -> FaultSpec | None:
+        """The core, XU, device or HBM fault that hits one rank's part of a collective, if one fires (ranks
+        looked at in rank order, each counting as one matching request of its unit); the service then
+        applies it to every rank. ``parts``: each rank's ``(execution unit, request)``."""
+        for xu, request in parts:
+            for armed in self.armed:
+                spec = armed.spec
+                if spec.target in ("link", "efa") or armed.fired >= spec.max_times or \
+                        not self._matches(spec, xu, request):
+                    continue
+                if not self._triggered(armed, end):
+                    continue
+                armed.fired += 1
+                self.fired.append((armed.index, request.seq_id, start))
+                return spec
+        return None
+
     def on_start(self, xu: ExecutionUnit, request: Any, now: int, end: int) -> int:
-        """The end time of ``request`` after the plan's faults; may set its status and fatal flag."""
+        """The end time of ``request`` after the plan's faults; may set its status and fatal flag.
+
+        A collective's parts are not looked at here: the collective service decides for all its ranks at
+        once (:meth:`on_collective_ranks`). A slowdown that takes an execution past its unit's timeout
+        (``NEURON_RT_EXEC_TIMEOUT``) ends it with ``NRT_TIMEOUT`` at the timeout, fatally."""
+        if request.kind == "collective":
+            return end
         for armed in self.armed:
             spec = armed.spec
             if armed.fired >= spec.max_times or not self._matches(spec, xu, request):
@@ -317,6 +343,12 @@ class FaultInjector:
                 request.fatal = spec.is_fatal
                 return now + xu.timeout_ns
             else:
-                return now + math.ceil((end - now) * (spec.slowdown or 1.0))
+                slowed = now + math.ceil((end - now) * (spec.slowdown or 1.0))
+                timeout = xu.timeout_ns
+                if timeout and request.kind == "execute" and slowed - request.start_ns > timeout:
+                    request.status = NRT_STATUS.NRT_TIMEOUT  # "(FATAL-RT-UNDEFINED-STATE) execution timeout"
+                    request.fatal = True
+                    return request.start_ns + timeout
+                return slowed
             return end
         return end

@@ -77,6 +77,7 @@ class NrtRuntime228(RuntimeBase):
                 (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
     API = "2.28"
     nrt = nrt_constants  # this generation's constants: rt.nrt.NRTA_XU_COMPUTE == 3
+    CC_TIMEOUT_NS = 100_000_000  # the Collectives XU wait timeout before SDK 2.29: 100 ms (nrt-api.md §1.1)
 
     def _queue_count(self, kind: str) -> int:
         if kind == "collectives":

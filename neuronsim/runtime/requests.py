@@ -264,6 +264,12 @@ class ExecuteRequest(_Request):
         self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit, self), int(self.unit.env.now))
 
     def _after(self, index: int, end_ns: int, arrival: _EmbeddedArrival) -> None:
+        timeout = self.unit.timeout_ns
+        if timeout and end_ns - self.start_ns > timeout and self.status == NRT_STATUS.NRT_SUCCESS:
+            # its collectives took it past NEURON_RT_EXEC_TIMEOUT: "execution timeout", unit dead
+            self.status = NRT_STATUS.NRT_TIMEOUT
+            self.fatal = True
+            end_ns = self.start_ns + timeout
         # a failed collective (a network fault) ends the execution: it issues no more
         last = index + 1 == len(self.model.neff.collectives) or self.status != NRT_STATUS.NRT_SUCCESS
         if last and not arrival.results:

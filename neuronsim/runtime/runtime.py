@@ -87,6 +87,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
 
     XU_TABLE: tuple[tuple[int, str], ...] = ()
     API = ""
+    CC_TIMEOUT_NS = 30_000_000_000  # the Collectives XU wait timeout: 30 s since SDK 2.29 (nrt-api.md §1.1)
 
     def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0,
                  numa_node: int | None = None) -> None:
@@ -126,6 +127,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         self._models: dict[int, Model] = {}
         self._model_ids = itertools.count(10000)
         self.exec_timeout_ns = sim.topology.spec.runtime.exec_timeout_ns
+        # a standalone collective waits this long for its peers (set before nrt_init to change it; 0: forever)
+        self.cc_timeout_ns = self.CC_TIMEOUT_NS
         self.history: list[Any] = []
         self.observed: dict[int, int] = {}  # xu id -> highest completed number the host has seen
         self._races = sim.race_detector
@@ -421,7 +424,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                     xu.history = self.history if self.sim.record else None
                     xu.kind, xu.queue, xu.core_id, xu.device_index = kind, queue, core.id, core.device.index
                     xu.instance = self.instance
-                    xu.timeout_ns = self.exec_timeout_ns
+                    xu.timeout_ns = self.cc_timeout_ns if kind == "collectives" else self.exec_timeout_ns
                     xu.faults = self.sim.fault_injector
                     self._xus[(vnc, xu_type, queue)] = xu
                     self._xu_by_id[xu_id] = xu
@@ -544,6 +547,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         rank, count = _int(ctx_device_id, "ctx_device_id"), _int(ctx_device_count, "ctx_device_count")
         if count < 1 or not 0 <= rank < count:
             _refuse(f"ctx_device_id {rank} out of range 0..{count - 1} (ctx_device_count {count})")
+        self._unsupported_ranks(count, "nrt_load_collectives", "ctx_device_count")
         if isinstance(neff, (bytes, bytearray, memoryview)):
             neff = self._neff_from_bytes(bytes(neff), "nrt_load_collectives")
         if not isinstance(neff, Neff):

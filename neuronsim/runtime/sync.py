@@ -65,7 +65,8 @@ class SyncMixin:
         while unit.completed_num < num:
             if not queue:
                 raise DeadlockError(f"a blocking call waits for request {num} on {unit.name}, which can never "
-                                    "complete", [f"{unit.name}: completed up to {unit.completed_num}"])
+                                    "complete", [f"{unit.name}: completed up to {unit.completed_num}",
+                                                 *self.sim.collectives.stalled()])
             env.step()
         self._observe(unit, num)
 

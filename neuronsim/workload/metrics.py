@@ -89,6 +89,14 @@ def _end_of(req: Any) -> int:
     return req.done_ns if req.completions else -1
 
 
+def _started(req: Any) -> bool:
+    """Whether ``req`` has started: it completed, or it is at the head of its queue."""
+    if req.completions:
+        return True
+    pending = req.unit.pending()
+    return bool(pending) and pending[0] is req
+
+
 def summary(run: Any) -> dict[str, Any]:
     """The run's figures as a JSON-able dict (see the module docstring)."""
     sim = run.sim
@@ -110,6 +118,7 @@ def summary(run: Any) -> dict[str, Any]:
         threads.append({
             "name": thread.name, "cpus": list(thread.affinity), "iterations_started": len(its),
             "iterations_completed": len(done), "iterations_failed": sum(1 for i in its if i.failed),
+            "iterations_unfinished": sum(1 for i in its if i.done_ns < 0),
             "throughput_per_s": len(done) * 1e9 / window, "steady_throughput_per_s": steady,
             "latency": _percentiles([i.done_ns - i.arrival_ns for i in its if 0 <= i.done_ns <= hi]),
             "cpu_utilisation": thread.cpu_ns / window,
@@ -130,7 +139,9 @@ def summary(run: Any) -> dict[str, Any]:
         units.setdefault(unit_label(req.unit, sim), []).append(req)
     queues = []
     for name, reqs in units.items():
-        busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs], lo, hi)
+        # a queue runs one request at a time: the completed ones, and the one at its head still running (the
+        # requests queued behind it have not started: counting them made a queue more than 100 % busy)
+        busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs if _started(r)], lo, hi)
         mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
         queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
                        "depth_mean": mean, "depth_max": peak})
@@ -188,6 +199,8 @@ def render(figures: dict[str, Any]) -> str:
     for t in figures["threads"]:
         lat = t["latency"]
         failed = f", {t['iterations_failed']} failed" if t["iterations_failed"] else ""
+        if t.get("iterations_unfinished") and figures["until_ns"] is None:
+            failed += f", {t['iterations_unfinished']} never finished"
         lines.append(f"  {t['name']:<14} {t['iterations_completed']:>6} done{failed}  {t['throughput_per_s']:>12,.1f}/s  "
                      f"{format_ns(lat['p50_ns']):>11} {format_ns(lat['p90_ns']):>11} {format_ns(lat['p99_ns']):>11}  "
                      f"{_pct(t['cpu_utilisation'])}")

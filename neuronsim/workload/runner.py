@@ -520,7 +520,23 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     run.threads = list(sim.threads)
     if spec is None:
         run.requests = [r for rt in sim.runtimes for r in rt.history]
+    _report_hangs(run)
     return run
+
+
+def _report_hangs(run: WorkloadRun) -> None:
+    """Errors for what a run leaves undone: collectives that timed out waiting for peers and, on a run that
+    ended by itself (no ``until``), the iterations that never finished and the collectives still waiting."""
+    sim = run.sim
+    for timeout in sim.collectives.timeouts:
+        run.errors.append(f"collective timeout: {timeout}")
+    if run.until_ns is not None:
+        return
+    for record in run.iterations:
+        if record.done_ns < 0:
+            run.errors.append(f"{record.thread}: iteration {record.index} (cores {list(record.lanes)}) never finished")
+    for line in sim.collectives.stalled():
+        run.errors.append(f"hang: {line}")
 
 
 PROGRESS_EVERY = 20_000  # events between progress reports on a run without an end time
