@@ -690,7 +690,12 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         if alloc.refs:
             return
         users = []
+        if self.sim.env.peek() == float("inf"):  # nothing in flight anywhere
+            alloc.release()
+            return
         for xu in (*self._xus.values(), *self._sync_units.values()):
+            if xu.completed_num == xu.next_num - 1:  # its queue is empty (attribute reads: a hot loop)
+                continue
             last = 0
             for request in xu.pending():
                 if any(a is alloc for a, *_ in request.accesses()):
