@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.nrt import status_as_str
-from neuronsim.trace.chrome import _label
+from neuronsim.trace.chrome import _addresses, _label
 
 __all__ = ["timeline", "write_timeline"]
 
@@ -126,6 +126,9 @@ def timeline(run: Any) -> dict[str, Any]:
                 "status": status_as_str(req.status) if done is not None else "in flight"}
         if getattr(req, "size", None) is not None:
             args["bytes"] = req.size
+        touched = _addresses(req)
+        if touched:
+            args["addresses"] = touched  # the device address ranges it reads and writes (A70)
         if req.kind == "collective":
             args.update(operation=req.ctx.operation, ranks=len(req.ctx.group), rank=req.ctx.rank, bytes=req.ctx.size,
                         algorithm=req.algorithm)
