@@ -60,15 +60,64 @@ def run(binary: Path, **env) -> subprocess.CompletedProcess:
     return subprocess.run([str(binary)], capture_output=True, text=True, timeout=120, env=variables)
 
 
-def test_every_exported_function_is_declared_and_implemented():
-    from neuronsim.capi import bridge
-    from neuronsim.capi.build import EXPORTED, exported
+def declared_functions(folders: list[Path]) -> set[str]:
+    """Every function the headers under ``folders`` declare (the first folder's copy of a header wins), read
+    with a regular expression of its own (not the library builder's parser)."""
+    import re
 
+    texts = {}
+    for folder in folders:
+        for header in folder.rglob("*.h"):
+            texts.setdefault(header.relative_to(folder), header.read_text())
+    names = set()
+    for text in texts.values():
+        text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
+        names |= set(re.findall(r"^[A-Za-z_][\w \*]*?\b((?:nrt|nrta|neuronsim)\w*)\s*\(", text, flags=re.M))
+    return names
+
+
+def exported_symbols(library: Path) -> set[str]:
+    out = subprocess.run(["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True, check=True)
+    return {line.split()[-1] for line in out.stdout.splitlines() if line.split()[-2:-1] == ["T"]}
+
+
+@pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm")
+def test_every_function_the_headers_declare_is_exported(flags, tmp_path):
+    from neuronsim.capi.build import build, exported, include_dirs
+
+    folder = Path(flags[1][0][2:])
+    declared = declared_functions(include_dirs("3.0"))
+    assert {"nrt_tensor_get_va", "nrt_profile_start", "nrt_sys_trace_fetch_events", "nrt_async_sendrecv_init",
+            "nrt_get_version", "nrt_get_dmabuf_fd", "nrt_set_pool_eng_ucode"} <= declared and len(declared) > 120
+    symbols = exported_symbols(folder / "libnrt.so")
+    assert declared <= symbols, sorted(declared - symbols)
+    assert set(exported("3.0")) == declared
+    old = build(tmp_path / "lib228", api="2.28").parent
+    declared_228 = declared_functions(include_dirs("2.28"))
+    assert "nrta_error_tracker_create" in declared_228 and "nrta_event_register_xu_completion" not in declared_228
+    assert declared_228 <= exported_symbols(old / "libnrt.so")
+
+
+def test_the_how_to_lists_every_exported_function_and_what_it_does():
+    from neuronsim.capi import bridge
+    from neuronsim.capi.build import exported
+
+    page = (ROOT / "docs" / "howto" / "link-c-code.md").read_text()
+    rows = {line.split("`")[1]: line.rsplit("|", 2)[1].strip() for line in page.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == set(exported("3.0")) | set(exported("2.28"))
     source = Path(bridge.__file__).read_text()
-    assert set(exported("3.0")) | set(exported("2.28")) >= EXPORTED  # each is declared in a header
-    assert all(f"def {name}(" in source for name in EXPORTED | {"neuronsim_wait_fds", "neuronsim_consumed"})
-    assert "nrta_error_tracker_create" in exported("2.28") and "nrta_error_tracker_create" not in exported("3.0")
-    assert "nrt_get_dmabuf_fd" not in exported("3.0")  # declared, not simulated: not exported
+    for name, what in rows.items():
+        simulated = f"def {name}(" in source
+        assert what.startswith("simulated") == simulated, (name, what)
+        assert simulated or what.endswith("(not supported)"), (name, what)
+
+
+def test_the_library_is_libnrt_so_1_with_libnrt_so_beside_it(flags):
+    folder = Path(flags[1][0][2:])
+    assert (folder / "libnrt.so").is_symlink() and os.readlink(folder / "libnrt.so") == "libnrt.so.1"
+    dynamic = subprocess.run(["objdump", "-p", str(folder / "libnrt.so.1")], capture_output=True, text=True).stdout
+    assert "SONAME               libnrt.so.1" in dynamic
 
 
 def test_capi_config_prints_the_flags(flags, capsys):
@@ -446,3 +495,98 @@ def test_nrt_load_collectives_from_c_runs_the_neffs_collectives_on_its_tensors(f
         "load rank 0: 0", "schedule rank 0: 0", "load rank 1: 0", "schedule rank 1: 0",
         "rank 0: 0 g = 2 0 10 3 2 0 10 3", "rank 1: 0 g = 2 0 10 3 2 0 10 3"]
     assert "nrt_load_collectives: not a NEFF description" in result.stderr and "'nope'" in result.stderr
+
+
+TRACES = r"""
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nrt/nrt.h"
+#include "nrt/nrt_experimental.h"
+#include "nrt/nrt_profile.h"
+#include "nrt/nrt_sys_trace.h"
+#include "nrt/nrt_async_sendrecv.h"
+#include "nrt/neuronsim.h"
+
+static const char NEFF[] = "name: step\ninputs: {x: 1 KiB}\noutputs: {y: 1 KiB}\ncost: {duration: 40 us}\n";
+
+int main(int argc, char **argv) {
+    nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, "", "");
+    nrt_model_t *model = NULL;
+    nrt_load(NEFF, sizeof NEFF - 1, 1, -1, &model);
+    nrt_tensor_t *x = NULL, *y = NULL;
+    nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 1, 1024, "x", &x);
+    nrt_tensor_allocate(NRT_TENSOR_PLACEMENT_DEVICE, 1, 1024, "y", &y);
+    nrt_tensor_set_t *in = NULL, *out = NULL;
+    nrt_allocate_tensor_set(&in);
+    nrt_allocate_tensor_set(&out);
+    nrt_add_tensor_to_tensor_set(in, "x", x);
+    nrt_add_tensor_to_tensor_set(out, "y", y);
+    /* device memory through its address */
+    unsigned char *va = nrt_tensor_get_va(x);
+    char text[] = "written through nrt_memcpy_to_device";
+    printf("memcpy %d\n", nrt_memcpy_to_device(va + 10, text, sizeof text));
+    char back[sizeof text];
+    nrt_tensor_read(x, back, 10, sizeof back);
+    printf("read back: %s\n", back);
+    printf("memcpy elsewhere %d\n", nrt_memcpy_to_device(back, text, sizeof text));
+    /* a system trace of core 1 and a profile of the model */
+    nrt_sys_trace_config_t *config = NULL;
+    printf("config %d\n", nrt_sys_trace_config_allocate(&config));
+    nrt_sys_trace_config_set_capture_enabled_for_nc(config, 1, true);
+    printf("start %d\n", nrt_sys_trace_start(config));
+    nrt_sys_trace_config_free(config);
+    printf("profile %d\n", nrt_profile_start(model, argv[1]));
+    for (int i = 0; i < 3; i++) nrt_execute(model, in, out);
+    printf("profile stop %d\n", nrt_profile_stop(argv[1]));
+    nrt_sys_trace_fetch_options_t *options = NULL;
+    nrt_sys_trace_fetch_options_allocate(&options);
+    nrt_sys_trace_fetch_options_set_nc_idx(options, 1);
+    char *events = NULL;
+    size_t written = 0;
+    printf("fetch %d\n", nrt_sys_trace_fetch_events(&events, &written, options));
+    printf("%s\n", events);
+    nrt_sys_trace_buffer_free(events);
+    printf("fetch again %d\n", nrt_sys_trace_fetch_events(&events, &written, options));
+    printf("%s\n", events);
+    nrt_sys_trace_buffer_free(events);
+    nrt_sys_trace_fetch_options_free(options);
+    printf("stop %d\n", nrt_sys_trace_stop());
+    /* declared, not simulated: exported, a status, a log line once */
+    int num = -7;
+    printf("sendrecv %d %d\n", nrt_async_sendrecv_get_max_num_pending_request(&num), num);
+    printf("sendrecv again %d\n", nrt_async_sendrecv_init(0));
+    printf("dmabuf %d\n", nrt_get_dmabuf_fd(0, 0, &num));
+    printf("barrier %d %d\n", nrt_barrier(0, 0, 1), nrt_barrier(0, 0, 2));
+    nrt_close();
+    return 0;
+}
+"""
+
+
+def test_device_addresses_profiles_system_traces_and_unsimulated_calls_from_c(flags, tmp_path):
+    source = tmp_path / "traces.c"
+    source.write_text(TRACES)
+    binary = compile_c(source, tmp_path / "traces", flags)
+    profile = tmp_path / "profile.json"
+    result = subprocess.run([str(binary), str(profile)], capture_output=True, text=True, timeout=120,
+                            env={**{k: v for k, v in os.environ.items() if not k.startswith("NEURON")},
+                                 "NEURONSIM_INSTANCE": "trn1.2xlarge"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:8] == ["memcpy 0", "read back: written through nrt_memcpy_to_device", "memcpy elsewhere 2",
+                         "config 0", "start 0", "profile 0", "profile stop 0", "fetch 0"]
+    events = json.loads(lines[8])["events"]
+    assert [(e["event_type"], e["phase"], e["tracking_id"], e["nc_idx"]) for e in events] == [
+        ("nc_exec_running", phase, k, 1) for k in (1, 2, 3) for phase in ("start", "stop")]
+    durations = [b["data"]["nc_timestamp_ns"] - a["data"]["nc_timestamp_ns"] for a, b in
+                 zip(events[::2], events[1::2], strict=True)]
+    assert durations == [40_000] * 3  # the description's 40 us, in simulated nanoseconds
+    assert lines[9:11] == ["fetch again 0", '{"events": []}']  # a fetch drains
+    assert lines[11:] == ["stop 0", "sendrecv 1 -7", "sendrecv again 1", "dmabuf 1", "barrier 0 1"]
+    trace = json.loads(profile.read_text())["traceEvents"]
+    assert [(e["name"], e["dur"]) for e in trace] == [("execute step.neff", 40.0)] * 3
+    for name in ("nrt_async_sendrecv_get_max_num_pending_request", "nrt_async_sendrecv_init", "nrt_get_dmabuf_fd",
+                 "nrt_barrier"):
+        assert result.stderr.count(f"NRT: {name} is not simulated by neuronsim") == 1

@@ -77,6 +77,24 @@ class SparseBytes:
             self._page(index)[start:start + take] = value
             pos += take
 
+    def flat(self) -> np.ndarray:
+        """All ``size_bytes`` as one contiguous uint8 array, which the pages become views of (later writes
+        and reads go through it): what ``nrt_tensor_get_va`` points into. It costs the full size in
+        host memory from then on."""
+        pages = self._pages
+        first = pages.get(0)
+        if first is not None and first.base is not None and first.base.size == self.size_bytes:
+            return first.base
+        whole = np.zeros(self.size_bytes, dtype=np.uint8)
+        for index in range((self.size_bytes + PAGE_BYTES - 1) // PAGE_BYTES):
+            start = index * PAGE_BYTES
+            view = whole[start:start + PAGE_BYTES]
+            old = pages.get(index)
+            if old is not None:
+                view[:] = old
+            pages[index] = view
+        return whole
+
     def read_bytes(self, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` as ``bytes``."""
         index, start = divmod(offset, PAGE_BYTES)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "nrt/nrt_status.h"
+#include "ndl/neuron_driver_shared_tensor_batch_op.h"
+#include "nrt/nrt_version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,12 +101,6 @@ void nrt_tensor_free(nrt_tensor_t **tensor);
 NRT_STATUS nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size);
 NRT_STATUS nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size);
 
-typedef struct nrt_tensor_batch_op {
-    uint64_t offset;
-    uint64_t size;
-    void *buffer;
-} nrt_tensor_batch_op_t;
-
 typedef struct nrt_tensor_batch {
     const nrt_tensor_t *tensor;
     const nrt_tensor_batch_op_t *ops;
@@ -165,19 +161,6 @@ typedef struct nrt_tensor_list {
 NRT_STATUS nrt_cc_global_comm_init(uint32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
 NRT_STATUS nrt_cc_create_stream(uint32_t stream_id);
 
-/* nrt_version.h */
-#define RT_VERSION_DETAIL_LEN 128
-#define GIT_HASH_LEN 64
-typedef struct nrt_version {
-    uint64_t rt_major;
-    uint64_t rt_minor;
-    uint64_t rt_patch;
-    uint64_t rt_maintenance;
-    char rt_detail[RT_VERSION_DETAIL_LEN];
-    char git_hash[GIT_HASH_LEN];
-} nrt_version_t;
-
-NRT_STATUS nrt_get_version(nrt_version_t *ver, size_t size);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,19 @@ NRT_STATUS nrt_get_model_instance_count(nrt_model_t *model, uint32_t *instance_c
 NRT_STATUS nrt_free_model_tensor_info(nrt_tensor_info_array_t *tensor_info);
 NRT_STATUS nrt_trace_start(bool trace_mem);
 NRT_STATUS nrt_trace_stop(const char *filename);
+void *nrt_get_libnccl_net(int *err, char *err_msg, size_t err_msg_size);
+
+typedef struct nrt_ucode_img {
+    uint8_t *bin;
+    size_t size;
+} nrt_ucode_img;
+
+typedef struct nrt_ucode_info {
+    nrt_ucode_img iram;
+    nrt_ucode_img dram;
+} nrt_ucode_info;
+
+NRT_STATUS nrt_set_pool_eng_ucode(const nrt_ucode_info *ucode_info);
 NRT_STATUS nrt_memcpy_to_device(void *dest, const void *src, size_t size);
 NRT_STATUS nrt_register_async_exec_callback(NRT_ASYNC_EXEC_STATUS_CALLBACK callback, void *params);
 NRT_STATUS nrt_barrier(int32_t vnc, uint32_t g_device_id, uint32_t g_device_count);
