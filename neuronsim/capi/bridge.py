@@ -970,6 +970,17 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         return int(S.NRT_SUCCESS)
 
     @export()
+    def nrt_get_vnc_memory_stats(vnc: int, stats: Any, stats_size_in: int, stats_size_out: Any) -> int:
+        if stats == ffi.NULL or stats_size_out == ffi.NULL or stats_size_in < ffi.sizeof("nrt_vnc_memory_stats_t"):
+            return int(S.NRT_INVALID)
+        cell, size = Ref(), Ref()
+        status = rt().nrt_get_vnc_memory_stats(int(vnc), cell, int(stats_size_in), size)
+        if status == S.NRT_SUCCESS:
+            stats.bytes_used, stats.bytes_limit = int(cell.value["bytes_used"]), int(cell.value["bytes_limit"])
+            stats_size_out[0] = ffi.sizeof("nrt_vnc_memory_stats_t")
+        return int(status)
+
+    @export()
     def nrt_get_model_instance_count(model: Any, instance_count: Any) -> int:
         m = o(model)
         if instance_count == ffi.NULL or not isinstance(m, Model) or m.unloaded:
