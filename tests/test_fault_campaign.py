@@ -1,8 +1,9 @@
-"""A fault campaign (issue 19): random fault plans over workloads with collectives, on several instances.
+"""A fault campaign (issue 19): random fault plans over workloads with collectives, on several instances
+(trn1.32xlarge, trn1.2xlarge, inf2.24xlarge, trn2.48xlarge, and two trn1.32xlarge joined by EFA).
 
 Whatever fails, every accepted request completes exactly once with a status, every queue, channel and CPU
 is at most 100 % busy, every iteration ends, and the run ends. Plans mix core, XU (Compute, Collectives,
-Tensor Op), device, HBM, DMA and NeuronLink faults with every trigger and effect (statuses fatal or not,
+Tensor Op), device, HBM, DMA, NeuronLink and EFA faults with every trigger and effect (statuses fatal or not,
 hangs, slowdowns past NEURON_RT_EXEC_TIMEOUT); workloads mix one thread over every rank with a thread per
 rank whose iteration counts may differ (a rank that never reaches a collective). 1,000 plans under the
 ``thorough`` hypothesis profile, a few under ``ci``."""
@@ -23,15 +24,21 @@ PLANS = 1000 if THOROUGH else 12
 
 # instance -> (logical cores usable, devices, HBM stacks per device, a NeuronLink between devices 0 and 1)
 INSTANCES = {"trn1.32xlarge": (4, 2, 2, True), "inf2.24xlarge": (4, 2, 2, True), "trn2.48xlarge": (4, 1, 4, False),
-             "trn1.2xlarge": (2, 1, 2, False)}
+             "trn1.2xlarge": (2, 1, 2, False), "2x trn1.32xlarge": (4, 1, 2, False)}
+CLUSTER = "2x trn1.32xlarge"  # two ranks on each instance, joined over EFA
 
 
 @st.composite
-def faults(draw, cores: int, devices: int, stacks: int, link: bool) -> list[dict]:
+def faults(draw, cores: int, devices: int, stacks: int, link: bool, cluster: bool = False) -> list[dict]:
     plan = []
     for _ in range(draw(st.integers(0, 3))):
-        target = draw(st.sampled_from(["core", "xu", "xu", "device", "hbm", "dma"] + (["link"] if link else [])))
+        target = draw(st.sampled_from(["core", "xu", "xu", "device", "hbm", "dma"] + (["link"] if link else []) +
+                                      (["efa"] if cluster else [])))
         fault: dict = {"target": target}
+        if cluster:
+            fault["instance"] = draw(st.integers(0, 1))
+            if target == "efa":
+                fault["device"] = 0
         if target in ("core", "xu"):
             fault["core"] = draw(st.integers(0, cores - 1))
         if target == "xu":
@@ -79,7 +86,12 @@ def campaigns(draw) -> dict:
         program.append({"read": "y", "queue": 1, "after": ["step"]})
     iterations = draw(st.integers(2, 6))
     in_flight = draw(st.integers(1, 3))
-    if draw(st.booleans()):  # one thread drives every rank
+    if instance == CLUSTER:  # a thread per rank, two on each instance
+        threads = [{"name": f"rank{r}", "instance": r // 2, "cores": str(r % 2), "in_flight": in_flight,
+                    "iterations": iterations - draw(st.sampled_from([0, 0, 0, 1])), "program": program}
+                   for r in range(4)]
+        ranks = 2  # cores per instance, for the fault targets
+    elif draw(st.booleans()):  # one thread drives every rank
         threads = [{"name": "all", "cores": f"0-{ranks - 1}", "in_flight": in_flight, "iterations": iterations,
                     "program": program}]
     else:  # a thread per rank; a rank may run fewer iterations: its peers' last collectives never meet
@@ -90,7 +102,7 @@ def campaigns(draw) -> dict:
         "schema_version": 1, "name": "fault campaign", "instance": instance, "seed": draw(st.integers(0, 3)),
         "env": {"NEURON_RT_EXEC_TIMEOUT": str(draw(st.sampled_from([1, 30])))},
         "collectives": {"fidelity": draw(st.sampled_from(["step", "analytical"]))},
-        "faults": draw(faults(ranks, devices, stacks, link and ranks > 2)),
+        "faults": draw(faults(ranks, devices, stacks, link and ranks > 2, instance == CLUSTER)),
         "models": {"step": {"inputs": {"x": {"shape": [1024], "dtype": "float32"}},
                             "outputs": {"y": {"shape": [1024], "dtype": "float32"}},
                             "cost": {"duration": "100 us"}}},
