@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.errors import ConfigError
+from neuronsim.text import plural
 from neuronsim.topology import load_topology
 from neuronsim.topology.neuronls import ls_json, render_ls
 from neuronsim.topology.show import render_tree
@@ -45,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neuronsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    ls = sub.add_parser("ls", help="print what neuron-ls prints on an instance")
-    where = ls.add_mutually_exclusive_group(required=True)
+    ls = sub.add_parser("ls", help="print what neuron-ls prints on an instance (no instance: list the presets)")
+    where = ls.add_mutually_exclusive_group()
     where.add_argument("--instance", metavar="NAME", help="a preset, e.g. trn1.32xlarge")
     where.add_argument("--topology-file", metavar="FILE", help="a topology YAML file")
     ls.add_argument("--lnc", type=_lnc, help="logical NeuronCore config (trn2: 1 or 2)")
@@ -312,6 +313,9 @@ def _cmd_nccom(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
+    if args.instance is None and args.topology_file is None:
+        sys.stdout.write(_presets_table())
+        return 0
     topo = load_topology(args.instance or args.topology_file, lnc=args.lnc)
     if args.json:
         print(json.dumps(ls_json(topo), indent=4))
@@ -320,11 +324,26 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _presets_table() -> str:
+    """What ``neuronsim ls`` prints without an instance: the presets, one line each."""
+    from neuronsim.topology import preset_names
+
+    lines = ["neuronsim ls: there is no local Neuron device to list; pick an instance: neuronsim ls --instance NAME "
+             "(or --topology-file FILE). Presets:"]
+    for name in preset_names():
+        topo = load_topology(name)
+        what = f"{topo.num_instances} x {topo.spec.name}" if topo.cluster else topo.spec.chip.name
+        lines.append(f"  {name:<22} {what}, {plural(topo.num_devices, 'device')} per instance, "
+                     f"{plural(len(topo.logical_cores), 'logical NeuronCore')} at LNC={topo.lnc}")
+    return "\n".join(lines) + "\n"
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     topo = load_topology(args.file, lnc=args.lnc)
     what = f"{topo.num_instances} x {topo.spec.name}" if topo.cluster else topo.spec.name
-    print(f"{args.file}: valid ({what}: {topo.num_devices} devices per instance, "
-          f"{len(topo.logical_cores)} logical NeuronCores at LNC={topo.lnc}, {len(topo.links())} NeuronLink links)")
+    print(f"{args.file}: valid ({what}: {plural(topo.num_devices, 'device')} per instance, "
+          f"{plural(len(topo.logical_cores), 'logical NeuronCore')} at LNC={topo.lnc}, "
+          f"{plural(len(topo.links()), 'NeuronLink link')})")
     return 0
 
 

@@ -16,9 +16,13 @@ import numpy as np
 
 from neuronsim.nrt import NRT_STATUS
 from neuronsim.runtime.neff import Neff
+from neuronsim.text import plural
 from neuronsim.units import format_bytes, format_ns, parse_bytes, parse_time_ns
 
 __all__ = ["add_run_parser", "run_demo", "summarise"]
+
+
+DEMO_DEFAULTS: dict[str, Any] = {"cores": 2, "iterations": 50, "depth": 2, "size": "1 MiB", "duration": "200 us"}
 
 
 def add_run_parser(sub: Any) -> None:
@@ -34,11 +38,12 @@ def add_run_parser(sub: Any) -> None:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a workload field, e.g. threads.0.in_flight=4 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on long runs")
-    run.add_argument("--cores", type=int, default=2, help="logical cores to drive (default 2)")
-    run.add_argument("--iterations", type=int, default=50, help="requests per core (default 50)")
-    run.add_argument("--depth", type=int, default=2, help="input/output buffers per core (default 2)")
-    run.add_argument("--size", default="1 MiB", help="input and output size (default 1 MiB)")
-    run.add_argument("--duration", default="200 us", help="execution time of the model (default 200 us)")
+    # the built-in pipeline's own options: refused with a WORKLOAD (defaults in DEMO_DEFAULTS)
+    run.add_argument("--cores", type=int, help="built-in pipeline: logical cores to drive (default 2)")
+    run.add_argument("--iterations", type=int, help="built-in pipeline: requests per core (default 50)")
+    run.add_argument("--depth", type=int, help="built-in pipeline: input/output buffers per core (default 2)")
+    run.add_argument("--size", help="built-in pipeline: input and output size (default 1 MiB)")
+    run.add_argument("--duration", help="built-in pipeline: execution time of the model (default 200 us)")
     run.add_argument("--seed", type=int, help="seed of every random stream (default: the workload's, else 0)")
     run.set_defaults(handler=_cmd_run)
 
@@ -47,10 +52,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from neuronsim.errors import ConfigError
     from neuronsim.units import UnitError
 
+    given = [name for name in DEMO_DEFAULTS if getattr(args, name) is not None]
     if args.workload is not None:
+        if given:  # a typo'd workload run must not silently ignore them
+            raise ConfigError("neuronsim run", f"{', '.join('--' + n for n in given)}: option(s) of the built-in "
+                              "pipeline, not of a workload; with a WORKLOAD use --instance, --lnc, --until, --trace, "
+                              "--out, --set KEY=VALUE, --seed, --no-progress (or change the workload file)")
         from neuronsim.workload.command import run_command
 
         return run_command(args)
+    for name, default in DEMO_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     for name in ("until", "trace", "out"):
         if getattr(args, name) is not None:
             raise ConfigError("neuronsim run", "needs a WORKLOAD (the built-in pipeline has no options of a workload)",
@@ -148,7 +161,8 @@ def summarise(result: dict[str, Any]) -> str:
     elapsed = result["elapsed_ns"]
     lines = [
         f"neuronsim run: demo pipeline on {result['instance']} (LNC={result['lnc']}), seed {result['seed']}",
-        f"  {result['cores']} logical cores x {result['iterations']} iterations, depth {result['depth']}: "
+        f"  {plural(result['cores'], 'logical core')} x {plural(result['iterations'], 'iteration')}, depth "
+        f"{result['depth']}: "
         f"write {format_bytes(result['size_bytes'])} -> execute ({format_ns(result['duration_ns'])}) -> "
         f"read {format_bytes(result['size_bytes'])}",
         f"simulated time:  {format_ns(elapsed)}",
@@ -157,10 +171,10 @@ def summarise(result: dict[str, Any]) -> str:
     ]
     for kind, values in sorted(result["latencies"].items()):
         lines.append(f"  {kind:<13} {format_ns(_pct(values, 50)):>11} {format_ns(_pct(values, 90)):>11} "
-                     f"{format_ns(_pct(values, 99)):>11}  ({len(values)} requests)")
+                     f"{format_ns(_pct(values, 99)):>11}  ({plural(len(values), 'request')})")
     lines.append("execution-unit utilisation:")
     for name, util, count in result["units"]:
-        lines.append(f"  {name:<22} {util * 100:6.1f} %  ({count} requests)")
+        lines.append(f"  {name:<22} {util * 100:6.1f} %  ({plural(count, 'request')})")
     busiest = max(result["channels"], key=lambda c: c[1], default=None)
     if busiest is not None:
         lines.append(f"busiest link or memory: {busiest[0]} ({busiest[1] * 100:.1f} % busy)")

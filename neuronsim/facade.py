@@ -145,7 +145,8 @@ class NeuronRuntime:
         return out.value
 
     def allocate_io(self, model: Model) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Device tensors for every input and output of ``model``, on its core."""
+        """Device tensors for every input and output of ``model``, on its core: ``(inputs, outputs)``,
+        each a dict from the NEFF's tensor name to a tensor of its size, ready for :meth:`execute`."""
         inputs = {t.name: self.allocate(t.size_bytes, model.vnc, t.name) for t in model.neff.inputs}
         outputs = {t.name: self.allocate(t.size_bytes, model.vnc, t.name) for t in model.neff.outputs}
         return inputs, outputs
@@ -242,11 +243,20 @@ class NeuronRuntime:
                               f"nrta_cc_schedule({nrt_cc_op_type_t(cc_op).name})")
 
     def pending(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
-        """Requests accepted and not completed on one queue."""
+        """How many requests one queue holds: accepted and not yet completed (its depth, against
+        ``runtime.queue_capacity``). Reads the simulator's state: no host time, no C call."""
         return self.c.execution_unit(core, xu, queue).depth
 
+    def sequence(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
+        """``nrta_get_sequence``: the full sequence id of the last request completed on one queue (its
+        counter is 0 before any); raises ``NrtError`` for a queue that does not exist."""
+        out: Ref[int] = Ref()
+        _check(self.c.nrta_get_sequence(core, xu, queue, out), f"nrta_get_sequence({core}, {int(xu)}, {queue})")
+        return int(out.value)
+
     def wait_all(self) -> None:
-        """Advance simulated time until every accepted request of this process has completed."""
+        """Advance simulated time until every request this process has accepted, on every queue, has
+        completed (their statuses stay in their futures); raises ``DeadlockError`` if one never can."""
         for unit in self.c.execution_units():
             if unit.depth:
                 self._wait_unit(unit, unit.last_submitted_num)

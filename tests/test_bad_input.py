@@ -158,8 +158,8 @@ def test_missing_file(tmp_path, capsys):
 
 
 def test_usage_error_exits_2(capsys):
-    assert main(["ls"]) == 2
-    assert "one of the arguments --instance --topology-file is required" in capsys.readouterr().err
+    assert main(["ls", "--instance", "trn1.2xlarge", "--topology-file", "x.yaml"]) == 2
+    assert "argument --topology-file: not allowed with argument --instance" in capsys.readouterr().err
 
 
 def test_config_error_carries_the_parts():

@@ -76,7 +76,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     path = sweep_file(tmp_path, {"threads.0.cores": ["0", "0-5", "1"]})  # trn1.2xlarge has cores 0-1
     assert main(["sweep", str(path), "--out", str(tmp_path / "r.csv"), "--no-progress"]) == 1
     out = capsys.readouterr().out
-    assert "3 points (1 parameters x 1 repetitions): 3 run, 0 already in the results, 1 failed" in out
+    assert "3 points (1 parameter x 1 repetition): 3 run, 0 already in the results, 1 failed" in out
     assert "point 1 (threads.0.cores=0-5, seed 0): ConfigError: " in out and "core 2 does not exist" in out
     rows = read_rows(tmp_path / "r.csv")
     assert [bool(r["error"]) for r in rows] == [False, True, False]

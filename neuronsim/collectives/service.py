@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Timeout
 
-from neuronsim.collectives.algorithms import Phase, plan, select_algorithm
+from neuronsim.collectives.algorithms import ALGORITHMS, Phase, plan, select_algorithm
 from neuronsim.collectives.data import VARIABLE, ELEMENT, collective_outputs, counts_agree, transfer_matrix
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
 from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
@@ -67,6 +67,11 @@ class CCContext:
     counts: Any = None  # VariableCounts of a variable-size operation
     pairs: tuple[tuple[int, int], ...] | None = None  # a permute's (source, target) ranks; None: r -> r + 1
     tag: Any = None  # the caller's label, copied to the CollectiveRecord (nccom-test's streams)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "algorithm":
+            _check_choice("cc_ctx.algorithm", value, ALGORITHMS, none_ok=True)
+        object.__setattr__(self, name, value)
 
 
 @dataclass
@@ -159,8 +164,43 @@ class _Rendezvous:
                                                    else ""))
 
 
+FIDELITIES = ("step", "analytical")
+
+
+def _check_choice(what: str, value: Any, choices: tuple[str, ...], none_ok: bool = False) -> None:
+    """A misspelt choice is an error listing the valid ones, never a silent default."""
+    if (value is None and none_ok) or value in choices:
+        return
+    from neuronsim.errors import ConfigError
+
+    raise ConfigError(what, f"{value!r} is not one of {', '.join(choices)}" + (" (or None)" if none_ok else ""))
+
+
 class CollectiveService:
-    """The simulator's collective machinery (one per Simulator)."""
+    """The simulator's collective machinery (one per Simulator).
+
+    ``algorithm`` forces one of ``ALGORITHMS`` for every collective (``None``: the runtime's selection,
+    A20) and ``fidelity`` is ``"step"`` or ``"analytical"``; any other value raises ``ConfigError``
+    naming the valid ones.
+    """
+
+    @property
+    def algorithm(self) -> str | None:
+        return self._algorithm
+
+    @algorithm.setter
+    def algorithm(self, value: str | None) -> None:
+        _check_choice("sim.collectives.algorithm", value, ALGORITHMS, none_ok=True)
+        self._algorithm = value
+
+    @property
+    def fidelity(self) -> str:
+        return self._fidelity
+
+    @fidelity.setter
+    def fidelity(self, value: str) -> None:
+        _check_choice("sim.collectives.fidelity", value, FIDELITIES)
+        self._fidelity = value
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
@@ -168,8 +208,8 @@ class CollectiveService:
         self.fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns if efa is not None else 0)
         self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
         self.world_size = 0
-        self.algorithm: str | None = None  # a run-wide override
-        self.fidelity = "step"
+        self._algorithm: str | None = None  # a run-wide override
+        self._fidelity = "step"
         self.launch_ns = sim.topology.spec.runtime.collective_launch_ns  # overridable (a software era)
         self.records: list[CollectiveRecord] = []
         self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model

@@ -10,6 +10,7 @@ from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_NUM_MASK, status_as_str
 from neuronsim.runtime.events import EventFd, describe
 from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _refuse, _Status
+from neuronsim.text import plural
 
 __all__ = ["CompletionMixin"]
 
@@ -54,7 +55,7 @@ class CompletionMixin:
         if xu is None or value < 0 or num == 0 or num > xu.last_submitted_num:
             _refuse(f"seq {value:#x} is not a request id of this process" if xu is None or value < 0 else
                     f"seq {value:#x}: counter 0 is never issued" if num == 0 else
-                    f"seq {value:#x}: {xu.name} has accepted only {xu.last_submitted_num} requests")
+                    f"seq {value:#x}: {xu.name} has accepted only {plural(xu.last_submitted_num, 'request')}")
         return xu, num
 
     @_mirror("query_ns")

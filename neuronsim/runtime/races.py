@@ -17,9 +17,12 @@ from typing import Any
 __all__ = ["Hazard", "RaceDetector"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Hazard:
-    """Two requests that race on a tensor byte range."""
+    """Two requests that race on a tensor byte range.
+
+    ``str(hazard)`` and ``repr(hazard)`` (what ``print(sim.hazards)`` shows) name the kind, the tensor,
+    both byte ranges, and both requests' sequence ids, kinds, queues and times."""
 
     kind: str  # "read-after-write", "write-after-read", "write-after-write"
     first: Any  # the earlier-scheduled request
@@ -48,6 +51,9 @@ class Hazard:
     def overlapped(self) -> bool:
         """Whether the two requests' execution intervals overlapped in this run."""
         return self.first.start_ns < self.second.end_ns and self.second.start_ns < self.first.end_ns
+
+    def __repr__(self) -> str:
+        return f"<Hazard {self}>"
 
     def __str__(self) -> str:
         return (f"{self.kind} on tensor {self.tensor!r}: seq {self.first_seq:#x} ({self.first.kind} "

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from neuronsim.text import plural
+
 __all__ = ["add_sweep_parser"]
 
 
@@ -38,9 +40,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     total = len(points(spec))
-    sys.stdout.write(f"neuronsim sweep: {spec.name}: {total} points ({len(spec.parameters)} parameters x "
-                     f"{spec.repetitions} repetitions): {result.ran} run, {result.skipped} already in the results, "
-                     f"{result.failed} failed\n")
+    counts = f"{plural(len(spec.parameters), 'parameter')} x {plural(spec.repetitions, 'repetition')}"
+    sys.stdout.write(f"neuronsim sweep: {spec.name}: {plural(total, 'point')} ({counts}): {result.ran} run, "
+                     f"{result.skipped} already in the results, {result.failed} failed\n")
     for row in result.rows:
         if row.get("error"):
             values = ", ".join(f"{p}={row[p]}" for p in spec.parameters)

@@ -102,6 +102,12 @@ class SweepSpec(Spec):
                 raise _fail(where, issue.reason) from None
         if not self.metrics:
             raise _fail("metrics", "needs at least one metric")
+        from neuronsim.workload.metrics import metric_problem
+
+        for i, metric in enumerate(self.metrics):  # checked before any point runs
+            problem = metric_problem(metric)
+            if problem is not None:
+                raise _fail(f"metrics.{i}", f"{metric!r} is not in a run's summary: {problem}")
         return self
 
     def values(self, path: str) -> list[Any]:

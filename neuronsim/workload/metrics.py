@@ -277,3 +277,57 @@ def write_outputs(run: Any, figures: dict[str, Any], directory: str | Path) -> l
     except ImportError:  # matplotlib is an optional extra
         return written
     return written + write_plots(run, figures, target)
+
+
+# -- the summary's schema: what a metric path (a sweep's metrics, --y) may name --------------------------
+
+_LATENCY: dict[str, Any] = {"p50_ns": int, "p90_ns": int, "p99_ns": int, "mean_ns": int}
+_CHANNEL: list[Any] = [{"name": str, "utilisation": float, "bytes": int}]
+#: The shape of :func:`summary`'s dict: a dict's keys (``"*"``: any key, e.g. a request kind), a list's
+#: one item schema (indexed by number), a leaf's type. tests/test_typo_checks.py checks that every path
+#: of real summaries is here, so the two cannot drift apart.
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "workload": str, "instance": str, "lnc": int, "seed": int, "start_ns": int, "elapsed_ns": int,
+    "until_ns": int,
+    "threads": [{"name": str, "cpus": [int], "iterations_started": int, "iterations_completed": int,
+                 "iterations_failed": int, "iterations_unfinished": int, "throughput_per_s": float, "steady_throughput_per_s": float,
+                 "latency": _LATENCY, "cpu_utilisation": float}],
+    "throughput_per_s": float,
+    "requests": {"*": {"count": int, "completed": int, "failed": int, **_LATENCY}},
+    "queues": [{"name": str, "kind": str, "requests": int, "utilisation": float, "depth_mean": float,
+                "depth_max": int}],
+    "dma": _CHANNEL, "hbm": _CHANNEL, "pcie": _CHANNEL, "links": _CHANNEL, "efa": _CHANNEL,
+    "cpus": [{"name": str, "utilisation": float}],
+    "bottleneck": {"kind": str, "name": str, "utilisation": float},
+    "errors": [str],
+}
+
+
+def metric_problem(path: str, schema: Any = None) -> str | None:
+    """Why ``path`` (a dotted path such as ``threads.0.latency.p99_ns``) names nothing in a run's summary,
+    with the valid choices at the step that fails; ``None`` if it names something (a number, a text, or a
+    whole section, which a sweep stores as JSON)."""
+    import difflib
+
+    node = SUMMARY_SCHEMA if schema is None else schema
+    done: list[str] = []
+    for part in path.split("."):
+        here = ".".join(done) or "the summary"
+        if isinstance(node, list):
+            if not part.isdigit():
+                return f"{here} is a list: the next part must be an index (0, 1, ...), not {part!r}"
+            node = node[0]
+        elif isinstance(node, dict):
+            if part in node:
+                node = node[part]
+            elif "*" in node:
+                node = node["*"]
+            else:
+                choices = list(node)
+                close = difflib.get_close_matches(part, choices, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                return f"{here} has no {part!r}{hint}; it has {', '.join(choices)}"
+        else:
+            return f"{here} is a value ({node.__name__}), it has no {part!r}"
+        done.append(part)
+    return None
