@@ -199,3 +199,26 @@ def test_a_process_whose_python_differs_gets_nrt_failure_and_one_line_why(prefix
     lines = result.stderr.splitlines()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert len(lines) == 1 and "this process runs Python 3.99.1 but libnrt was built with Python " + version in lines[0]
+
+
+def test_a_python_without_neuronsim_or_cffi_loads_the_library_with_ctypes(prefix, files, tmp_path):
+    """A Python process of the same version but another environment (a bare virtual environment: no cffi,
+    no numpy, no neuronsim): the library appends only the folders it needs to sys.path."""
+    neff, kernels = files
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEURONSIM_", "NEURON_RT_", "VIRTUAL_ENV"))}
+    env.update(NEFF=str(neff), LIBNRT=str(prefix / "lib" / "libnrt.so.1"), NEURONSIM_INSTANCE="trn1.2xlarge",
+               NEURONSIM_KERNELS=str(kernels))
+    result = subprocess.run([str(bare / "bin" / "python"), str(HERE / "ctypes_runner.py")], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    added = eval(lines[0].split(":", 1)[1])  # noqa: S307 - the runner printed a list of strings
+    import _cffi_backend
+
+    import neuronsim
+
+    needed = {str(Path(_cffi_backend.__file__).resolve().parent), str(Path(neuronsim.__file__).resolve().parents[1])}
+    assert needed <= set(added) and all("site-packages" in p or p in needed or "__editable__" in p for p in added)
+    assert lines[3] == "y: checked" and all(" count 1 ret 0 " in line for line in lines[4:])

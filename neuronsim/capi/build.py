@@ -24,6 +24,7 @@ and the interpreter); :func:`install_prefix` lays out an ``/opt/aws/neuron``-sty
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -171,6 +172,7 @@ SOURCE = r"""
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,10 +221,35 @@ __attribute__((constructor)) static void neuronsim_loaded(void) {
         dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
 }
 
+/* Before cffi starts its side: Python running (started here if the process has none, as cffi would),
+   and cffi's own module importable, else cffi's folder appended to sys.path (a Python process whose
+   environment lacks cffi, a C process whose default sys.path lacks it). */
+static void neuronsim_prepare_python(void) {
+    if (!Py_IsInitialized()) {
+        Py_InitializeEx(0);
+        PyEval_SaveThread(); /* release the GIL, as cffi does after starting Python */
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *backend = PyImport_ImportModule("_cffi_backend");
+    if (backend) {
+        Py_DECREF(backend);
+    } else {
+        PyErr_Clear();
+        PyObject *path = PySys_GetObject("path"); /* borrowed */
+        PyObject *folder = PyUnicode_FromString(NEURONSIM_CFFI_DIR);
+        if (path && folder && PyList_Check(path)) PyList_Append(path, folder);
+        Py_XDECREF(folder);
+    }
+    PyGILState_Release(gil);
+}
+
+static pthread_once_t neuronsim_prepared = PTHREAD_ONCE_INIT;
+
 static int neuronsim_start(void) {
     if (neuronsim_state == 1) return 1;
     if (neuronsim_state == 2) return 0;
     if (!neuronsim_why[0]) {
+        pthread_once(&neuronsim_prepared, neuronsim_prepare_python);
         if (_nsim_neuronsim_ping() == 0x6e73) {  /* the Python side answered: it started */
             neuronsim_state = 1;
             return 1;
@@ -333,7 +360,10 @@ def build(target_dir: str | Path, api: str = "3.0") -> Path:
     ffi.embedding_api(entries)
     ffi.cdef("void neuronsim_mark_fd(int fd, int on);")
     version = f"{sys.version_info.major}.{sys.version_info.minor}."
-    source = f'#define NEURONSIM_PY_MM "{version}"\n' + SOURCE.replace("/*PROTOTYPES*/", entries) + wrappers(api)
+    import _cffi_backend
+
+    cffi_dir = str(Path(_cffi_backend.__file__).resolve().parent)
+    source = f'#define NEURONSIM_PY_MM "{version}"\n#define NEURONSIM_CFFI_DIR {json.dumps(cffi_dir)}\n' + SOURCE.replace("/*PROTOTYPES*/", entries) + wrappers(api)
     ffi.set_source("_neuronsim_nrt", source, include_dirs=[str(p) for p in include_dirs(api)], libraries=["dl"],
                    extra_link_args=[f"-Wl,-soname,{SONAME}"])
     root = str(Path(neuronsim.__file__).resolve().parents[1])  # an editable install's source tree too
