@@ -314,7 +314,7 @@ def issues_from_validation(exc: ValidationError) -> list[ConfigIssue]:
     """One ``ConfigIssue`` per pydantic error, with our field paths and plain reasons."""
     issues: list[ConfigIssue] = []
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if p not in ("InstanceSpec", "ClusterSpec"))
+        loc = tuple(p for p in err["loc"] if p not in ("InstanceSpec", "ClusterSpec", "ModelSpec", "ArchitectureSpec"))
         path = _loc_path(loc)
         ctx = err.get("ctx") or {}
         kind = err["type"]

@@ -211,6 +211,7 @@ class CollectiveService:
         self._algorithm: str | None = None  # a run-wide override
         self._fidelity = "step"
         self.launch_ns = sim.topology.spec.runtime.collective_launch_ns  # overridable (a software era)
+        self.neff_launch_ns = sim.topology.spec.runtime.neff_collective_ns or 0  # more, for a NEFF's own collectives
         self.records: list[CollectiveRecord] = []
         self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model
         self._counters: dict[tuple[tuple[int, ...], int], int] = {}

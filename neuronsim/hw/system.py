@@ -51,6 +51,7 @@ class Device:
     pcie_d2h: Channel
     cores: list[CoreHW] = field(default_factory=list)
     instance: int = 0
+    host_copy: Channel | None = None  # the host-driven copy path (nrt_tensor_copy), when its rate is capped
     efa: int = -1  # the EFA device it is paired with, -1 if none
 
     @property
@@ -75,10 +76,23 @@ class CoreHW:
     cc_dma: Channel
     bf16_flops_per_ns: float
     fp32_flops_per_ns: float
+    fp8_flops_per_ns: float | None = None
+    int8_ops_per_ns: float | None = None
 
     @property
     def name(self) -> str:
         return f"nc{self.id}"
+
+    def peak_flops_per_ns(self, precision: str) -> float:
+        """TensorE peak of this logical core at ``precision`` (``"bf16"``, ``"fp32"``, ``"fp8"``,
+        ``"int8"``), operations per ns; a precision the chip publishes no peak for runs at BF16's (A31)."""
+        if precision == "fp32":
+            return self.fp32_flops_per_ns
+        if precision == "fp8" and self.fp8_flops_per_ns is not None:
+            return self.fp8_flops_per_ns
+        if precision == "int8" and self.int8_ops_per_ns is not None:
+            return self.int8_ops_per_ns
+        return self.bf16_flops_per_ns
 
 
 @dataclass
@@ -110,6 +124,7 @@ class System:
             out += [stack.channel for stack in dev.hbm]
             out += [core.dma for core in dev.cores] + [core.cc_dma for core in dev.cores]
             out += dev.h2d_engines + dev.d2h_engines + [dev.pcie_h2d, dev.pcie_d2h]
+            out += [dev.host_copy] if dev.host_copy is not None else []
         out += [link.channel for link in self.links.values()]
         out += [c for e in self.efa for c in (e.tx, e.rx)]
         return out
@@ -132,6 +147,10 @@ def _core_hw(topology: Topology, device: Device, core: Any, pre: str, tag: str =
         cc_dma=Channel(f"{pre}dev{d}/nc{core.id}{tag}/cc-dma", chip.cc.dma_bandwidth_bytes_per_ns * physical),
         bf16_flops_per_ns=chip.compute.bf16_flops_per_ns * physical,
         fp32_flops_per_ns=chip.compute.fp32_flops_per_ns * physical,
+        fp8_flops_per_ns=(chip.compute.fp8_flops_per_ns * physical
+                          if chip.compute.fp8_flops_per_ns is not None else None),
+        int8_ops_per_ns=(chip.compute.int8_ops_per_ns * physical
+                         if chip.compute.int8_ops_per_ns is not None else None),
     )
 
 
@@ -177,6 +196,8 @@ def build_system(topology: Topology, instance: int = 0) -> System:
             pcie_h2d=Channel(f"{pre}dev{d}/pcie.h2d", host.pcie_bandwidth_bytes_per_ns),
             pcie_d2h=Channel(f"{pre}dev{d}/pcie.d2h", host.pcie_bandwidth_bytes_per_ns),
             instance=instance,
+            host_copy=(Channel(f"{pre}dev{d}/hdma-copy", spec.runtime.host_copy_bandwidth_bytes_per_ns)
+                       if spec.runtime.host_copy_bandwidth_bytes_per_ns is not None else None),
             efa=spec.efa_of_device(d) if spec.efa is not None else -1,
             per_instance=len(spec.devices),
         )

@@ -4,8 +4,8 @@
 kernel=lambda x: {"y": x * 2})``. Cost models:
 
 * :class:`FixedCost` — the execution takes ``duration_ns`` (``Neff(duration_ns=...)``);
-* :class:`Roofline` — ``max(flops / core peak, hbm_bytes / HBM bandwidth)``: compute at the logical
-  core's published TensorE peak (physical cores x per-core peak) and memory traffic reserved on the
+* :class:`Roofline` — fixed costs plus ``max(flops / core peak, hbm_bytes / HBM bandwidth)``: compute at
+  the logical core's published TensorE peak (physical cores x per-core peak) and memory traffic on the
   core's HBM stack, where it contends with DMA transfers and the other cores on the stack.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from neuronsim.nrt import nrt_dtype_t
 
-__all__ = ["Neff", "FixedCost", "Roofline", "TensorSpec", "DTYPES", "CollectiveSpec"]
+__all__ = ["Neff", "FixedCost", "Roofline", "TensorSpec", "DTYPES", "CollectiveSpec", "PRECISIONS"]
 
 # name -> (itemsize, numpy dtype the kernel sees, nrt_dtype_t)
 DTYPES: dict[str, tuple[int, np.dtype, nrt_dtype_t]] = {
@@ -76,29 +76,66 @@ class FixedCost:
 
 @dataclass(frozen=True)
 class Roofline:
-    """An execution bound by compute or HBM traffic, whichever is slower.
+    """An execution bound by compute or HBM traffic, whichever is slower, plus fixed costs.
+
+    Duration: ``fixed_ns + layers * layer_ns + max(flops / (peak * efficiency),
+    hbm_bytes / (HBM rate * memory_efficiency))``, where ``peak`` is the logical core's TensorE peak
+    at ``precision`` and the memory term is HBM traffic on the core's stack, contending with DMA
+    transfers and the other cores there. The fixed terms follow the roofline part (their order does
+    not change the duration); they stand for what a real NEFF pays besides its matmuls and weight
+    streaming: kernel launches, semaphores and engine synchronisation per layer (reference/measurements.md
+    M1-M2 show ~tens to ~100+ us per transformer layer that no efficiency can express).
 
     Args:
-        flops: floating-point operations of one execution.
+        flops: floating-point (or integer) operations of one execution.
         hbm_bytes: HBM bytes one execution moves; ``None`` means its inputs plus its outputs.
-        precision: ``"bf16"`` (also FP16/FP8 at the BF16 rate) or ``"fp32"``.
-        efficiency: fraction of the peak reached (0 < efficiency <= 1).
+        precision: ``"bf16"`` (also FP16), ``"fp32"``, ``"fp8"`` or ``"int8"``: which TensorE peak applies.
+            A precision without a published peak on the chip runs at the BF16 rate (NC-v2's cFP8 is
+            listed at the BF16 rate, reference/hardware.md §2.4; docs/assumptions.md A31).
+        efficiency: fraction of the compute peak reached (0 < efficiency <= 1). It does not scale the
+            HBM bytes (``memory_efficiency`` does).
+        memory_efficiency: fraction of the stack's HBM bandwidth the execution's traffic reaches
+            (0 < memory_efficiency <= 1): its bytes are moved as ``hbm_bytes / memory_efficiency``.
+        fixed_ns: a fixed cost of every execution, ns.
+        layers: units of work the model declares (transformer layers, kernels); each costs ``layer_ns``.
+        layer_ns: the fixed cost of one unit, ns.
+
+    Raises:
+        ValueError: a negative count or time, an efficiency outside (0, 1], an unknown precision.
     """
 
     flops: int
     hbm_bytes: int | None = None
     precision: str = "bf16"
     efficiency: float = 1.0
+    memory_efficiency: float = 1.0
+    fixed_ns: int = 0
+    layers: int = 0
+    layer_ns: int = 0
 
     def __post_init__(self) -> None:
         if self.flops < 0:
             raise ValueError(f"flops(={self.flops}) must be >= 0.")
         if self.hbm_bytes is not None and self.hbm_bytes < 0:
             raise ValueError(f"hbm_bytes(={self.hbm_bytes}) must be >= 0.")
-        if self.precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision(={self.precision!r}) must be 'bf16' or 'fp32'.")
-        if not 0 < self.efficiency <= 1:
-            raise ValueError(f"efficiency(={self.efficiency}) must be in (0, 1].")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision(={self.precision!r}) must be one of {list(PRECISIONS)}.")
+        for name in ("efficiency", "memory_efficiency"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"{name}(={value}) must be in (0, 1].")
+        for name in ("fixed_ns", "layers", "layer_ns"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}(={getattr(self, name)}) must be >= 0.")
+
+    @property
+    def overhead_ns(self) -> int:
+        """The fixed part of the duration: ``fixed_ns + layers * layer_ns``."""
+        return int(self.fixed_ns) + int(self.layers) * int(self.layer_ns)
+
+
+#: Roofline precisions; each names a TensorE peak of the chip's ComputeSpec.
+PRECISIONS = ("bf16", "fp32", "fp8", "int8")
 
 
 CostModel = FixedCost | Roofline

@@ -171,6 +171,8 @@ class CopyRequest(_Request):
         src_hbm = self.src.alloc.channel
         dst_hbm = self.dst.alloc.channel
         path = [(self.core.dma, self.size)]
+        if self.core.device.host_copy is not None:  # host based (reference/measurements.md M3)
+            path.append((self.core.device.host_copy, self.size))
         if src_hbm is dst_hbm:
             path.append((src_hbm, 2 * self.size))
         else:
@@ -246,6 +248,13 @@ class ExecuteRequest(_Request):
         return self.inputs[name] if name in self.inputs else self.outputs[name]
 
     def _collective(self, index: int) -> None:
+        extra = self.service.neff_launch_ns
+        if extra:  # runtime.neff_collective_ns: what a NEFF's own collective costs besides the standalone launch
+            Timeout(self.unit.env, extra).callbacks.append(lambda _e: self._arrive(index))
+        else:
+            self._arrive(index)
+
+    def _arrive(self, index: int) -> None:
         from neuronsim.collectives.service import CCContext
 
         model = self.model
@@ -299,17 +308,17 @@ class ExecuteRequest(_Request):
         cost = neff.cost
         if isinstance(cost, FixedCost):
             return now_ns + cost.duration_ns
-        return self._roofline(cost, now_ns)
+        return self._roofline(cost, now_ns) + cost.overhead_ns
 
     def _roofline(self, cost: Roofline, now_ns: int) -> int:
         core = self.model.core
-        peak = core.bf16_flops_per_ns if cost.precision == "bf16" else core.fp32_flops_per_ns
+        peak = core.peak_flops_per_ns(cost.precision)
         compute_ns = math.ceil(cost.flops / (peak * cost.efficiency)) if cost.flops else 0
         hbm_bytes = cost.hbm_bytes if cost.hbm_bytes is not None else self.model.neff.io_bytes
         if not hbm_bytes:
             return now_ns + compute_ns
         bandwidth_share = core.hbm.channel
-        size = hbm_bytes if cost.efficiency == 1.0 else math.ceil(hbm_bytes / cost.efficiency)
+        size = hbm_bytes if cost.memory_efficiency == 1.0 else math.ceil(hbm_bytes / cost.memory_efficiency)
         _, memory_end = reserve(now_ns, [(bandwidth_share, size)])
         return max(now_ns + compute_ns, memory_end)
 

@@ -209,6 +209,22 @@ class ComputeSpec(Spec):
 
     bf16_flops_per_ns: float = param("TensorE dense BF16/FP16 peak of one physical core, FLOP per ns.", gt=0)
     fp32_flops_per_ns: float = param("TensorE FP32 peak of one physical core, FLOP per ns.", gt=0)
+    fp8_flops_per_ns: float | None = param("TensorE FP8 peak of one physical core, FLOP per ns; absent: FP8 "
+                                           "runs at the BF16 peak.", default=None, gt=0)
+    int8_ops_per_ns: float | None = param("TensorE INT8 peak of one physical core, ops per ns; absent: INT8 runs "
+                                          "at the BF16 peak.", default=None, gt=0)
+
+
+class ExecutionSpec(Spec):
+    """What an execution costs besides its roofline, and the efficiencies a model described by its
+    architecture (``kind: transformer`` / ``encoder``) runs at; fitted on reference/measurements.md."""
+
+    launch_ns: Nanoseconds = param("Fixed cost of one NEFF execution (launch, host and framework overhead).")
+    layer_ns: Nanoseconds = param("Fixed cost of one transformer layer (its kernel launches and syncs).")
+    compute_efficiency: float = param("Fraction of the TensorE peak an architecture-described model reaches.",
+                                      gt=0, le=1)
+    memory_efficiency: float = param("Fraction of the HBM stack bandwidth its weight and KV-cache streams reach.",
+                                     gt=0, le=1)
 
 
 class CCSpec(Spec):
@@ -243,6 +259,8 @@ class ChipSpec(_WithProvenance):
     dma: DMASpec
     compute: ComputeSpec
     cc: CCSpec
+    execution: ExecutionSpec | None = Field(None, description="Execution cost terms of architecture-described "
+                                            "models; absent: none (no fixed costs, full efficiency).")
     lnc: LNCSpec | None = Field(None, description="LNC support; absent on chips without it (trn1, inf2).")
 
     @model_validator(mode="after")
@@ -371,6 +389,11 @@ class RuntimeSpec(_WithProvenance):
     call_costs: CallCostsSpec
     exec_timeout_ns: Nanoseconds = param("Default NEURON_RT_EXEC_TIMEOUT.")
     collective_launch_ns: Nanoseconds = param("Fixed software cost of one collective operation.")
+    host_copy_bandwidth_bytes_per_ns: BytesPerNs | None = param(
+        "Rate of the host-driven device-to-device copy (nrt_tensor_copy, nrta_tensor_copy) per device; absent: "
+        "the core's DMA rate.", default=None)
+    neff_collective_ns: Nanoseconds | None = param("Fixed cost of a collective a NEFF issues (nrt_load_collectives), "
+                                                   "on top of collective_launch_ns; absent: none.", default=None)
     proxy_work_ns: Nanoseconds = param("CPU time a rank's network proxy thread spends per collective step over EFA.")
 
 

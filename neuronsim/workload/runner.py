@@ -39,7 +39,9 @@ from neuronsim.nrt import (
     nrta_xu_t,
 )
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
-from neuronsim.workload.spec import DEVICE_STEPS, StepSpec, ThreadSpec, WorkloadSpec
+from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
+from neuronsim.workload.models import architecture_neff
+from neuronsim.workload.spec import DEVICE_STEPS, ArchitectureSpec, StepSpec, ThreadSpec, WorkloadSpec
 
 if TYPE_CHECKING:
     from neuronsim.simulator import Simulator
@@ -460,9 +462,12 @@ class _ThreadRunner:
             self.wake.succeed()
 
 
-def neff_from_spec(name: str, spec: Any) -> Neff:
-    """The :class:`~neuronsim.runtime.neff.Neff` of a workload model (a :class:`ModelSpec`, or a
-    :class:`NeffDescription` with the collectives it issues)."""
+def neff_from_spec(name: str, spec: Any, execution: ExecutionSpec | None = None) -> Neff:
+    """The :class:`~neuronsim.runtime.neff.Neff` of a workload model (a :class:`ModelSpec`, a
+    :class:`NeffDescription` with the collectives it issues, or an :class:`ArchitectureSpec` costed with
+    the chip's ``execution`` terms)."""
+    if isinstance(spec, ArchitectureSpec):
+        return architecture_neff(name, spec, execution)
     inputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.inputs.items()}
     outputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.outputs.items()}
     collectives = [CollectiveSpec(c.operation, c.size or 0, c.algorithm, c.input, c.output, c.reduce)
@@ -470,7 +475,8 @@ def neff_from_spec(name: str, spec: Any) -> Neff:
     cost = spec.cost
     if cost.duration is not None:
         return Neff(inputs, outputs, duration_ns=cost.duration, name=f"{name}.neff", collectives=collectives)
-    roofline = Roofline(int(cost.flops), cost.hbm_bytes, cost.precision, cost.efficiency)
+    roofline = Roofline(int(cost.flops), cost.hbm_bytes, cost.precision, cost.efficiency, cost.memory_efficiency,
+                        cost.fixed, cost.layers, cost.layer)
     return Neff(inputs, outputs, cost=roofline, name=f"{name}.neff", collectives=collectives)
 
 
@@ -624,7 +630,9 @@ def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str
     groups = collective_groups(spec, offsets)
     sim.collectives.fidelity = spec.collectives.fidelity
     sim.collectives.algorithm = spec.collectives.algorithm
-    neffs = {name: neff_from_spec(name, m) for name, m in spec.models.items()}
+    execution = sim.topology.spec.chip.execution if isinstance(sim.topology.spec, InstanceSpec) else \
+        sim.topology.spec.instance.chip.execution
+    neffs = {name: neff_from_spec(name, m, execution) for name, m in spec.models.items()}
     placed = {}
     for i in instances:
         env = dict(spec.env)
@@ -664,10 +672,16 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
     for _, thread in here:
         for step in thread.program:
             if step.kind == "execute":
-                for core in thread.core_list:
+                neff = neffs[step.execute]
+                ranks = len(thread.core_list) if neff.collectives else 0
+                for rank, core in enumerate(thread.core_list):
                     if (step.execute, core) not in models:
                         out = Ref()
-                        _check(rt.nrt_load(neffs[step.execute], core, -1, out), f"nrt_load({step.execute})", source)
+                        if ranks:  # one copy per core, rank r of the thread's cores: their collectives meet
+                            status = rt.nrt_load_collectives(neff, core, -1, rank, ranks, out)
+                        else:
+                            status = rt.nrt_load(neff, core, -1, out)
+                        _check(status, f"nrt_load({step.execute})", source)
                         models[(step.execute, core)] = out.value
     for core in used:
         for slot in range(slots[core]):

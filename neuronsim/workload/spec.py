@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
@@ -24,7 +24,7 @@ from neuronsim.topology.spec import Bytes, CpuList, Nanoseconds, Spec, _fail
 from neuronsim.units import UnitError, parse_bytes
 from neuronsim.yaml_loader import load_mapping, load_yaml_text, validate
 
-__all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "load_workload", "apply_overrides",
+__all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "ArchitectureSpec", "load_workload", "apply_overrides",
            "STEP_KINDS", "set_path"]
 
 STEP_KINDS = ("write", "read", "execute", "collective", "compute", "sleep")
@@ -64,15 +64,20 @@ class CostSpec(Spec):
     duration: Nanoseconds | None = None
     flops: float | None = Field(None, ge=0)
     hbm_bytes: Bytes | None = None
-    precision: Literal["bf16", "fp32"] = "bf16"
+    precision: Literal["bf16", "fp32", "fp8", "int8"] = "bf16"
     efficiency: float = Field(1.0, gt=0, le=1)
+    memory_efficiency: float = Field(1.0, gt=0, le=1)
+    fixed: Nanoseconds = 0
+    layers: int = Field(0, ge=0)
+    layer: Nanoseconds = 0
 
     @model_validator(mode="after")
     def _one(self) -> CostSpec:
         if (self.duration is None) == (self.flops is None):
             raise _fail("", "give either duration (a fixed cost) or flops (a roofline), not both or neither")
-        if self.duration is not None and (self.hbm_bytes is not None or self.efficiency != 1.0):
-            raise _fail("", "hbm_bytes and efficiency belong to a roofline (flops), not to a fixed duration")
+        roofline_only = ("hbm_bytes", "efficiency", "memory_efficiency", "fixed", "layers", "layer")
+        if self.duration is not None and self.model_fields_set & set(roofline_only):
+            raise _fail("", f"{', '.join(roofline_only)} belong to a roofline (flops), not to a fixed duration")
         return self
 
 
@@ -89,6 +94,69 @@ class ModelSpec(Spec):
         if both:
             raise _fail("outputs", f"{sorted(both)[0]!r} is also an input (names must be unique)")
         return self
+
+
+class ArchitectureSpec(Spec):
+    """A transformer decoder or a BERT-style encoder, described by its shape (docs/reference/workload.md)."""
+
+    kind: Literal["transformer", "encoder"]
+    layers: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    kv_heads: int | None = Field(None, ge=1, description="Default: heads (multi-head attention).")
+    ffn: int = Field(ge=1)
+    vocab: int = Field(0, ge=0, description="Vocabulary (a decoder's LM head); 0 for an encoder.")
+    gated_mlp: bool | None = Field(None, description="SwiGLU MLP (3 matrices); default: yes for a transformer.")
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    weight_dtype: Literal["bfloat16", "float16", "float32", "int8", "fp8_e4", "fp8_e5"] | None = None
+    tp: int = Field(1, ge=1, description="Tensor-parallel degree: the ranks one execution spans.")
+    batch: int = Field(1, ge=1)
+    seq: int = Field(128, ge=1, description="Sequence length (prefill, encoder).")
+    phase: Literal["prefill", "decode"] | None = Field(None, description="Default: decode for a transformer.")
+    kv_len: int | None = Field(None, ge=1, description="Tokens in the KV cache a decode step attends to.")
+    compute_efficiency: float | None = Field(None, gt=0, le=1)
+    memory_efficiency: float | None = Field(None, gt=0, le=1)
+    launch: Nanoseconds | None = None
+    layer_cost: Nanoseconds | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ArchitectureSpec:
+        if self.hidden % self.heads:
+            raise _fail("heads", f"{self.heads} does not divide hidden ({self.hidden})")
+        if self.kv_heads is not None and self.heads % self.kv_heads:
+            raise _fail("kv_heads", f"{self.kv_heads} does not divide heads ({self.heads})")
+        if self.kind == "encoder" and self.phase == "decode":
+            raise _fail("phase", "an encoder has no decode phase")
+        if self.kind == "transformer" and self.vocab < 1:
+            raise _fail("vocab", "a transformer needs its vocabulary size (the LM head)")
+        return self
+
+    @property
+    def step_phase(self) -> str:
+        return self.phase or ("decode" if self.kind == "transformer" else "prefill")
+
+    @property
+    def inputs(self) -> dict[str, TensorDecl]:
+        """The token ids of one step: ``input_ids`` int32 ``[batch, 1]`` in decode, ``[batch, seq]`` else."""
+        return {"input_ids": TensorDecl(shape=(self.batch, 1 if self.step_phase == "decode" else self.seq),
+                                        dtype="int32")}
+
+    @property
+    def outputs(self) -> dict[str, TensorDecl]:
+        """A decoder's logits shard ``[batch, ceil(vocab / tp)]``; an encoder's hidden states ``[batch, seq, hidden]``."""
+        if self.kind == "transformer":
+            return {"logits": TensorDecl(shape=(self.batch, -(-self.vocab // self.tp)), dtype=self.dtype)}
+        return {"hidden": TensorDecl(shape=(self.batch, self.seq, self.hidden), dtype=self.dtype)}
+
+
+def _model_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "ArchitectureSpec" if "kind" in value else "ModelSpec"
+    return "ArchitectureSpec" if isinstance(value, ArchitectureSpec) else "ModelSpec"
+
+
+AnyModelSpec = Annotated[Union[Annotated[ModelSpec, Tag("ModelSpec")], Annotated[ArchitectureSpec, Tag("ArchitectureSpec")]],
+                         Discriminator(_model_kind)]
 
 
 class NeffCollectiveSpec(Spec):
@@ -216,7 +284,7 @@ class WorkloadSpec(Spec):
     env: dict[str, str] = Field(default_factory=dict)
     collectives: CollectivesConfig = CollectivesConfig()
     faults: tuple[dict[str, Any], ...] = ()
-    models: dict[str, ModelSpec] = Field(min_length=1)
+    models: dict[str, AnyModelSpec] = Field(min_length=1)
     threads: tuple[ThreadSpec, ...] = Field(min_length=1)
 
     def tensor_owner(self, ref: str) -> tuple[str, str, bool] | None:
