@@ -12,6 +12,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ import neuronsim
 from neuronsim import nrt
 from neuronsim.workload.models import architecture_neff, derive
 from neuronsim.workload.runner import run_workload
-from neuronsim.workload.spec import ArchitectureSpec, WorkloadSpec
+from neuronsim.workload.spec import ArchitectureSpec, WorkloadSpec, load_workload
 from tests.helpers import model_with_io, open_runtime, schedule_execute, tensor
 
 ROOT = Path(__file__).parents[1]
@@ -145,8 +146,8 @@ def test_time_is_monotone_in_layers_and_deterministic_through_the_engine():
     def tpot(layers: int) -> int:
         spec = {"schema_version": 1, "name": "t", "instance": "trn1.32xlarge",
                 "collectives": {"fidelity": "analytical"},
-                "models": {"m": {**SMALL, "layers": layers, "tp": 4}},
-                "threads": [{"cores": "0-3", "dispatch": "all", "iterations": 2,
+                "models": {"m": {**SMALL, "layers": layers, "tp": 2}},
+                "threads": [{"cores": "0-1", "dispatch": "all", "iterations": 2,
                              "program": [{"write": "input_ids"}, {"execute": "m"}, {"read": "logits"}]}]}
         run = run_workload(WorkloadSpec.model_validate(spec))
         return max(r.done_ns - r.arrival_ns for r in run.iterations)
@@ -177,3 +178,15 @@ def test_the_validation_page_shows_what_the_timing_benchmark_prints():
     shown = re.search(r"<!-- timing: benchmarks/bench_timing.py -->\n```text\n(.*?)```", page, re.S)
     assert shown is not None, "docs/validation.md has no timing block"
     assert shown.group(1) == buffer.getvalue()
+
+
+def test_a_tensor_parallel_model_needs_its_ranks_in_one_thread(tmp_path):
+    spec = {"schema_version": 1, "name": "t", "instance": "trn1.32xlarge",
+            "models": {"m": {**SMALL, "tp": 2}},
+            "threads": [{"cores": "0-7", "dispatch": "all", "iterations": 1, "program": [{"execute": "m"}]}]}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(neuronsim.ConfigError) as info:
+        load_workload(path)
+    assert str(info.value) == (f"{path}: threads[0].program[0].execute: model 'm' is tensor parallel over 2 ranks: "
+                               "its thread needs dispatch: all over 2 cores (it has 8, dispatch all)")
