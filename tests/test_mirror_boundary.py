@@ -264,3 +264,55 @@ def test_junk_never_raises_anything_but_a_type_error_for_the_count():
                 args[position] = value
                 result = method(*args)
                 assert result is None or isinstance(result, (int, str)), (name, position, value)
+
+
+# -- #18.7 through the C library: an error that is not the caller's is NRT_FAILURE with its traceback --
+
+USER_BUG_FROM_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include "nrt/nrt.h"
+
+static const char NEFF[] = "{inputs: {x: 4 KiB}, outputs: {y: 4 KiB}, cost: {duration: 50 us}}";
+
+int main(void) {
+    printf("%d\n", (int)nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, "", ""));
+    nrt_model_t *model = NULL;
+    printf("%d\n", (int)nrt_load(NEFF, strlen(NEFF), 0, -1, &model));
+    nrt_close();
+    return 0;
+}
+"""
+
+
+def test_from_c_a_user_error_is_nrt_failure_with_the_traceback_on_stderr(tmp_path):
+    import os
+    import shutil
+
+    pytest.importorskip("cffi")
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    from neuronsim.capi.build import build, include_dir
+    from tests.test_capi import run_source
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    old = os.environ.get("NEURONSIM_CAPI_DIR")
+    os.environ["NEURONSIM_CAPI_DIR"] = str(folder)
+    try:
+        build(folder)
+        flags = ([f"-I{include_dir()}"], ["-L" + str(folder), "-lnrt", f"-Wl,-rpath,{folder}"])
+        kernels = tmp_path / "user_kernels.py"
+        kernels.write_text("KERNELS = {}\nraise RuntimeError('a bug in the user kernel module')\n")
+        result = run_source(USER_BUG_FROM_C, "user_bug", tmp_path, flags, NEURONSIM_KERNELS=str(kernels))
+    finally:
+        if old is None:
+            os.environ.pop("NEURONSIM_CAPI_DIR", None)
+        else:
+            os.environ["NEURONSIM_CAPI_DIR"] = old
+    assert result.stdout.split() == ["0", "1"]  # nrt_init NRT_SUCCESS, nrt_load NRT_FAILURE
+    err = result.stderr
+    assert "neuronsim: nrt_load: an error that is not the caller's (NRT_FAILURE):\nTraceback (most recent call last):" \
+        in err
+    assert "user_kernels.py\", line 2, in <module>" in err
+    assert err.rstrip().endswith("RuntimeError: a bug in the user kernel module")
