@@ -291,6 +291,10 @@ def _cmd_nccom(args: argparse.Namespace) -> int:
         benches = nccom.load_streams(args.streams_json, defaults, args.ranks)
     else:
         benches = [nccom.Bench(args.op, args.datatype, sizes, groups, pairs, metadata)]
+    if args.report_to_json_file:  # before anything runs
+        from neuronsim.workload.command import check_output
+
+        check_output(args.report_to_json_file, where, "--report-to-json-file")
     instance = args.instance or nccom.default_instance(benches[0].op, args.ranks, args.nodes)
     chosen = "" if args.instance else " (no --instance given: the default for this command)"
     streams = nccom.run_benches(benches, instance=instance, ranks=args.ranks, nodes=args.nodes, iterations=args.iters,

@@ -28,7 +28,9 @@ DEMO_DEFAULTS: dict[str, Any] = {"cores": 2, "iterations": 50, "depth": 2, "size
 def add_run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="simulate a workload (or the built-in pipeline) and summarise it")
     run.add_argument("workload", nargs="?", metavar="WORKLOAD",
-                     help="a workload YAML file, or FILE.py:FUNCTION (default: the built-in pipeline)")
+                     help="a workload YAML file, or FILE.py:FUNCTION (default: the built-in pipeline); a Python "
+                     "workload is imported, so the file's top-level code runs: run only files you trust; if "
+                     "FUNCTION is not in it, nothing else runs and the exit status is 2")
     run.add_argument("--instance", metavar="NAME", help="a preset or topology file (default: the workload's, "
                      "else trn1.32xlarge)")
     run.add_argument("--lnc", type=int, help="logical NeuronCore config (trn2: 1 or 2)")

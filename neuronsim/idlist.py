@@ -6,18 +6,24 @@ NeuronCore lists (``NEURON_RT_VISIBLE_CORES``). No dependencies.
 
 from __future__ import annotations
 
-__all__ = ["IdListError", "parse_id_list", "format_id_list", "is_contiguous"]
+__all__ = ["IdListError", "MAX_ID", "parse_id_list", "format_id_list", "is_contiguous"]
+
+MAX_ID = 65_535
+"""The largest id a list may name (docs/assumptions.md A110): above every CPU, NeuronCore and device id
+of any instance or cluster neuronsim models (Linux's own CPU limit is 8,192), and low enough that a
+list is never more than 65,536 ids long."""
 
 
 class IdListError(ValueError):
     """A malformed id list."""
 
 
-def parse_id_list(text: str) -> tuple[int, ...]:
+def parse_id_list(text: str, max_id: int = MAX_ID) -> tuple[int, ...]:
     """Parse ``"3"``, ``"3-6"``, ``"3,4,5"`` or ``"0-31,64-95"`` into a tuple of ids in written order.
 
     Raises:
-        IdListError: on empty items, negative ids, reversed ranges or duplicate ids.
+        IdListError: on empty items, negative ids, reversed ranges, duplicate ids or an id above
+            ``max_id`` (checked before any range is expanded, so ``0-999999999`` costs nothing).
     """
     if not isinstance(text, str) or not text.strip():
         raise IdListError(f"{text!r} is not an id list (expected e.g. '0-3' or '0,2,4')")
@@ -29,13 +35,19 @@ def parse_id_list(text: str) -> tuple[int, ...]:
             lo = int(lo_text)
             hi = int(hi_text) if sep else lo
         except ValueError:
-            raise IdListError(f"{item!r} in {text!r} is not an id or an id range") from None
+            raise IdListError(f"{_short(item)} in {_short(text)} is not an id or an id range") from None
         if lo < 0 or hi < lo:
             raise IdListError(f"range {item!r} in {text!r} is empty or negative")
+        if hi > max_id:
+            raise IdListError(f"id {hi} in {_short(text)} is above {max_id:,}, the largest id neuronsim accepts")
         ids.extend(range(lo, hi + 1))
     if len(set(ids)) != len(ids):
         raise IdListError(f"{text!r} names an id more than once")
     return tuple(ids)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:50]) + f"... ({len(text):,} characters)"
 
 
 def is_contiguous(ids: tuple[int, ...] | list[int]) -> bool:

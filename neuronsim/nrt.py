@@ -387,5 +387,5 @@ def status_as_str(status: int) -> str:
     ``"NRT_STATUS_UNKNOWN"``."""
     try:
         return NRT_STATUS(int(status)).name
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # not a number, NaN, or an infinity
         return "NRT_STATUS_UNKNOWN"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Final
 
 __all__ = [
@@ -34,6 +34,10 @@ __all__ = [
     "GB",
     "TB",
     "UnitError",
+    "MAX_BYTES",
+    "MAX_NS",
+    "MIN_BANDWIDTH",
+    "MAX_BANDWIDTH",
     "parse_bytes",
     "parse_time_ns",
     "parse_bandwidth",
@@ -59,6 +63,17 @@ TB: Final = 10**12
 
 
 TRANSFER_SLACK: Final = 1e-12  # relative slack absorbing float error in transfer_time_ns
+
+# the ranges a quantity may take (docs/assumptions.md A111): what the C ABI's types hold
+MAX_BYTES: Final = 2**64 - 1
+"""The largest size: a ``uint64_t`` / ``size_t`` (16 EiB)."""
+MAX_NS: Final = 2**63 - 1
+"""The longest time: ``int64_t`` nanoseconds (292 years), what numpy and C timestamps hold."""
+MIN_BANDWIDTH: Final = 1e-9
+"""The lowest bandwidth, in bytes per ns: 1 byte per second."""
+MAX_BANDWIDTH: Final = 1e9
+"""The highest bandwidth, in bytes per ns: 10**18 bytes (an exabyte) per second."""
+_EXACT = Context(prec=120)  # exact for every number _split lets through (at most 40 digits either side)
 
 
 class UnitError(ValueError):
@@ -105,61 +120,80 @@ _QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-
 def _split(text: str, kind: str, units: dict) -> tuple[Decimal, str]:
     match = _QUANTITY.match(text)
     if match is None:
-        raise UnitError(f"{text!r} is not a {kind} (expected a number and a unit, e.g. {_example(kind)})")
+        raise UnitError(f"{_short(text)} is not a {kind} (expected a number and a unit, e.g. {_example(kind)})")
     number, unit = match.groups()
     if unit not in units:
         known = ", ".join(units)
-        raise UnitError(f"unknown {kind} unit {unit!r} in {text!r} (known units: {known})")
+        raise UnitError(f"unknown {kind} unit {_short(unit)} in {_short(text)} (known units: {known})")
     try:
-        return Decimal(number), unit
+        value = Decimal(number)
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
-        raise UnitError(f"bad number in {text!r}") from exc
+        raise UnitError(f"bad number in {_short(text)}") from exc
+    if value and not -40 <= value.adjusted() <= 40:
+        size = "large" if value.adjusted() > 0 else "small"
+        raise UnitError(f"{_short(text)} is too {size} a {kind} (its exponent is {value.adjusted():+,})")
+    return value, unit
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:30]) + f"... ({len(text):,} characters)"
 
 
 def _example(kind: str) -> str:
     return {"size": '"32 GiB"', "time": '"1.5 us"', "bandwidth": '"820 GB/s"'}[kind]
 
 
-def _exact_int(value: Decimal, text: str, what: str) -> int:
-    if value != value.to_integral_value():
-        raise UnitError(f"{text!r} is not a whole number of {what}")
-    return int(value)
+def _exact_int(value: Decimal, text: str, what: str, limit: int) -> int:
+    if value != value.to_integral_value(context=_EXACT):
+        raise UnitError(f"{_short(text)} is not a whole number of {what}")
+    return _at_most(int(value), limit, text, what)
+
+
+def _at_most(value: int, limit: int, text: object, what: str) -> int:
+    if value > limit:
+        shown = _short(text) if isinstance(text, str) else (str(text) if len(str(text)) <= 40 else "an integer of "
+                                                             f"{len(str(text)):,} digits")
+        raise UnitError(f"{shown} is more than {limit:,} {what} (2**{limit.bit_length()} - 1), the most neuronsim "
+                        "accepts")
+    return value
 
 
 def parse_bytes(value: str | int) -> int:
     """Parse a size: an ``int`` number of bytes or a string such as ``"32 GiB"`` or ``"96 GB"``.
 
     Raises:
-        UnitError: on an unknown unit, a negative size or a fractional byte count.
+        UnitError: on an unknown unit, a negative size, a fractional byte count or more than
+            :data:`MAX_BYTES`.
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a size")
     if isinstance(value, int):
         if value < 0:
             raise UnitError(f"size {value} must be >= 0")
-        return value
+        return _at_most(value, MAX_BYTES, value, "bytes")
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a size")
     number, unit = _split(value, "size", _BYTE_UNITS)
-    return _exact_int(number * _BYTE_UNITS[unit], value, "bytes")
+    return _exact_int(_EXACT.multiply(number, Decimal(_BYTE_UNITS[unit])), value, "bytes", MAX_BYTES)
 
 
 def parse_time_ns(value: str | int) -> int:
     """Parse a duration into integer nanoseconds: ``int`` ns or ``"1.5 us"``, ``"30 s"``, ``"10ms"``.
 
     Raises:
-        UnitError: on an unknown unit, a negative duration or a fractional nanosecond count.
+        UnitError: on an unknown unit, a negative duration, a fractional nanosecond count or more
+            than :data:`MAX_NS`.
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a duration")
     if isinstance(value, int):
         if value < 0:
             raise UnitError(f"duration {value} must be >= 0")
-        return value
+        return _at_most(value, MAX_NS, value, "nanoseconds")
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a duration")
     number, unit = _split(value, "time", _TIME_UNITS)
-    return _exact_int(number * _TIME_UNITS[unit], value, "nanoseconds")
+    return _exact_int(_EXACT.multiply(number, Decimal(_TIME_UNITS[unit])), value, "nanoseconds", MAX_NS)
 
 
 def parse_bandwidth(value: str | float | int) -> float:
@@ -169,7 +203,8 @@ def parse_bandwidth(value: str | float | int) -> float:
     ``"384 GiB/s"`` -> 412.316860416, ``"100 Gbps"`` -> 12.5.
 
     Raises:
-        UnitError: on an unknown unit or a bandwidth that is not > 0.
+        UnitError: on an unknown unit or a bandwidth outside :data:`MIN_BANDWIDTH` ..
+            :data:`MAX_BANDWIDTH`.
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a bandwidth")
@@ -177,11 +212,14 @@ def parse_bandwidth(value: str | float | int) -> float:
         result = float(value)
     elif isinstance(value, str):
         number, unit = _split(value, "bandwidth", _BW_UNITS)
-        result = float(number * _BW_UNITS[unit])
+        result = float(_EXACT.multiply(number, _BW_UNITS[unit]))
     else:
         raise UnitError(f"{value!r} is not a bandwidth")
     if not result > 0 or math.isinf(result):
         raise UnitError(f"bandwidth {value!r} must be a finite number > 0")
+    if not MIN_BANDWIDTH <= result <= MAX_BANDWIDTH:
+        raise UnitError(f"bandwidth {value!r} is outside 1 B/s .. 10**18 B/s (1e-09 .. 1e+09 bytes per ns), "
+                        "the range neuronsim accepts")
     return result
 
 

@@ -189,3 +189,205 @@ def test_show_cluster(capsys):
     assert main(["show", "trn2-ultraserver"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("trn2-ultraserver: 4 x trn2u.48xlarge joined by Z rings 128 GB/s, 500 ns, and EFA\n")
+
+
+# -- the corpus (tests/bad_input_corpus.py): every case exits 2 naming file and field, or runs and ends --------
+
+from tests.bad_input_corpus import cases  # noqa: E402
+
+CORPUS = cases()
+CASE_SECONDS = 5  # no case may take longer (wall time, in-process)
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _TooSlow
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+def test_bad_input_corpus(case, tmp_path, capsys):
+    import signal
+    import time
+
+    for name, data in case.files.items():
+        (tmp_path / name).write_bytes(data)
+    argv = [a.replace("{d}", str(tmp_path)) for a in case.argv]
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CASE_SECONDS * 4)  # a hang fails the case instead of the run
+    started = time.monotonic()
+    try:
+        status = main(argv)
+    except _TooSlow:
+        pytest.fail(f"still running after {CASE_SECONDS * 4} s: neuronsim {' '.join(argv)}")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    elapsed = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err + out
+    assert elapsed < CASE_SECONDS, f"{elapsed:.1f} s"
+    if case.expect == "runs":
+        assert status in (0, 1), err
+        return
+    assert status == 2, (out, err)
+    source = str(tmp_path / case.file) if "." in case.file and " " not in case.file else case.file
+    prefix = f"neuronsim: error: {source}: "
+    first, *more = err.splitlines()
+    assert first.startswith(prefix), err
+    assert all(line.startswith(f"{source}: ") for line in more), err  # one line per problem, each in the format
+    rest = first[len(prefix):]
+    if case.field is not None:
+        if case.field:
+            assert rest.startswith(f"{case.field}: "), err
+        else:
+            assert not rest.split(": ")[0].replace("_", "").replace(".", "").isidentifier() or "YAML" in rest or \
+                "UTF-8" in rest, err
+    assert case.reason in rest, err
+
+
+# -- issue #19 item 2: refused up front with the reason, or run and ended, at the limits ------------------
+
+def _spec(**thread):
+    from neuronsim.workload.spec import load_workload
+
+    data = yaml.safe_load(_corpus_workload())
+    data["threads"][0].update(thread)
+    return load_workload(data, source="w.yaml")
+
+
+def _corpus_workload() -> str:
+    from tests.bad_input_corpus import WORKLOAD
+
+    return WORKLOAD
+
+
+def test_a_zero_time_program_with_a_count_runs_and_ends():
+    from neuronsim.workload.metrics import summary
+    from neuronsim.workload.runner import run_workload
+
+    spec = _spec(iterations=1000, program=[{"compute": 0}, {"sleep": "0 ns"}])
+    figures = summary(run_workload(spec))
+    assert figures["threads"][0]["iterations_completed"] == 1000
+    assert figures["elapsed_ns"] == 0
+
+
+def test_a_zero_time_program_for_a_time_is_refused():
+    with pytest.raises(ConfigError) as info:
+        _spec(iterations=None, duration="1 ms", program=[{"compute": 0}, {"sleep": "0 ns"}])
+    assert str(info.value) == ("w.yaml: threads[0].program: every step takes no time (compute or sleep of 0), so a "
+                               "closed loop bounded by time (duration or until) would never move the clock: give a "
+                               "step a time, or the thread iterations")
+    # a time on any step, or open arrivals, moves the clock
+    _spec(iterations=None, duration="1 ms", program=[{"compute": 0}, {"sleep": "1 ns"}])
+    _spec(iterations=None, duration="1 ms", program=[{"compute": 0}], arrivals={"kind": "fixed", "rate": 1000})
+
+
+def test_the_iteration_limit_counts_open_arrivals():
+    from neuronsim.workload.spec import MAX_ITERATIONS
+
+    _spec(iterations=MAX_ITERATIONS)
+    with pytest.raises(ConfigError, match=r"^w.yaml: threads\[0\].iterations: Input should be less than or equal "
+                                          r"to 100000000$"):
+        _spec(iterations=MAX_ITERATIONS + 1)
+    _spec(iterations=None, duration="100 s", arrivals={"kind": "fixed", "rate": 1e6})  # 10**8 arrivals
+    with pytest.raises(ConfigError) as info:
+        _spec(iterations=None, duration="101 s", arrivals={"kind": "fixed", "rate": 1e6})
+    assert str(info.value) == ("w.yaml: threads[0].arrivals.rate: 1e+06 per second for 101,000,000,000 ns is 1.01e+08 "
+                               "iterations, more than 100,000,000 (every arrival before the end of the duration runs)")
+
+
+def test_the_longest_compute_step():
+    from neuronsim.workload.spec import MAX_COMPUTE_NS
+
+    _spec(program=[{"compute": "1000 s"}])
+    with pytest.raises(ConfigError) as info:
+        _spec(program=[{"compute": MAX_COMPUTE_NS + 1}])
+    assert str(info.value) == ("w.yaml: threads[0].program[0].compute: 1,000,000,000,001 ns is more than 1,000 s, the "
+                               "longest host compute step (it runs as 1 ms CPU slices: split it, or use sleep)")
+
+
+def test_the_arrival_rate_range():
+    _spec(arrivals={"kind": "poisson", "rate": 1e9})
+    _spec(arrivals={"kind": "fixed", "rate": 1e-9})
+    for rate in (1.000001e9, 0.999999e-9):
+        with pytest.raises(ConfigError, match=r"^w.yaml: threads\[0\].arrivals.rate: .* per second is outside "
+                                              r"1e-09 \.\. 1e\+09"):
+            _spec(arrivals={"kind": "poisson", "rate": rate})
+
+
+def test_the_largest_cluster(capsys):
+    assert main(["validate", "1024x trn1.32xlarge"]) == 0
+    assert main(["validate", "1025x trn1.32xlarge"]) == 2
+    assert capsys.readouterr().err == (
+        "neuronsim: error: 1025x trn1.32xlarge: count: 1,025 instances is more than 1,024, the most neuronsim "
+        "simulates (A112: each instance's hardware is built up front, about 10 ms and 0.3 MB of memory each)\n")
+
+
+def test_the_largest_id_and_quantities():
+    from neuronsim.idlist import IdListError, parse_id_list
+    from neuronsim.units import MAX_BYTES, MAX_NS, UnitError, parse_bytes, parse_time_ns
+
+    assert len(parse_id_list("0-65535")) == 65_536
+    with pytest.raises(IdListError, match=r"^id 65536 in '0-65536' is above 65,535, the largest id neuronsim accepts$"):
+        parse_id_list("0-65536")
+    assert parse_bytes(f"{MAX_BYTES} B") == parse_bytes(MAX_BYTES) == 2**64 - 1
+    assert parse_bytes("16777215 TiB") == 2**64 - 2**40
+    with pytest.raises(UnitError, match="is more than 18,446,744,073,709,551,615 bytes"):
+        parse_bytes("16777216 TiB")  # 2**64
+    assert parse_time_ns(MAX_NS) == 2**63 - 1
+    with pytest.raises(UnitError, match="is more than 9,223,372,036,854,775,807 nanoseconds"):
+        parse_time_ns("9223372037 s")
+    with pytest.raises(UnitError, match=r"^'1e-999999999 B' is too small a size"):
+        parse_bytes("1e-999999999 B")  # was 0 bytes: the product underflowed
+    assert parse_bytes("1.5e3 KiB") == 1_536_000
+
+
+def test_status_as_str_of_numbers_that_are_not_statuses():
+    from neuronsim.simulator import Simulator
+
+    rt = Simulator("trn1.2xlarge").runtime()
+    for value in (float("inf"), float("-inf"), float("nan"), 10**100, -1, 8, "x", None):
+        assert rt.nrt_get_status_as_str(value) == "NRT_STATUS_UNKNOWN"
+    assert rt.nrt_get_status_as_str(4.0) == "NRT_RESOURCE"  # a C double converted to the enum
+
+
+# -- issue #19 item 6: FILE.py:FUNCTION executes FILE.py; a missing FUNCTION stops everything else -----------
+
+APP = """\
+import pathlib
+pathlib.Path(__file__).with_name("imported").write_text("top-level code ran")
+
+
+def workload(sim):
+    pathlib.Path(__file__).with_name("ran").write_text("the workload ran")
+    sim.runtime()
+"""
+
+
+def test_a_missing_function_stops_after_the_import(tmp_path, capsys):
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    assert main(["run", f"{app}:serve", "--instance", "trn1.2xlarge", "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"neuronsim: error: {app}: serve: has no function 'serve' (it has: workload)\n"
+    assert (tmp_path / "imported").read_text() == "top-level code ran"  # the file was executed, as documented
+    assert not (tmp_path / "ran").exists()
+
+
+def test_arguments_are_checked_before_the_file_runs(tmp_path, capsys):
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    assert main(["run", f"{app}:workload", "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"neuronsim: error: {app}: --instance: a Python workload needs --instance\n"
+    assert main(["run", f"{app}:workload", "--instance", "trn1.2xlarge", "--trace", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"neuronsim: error: neuronsim run: --trace: {str(tmp_path)!r} is a folder, not a file\n"
+    assert not (tmp_path / "imported").exists()
+    assert main(["run", f"{app}:workload", "--instance", "trn1.2xlarge", "--no-progress"]) == 0
+    assert (tmp_path / "ran").read_text() == "the workload ran"
+
+
+def test_the_help_says_the_file_runs(capsys):
+    assert main(["run", "--help"]) == 0
+    assert "the file's top-level code runs: run only files you trust" in " ".join(capsys.readouterr().out.split())

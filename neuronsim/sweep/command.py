@@ -42,7 +42,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     total = len(points(spec))
     counts = f"{plural(len(spec.parameters), 'parameter')} x {plural(spec.repetitions, 'repetition')}"
     sys.stdout.write(f"neuronsim sweep: {spec.name}: {plural(total, 'point')} ({counts}): {result.ran} run, "
-                     f"{result.skipped} already in the results, {result.failed} failed\n")
+                     f"{result.skipped} already in the results, {result.failed} failed"
+                     + (f"; {plural(result.dropped, 'row')} of the results no longer match a point (changed or "
+                        "removed) and were dropped" if result.dropped else "") + "\n")
     for row in result.rows:
         if row.get("error"):
             values = ", ".join(f"{p}={row[p]}" for p in spec.parameters)

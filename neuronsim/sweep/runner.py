@@ -2,15 +2,23 @@
 
 Each point is independent and deterministic for its seed: :func:`run_point` rebuilds the workload from
 the base and the point's values, runs it and returns one row (the point, its parameters, the seed, the
-metrics, and ``error``: empty, or why the point failed, in which case the metrics are empty and the
-sweep goes on). :func:`run_sweep` skips the points whose rows are already in the output (the finished
-ones; failed points run again), runs the rest with ``workers`` local processes or on Dask, writes the
-rows as they come (every few seconds, atomically) and returns them all, in point order.
+metrics, ``error``: empty, or why the point failed, in which case the metrics are empty and the sweep
+goes on, ``neuronsim_version``: the version that wrote the row, and ``key``). :func:`run_sweep` skips
+the points whose rows are already in the output (the finished ones; failed points run again), runs the
+rest with ``workers`` local processes or on Dask, writes the rows as they come (every few seconds,
+atomically) and returns them all, in point order.
+
+A row is reused only when its ``key`` is the point's: the SHA-256 of :func:`resolve`'s canonical JSON,
+everything that determines the row (the workload with the point's values set, the instance and the
+content of its topology, the seed, the run length, the metrics, the neuronsim version). Change any of
+them (the base workload's model, a topology file, the sweep's seed or instance, neuronsim) and the
+points it touches run again; rows that are no longer points of the sweep are dropped from the file.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 import os
@@ -23,7 +31,10 @@ from typing import Any
 from neuronsim.errors import ConfigError
 from neuronsim.sweep.spec import SweepSpec, with_values
 
-__all__ = ["Point", "points", "run_point", "run_sweep", "read_rows", "write_rows", "SweepResult"]
+__all__ = ["Point", "points", "resolve", "point_key", "run_point", "run_sweep", "read_rows", "write_rows",
+           "SweepResult", "VERSION_COLUMN"]
+
+VERSION_COLUMN = "neuronsim_version"
 
 WRITE_EVERY_S = 5.0
 
@@ -39,7 +50,8 @@ class Point:
 
     @property
     def key(self) -> str:
-        """What identifies the point across runs of the sweep (its values and repetition)."""
+        """The point's place in this sweep (its values and repetition); :func:`point_key` is what
+        identifies its row across runs."""
         return json.dumps({"parameters": dict(self.values), "repetition": self.repetition}, sort_keys=True)
 
 
@@ -52,6 +64,40 @@ def points(spec: SweepSpec) -> list[Point]:
             out.append(Point(len(out), tuple(zip(names, combination, strict=True)), repetition,
                              spec.seed + repetition))
     return out
+
+
+def _topology(instance: Any, cache: dict[str, Any]) -> Any:
+    """The validated content of ``instance`` (a preset, ``Nx preset`` or a topology file), as JSON data."""
+    from neuronsim.topology import load_spec
+
+    if not isinstance(instance, str):
+        return None
+    if instance not in cache:
+        cache[instance] = load_spec(instance).model_dump(mode="json")
+    return cache[instance]
+
+
+def resolve(spec: SweepSpec, base: dict[str, Any], source: str, point: Point,
+            topologies: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything that determines ``point``'s row, as JSON data: ``neuronsim`` (the version),
+    ``workload`` (the base with the point's values set), ``parameters`` (the values), ``repetition``,
+    ``seed``, ``instance`` (the sweep's, else the workload's) and ``topology`` (that instance's
+    validated content, so an edited topology file or preset counts), ``until`` (the sweep's) and
+    ``metrics``."""
+    import neuronsim
+
+    data = with_values(base, dict(point.values), source)
+    instance = spec.instance if spec.instance is not None else data.get("instance")
+    return {"neuronsim": neuronsim.__version__, "workload": data, "parameters": dict(point.values),
+            "repetition": point.repetition, "seed": point.seed, "instance": instance,
+            "topology": _topology(instance, topologies if topologies is not None else {}), "until": spec.until,
+            "metrics": list(spec.metrics)}
+
+
+def point_key(resolved: dict[str, Any]) -> str:
+    """The SHA-256 (hex) of ``resolved`` as canonical JSON (keys sorted, no spaces)."""
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _metric(figures: Any, path: str) -> Any:
@@ -90,12 +136,13 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         row["error"] = ""
     except Exception as exc:  # noqa: BLE001 - a failed point is recorded and the sweep goes on
         row["error"] = f"{type(exc).__name__}: {exc}"
+    row[VERSION_COLUMN] = task["version"]
     row["key"] = task["key"]
     return row
 
 
 def _columns(spec: SweepSpec) -> list[str]:
-    return ["point", "repetition", "seed", *spec.parameters, *spec.metrics, "error", "key"]
+    return ["point", "repetition", "seed", *spec.parameters, *spec.metrics, "error", VERSION_COLUMN, "key"]
 
 
 def _normalise(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
@@ -160,8 +207,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             return pq.read_table(path).to_pylist()
         except Exception as exc:  # noqa: BLE001 - a damaged file is the user's to move aside
             raise ConfigError(str(path), f"cannot read the earlier results: {exc}") from None
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(str(path), f"cannot read the earlier results (move the file aside): {exc}") from None
 
 
 @dataclass
@@ -171,6 +221,7 @@ class SweepResult:
     skipped: int
     failed: int
     path: Path
+    dropped: int = 0  # rows of the file that are no longer points of the sweep (a point changed, or went)
 
 
 def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Path, *, workers: int = 1,
@@ -183,19 +234,28 @@ def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Pat
             address (``tcp://host:8786``).
         progress: called as ``progress(done, total, "points")`` as points finish.
     """
+    import neuronsim
+    from neuronsim.workload.command import check_output
+
     if workers < 1:
         raise ConfigError("neuronsim sweep", f"must be >= 1, not {workers}", field="--workers")
     path = output_path(out)
+    check_output(path, "neuronsim sweep", "--out")
     columns = _columns(spec)
     all_points = points(spec)
-    known = {p.key for p in all_points}
-    rows = {r["key"]: r for r in read_rows(path) if r.get("key") in known and not r.get("error")}
-    todo = [p for p in all_points if p.key not in rows]
-    tasks = [{"index": p.index, "values": dict(p.values), "repetition": p.repetition, "seed": p.seed, "key": p.key,
-              "base": base, "source": source, "metrics": list(spec.metrics), "instance": spec.instance,
-              "until": spec.until} for p in todo]
-    order = {p.key: p.index for p in all_points}
+    topologies: dict[str, Any] = {}
+    keys = {p.index: point_key(resolve(spec, base, source, p, topologies)) for p in all_points}
+    order = {keys[p.index]: p.index for p in all_points}
+    earlier = read_rows(path)
+    rows = {r["key"]: r for r in earlier if r.get("key") in order and not r.get("error")}
+    for key, row in rows.items():
+        row["point"] = order[key]  # its place in this sweep (the values' order may have changed)
+    todo = [p for p in all_points if keys[p.index] not in rows]
+    tasks = [{"index": p.index, "values": dict(p.values), "repetition": p.repetition, "seed": p.seed,
+              "key": keys[p.index], "base": base, "source": source, "metrics": list(spec.metrics),
+              "instance": spec.instance, "until": spec.until, "version": neuronsim.__version__} for p in todo]
     skipped = len(rows)
+    dropped = sum(1 for r in earlier if r.get("key") not in order)
     last_write = time.monotonic()
 
     def ordered() -> list[dict[str, Any]]:
@@ -220,7 +280,7 @@ def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Pat
             _run_pool(tasks, workers, take)
     result = ordered()
     write_rows(path, result, columns)
-    return SweepResult(result, len(tasks), skipped, sum(1 for r in result if r.get("error")), path)
+    return SweepResult(result, len(tasks), skipped, sum(1 for r in result if r.get("error")), path, dropped)
 
 
 def _run_pool(tasks: list[dict[str, Any]], workers: int, take: Callable[[dict[str, Any]], None]) -> None:

@@ -27,6 +27,8 @@ __all__ = ["SweepSpec", "load_sweep", "with_values", "DEFAULT_METRICS"]
 DEFAULT_METRICS = ("throughput_per_s", "threads.0.latency.p50_ns", "threads.0.latency.p99_ns", "bottleneck.kind",
                    "bottleneck.name", "bottleneck.utilisation")
 _SAMPLES_KEY = 0x5E  # the sweep's sample stream under its seed
+MAX_POINTS = 100_000
+"""The most points a sweep may have, repetitions included (docs/assumptions.md A114)."""
 
 
 class RangeSpec(Spec):
@@ -39,7 +41,7 @@ class RangeSpec(Spec):
 class SampleSpec(Spec):
     low: float
     high: float
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_POINTS)
     scale: Literal["linear", "log"] = "linear"
     integer: bool = False
     unit: str | None = None
@@ -80,7 +82,7 @@ class SweepSpec(Spec):
     instance: str | None = None
     until: Nanoseconds | None = None
     seed: int = Field(0, ge=0)
-    repetitions: int = Field(1, ge=1)
+    repetitions: int = Field(1, ge=1, le=MAX_POINTS)
     parameters: dict[str, Any] = Field(min_length=1, description="path -> a list of values, {range: ...} or "
                                                                   "{sample: ...}")
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -95,11 +97,23 @@ class SweepSpec(Spec):
             if not isinstance(values, dict):
                 raise _fail(f"parameters.{path}", "give a list of values, a range or a sample")
             try:
-                ParameterSpec.model_validate(values)
+                parameter = ParameterSpec.model_validate(values)
             except ValidationError as exc:
                 issue = issues_from_validation(exc)[0]
                 where = f"parameters.{path}" + (f".{issue.field}" if issue.field else "")
                 raise _fail(where, issue.reason) from None
+            r = parameter.range
+            if r is not None:
+                count = (r.stop - r.start) / r.step + 1
+                if not math.isfinite(count) or count > MAX_POINTS:
+                    raise _fail(f"parameters.{path}", f"a range from {r.start:g} to {r.stop:g} in steps of {r.step:g}"
+                                f" has {count:.3g} values, more than {MAX_POINTS:,} (the most points a sweep runs)")
+        total = self.repetitions
+        for path in self.parameters:
+            total *= self.count(path)
+        if total > MAX_POINTS:
+            raise _fail("parameters", f"{total:,} points (the product of the parameters' values, times "
+                                      f"{self.repetitions} repetitions) is more than {MAX_POINTS:,}")
         if not self.metrics:
             raise _fail("metrics", "needs at least one metric")
         from neuronsim.workload.metrics import metric_problem
@@ -110,6 +124,18 @@ class SweepSpec(Spec):
                 raise _fail(f"metrics.{i}", f"{metric!r} is not in a run's summary: {problem}")
         return self
 
+    def count(self, path: str) -> int:
+        """How many values parameter ``path`` takes (without making them)."""
+        raw = self.parameters[path]
+        if isinstance(raw, list):
+            return len(raw)
+        spec = ParameterSpec.model_validate(raw)
+        if spec.range is not None:
+            r = spec.range
+            return max(0, math.floor((r.stop - r.start) / r.step + 1e-9) + 1)
+        assert spec.sample is not None
+        return spec.sample.count
+
     def values(self, path: str) -> list[Any]:
         """The values parameter ``path`` takes, in order."""
         raw = self.parameters[path]
@@ -118,7 +144,7 @@ class SweepSpec(Spec):
         spec = ParameterSpec.model_validate(raw)
         if spec.range is not None:
             r = spec.range
-            count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+            count = self.count(path)
             integer = all(float(v).is_integer() for v in (r.start, r.step))
             out = [_number(r.start + i * r.step, integer) for i in range(max(0, count))]
             return [f"{v} {r.unit}" for v in out] if r.unit else out
@@ -144,6 +170,29 @@ def with_values(base: dict[str, Any], values: dict[str, Any], source: str) -> di
     return data
 
 
+def _check_instances(spec: SweepSpec, base: dict[str, Any], source: str, workload_source: str) -> None:
+    """Every instance a point may run on loads (a preset, ``Nx preset`` or a topology file)."""
+    from neuronsim.topology import load_spec
+
+    candidates: list[tuple[Any, str, str]] = []
+    if spec.instance is not None:
+        candidates.append((spec.instance, source, "instance"))
+    else:
+        if "instance" in spec.parameters:
+            candidates += [(v, source, "parameters.instance") for v in spec.values("instance")]
+        else:
+            candidates.append((base.get("instance"), workload_source, "instance"))
+    seen = set()
+    for value, where, field in candidates:
+        if not isinstance(value, str) or value in seen:
+            continue
+        seen.add(value)
+        try:
+            load_spec(value)
+        except ConfigError as exc:
+            raise ConfigError(where, f"{value!r} does not load: {exc}", field=field) from None
+
+
 def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any], str]:
     """Read and validate a sweep file; returns ``(spec, base workload data, the workload's source)``.
 
@@ -163,6 +212,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any], str]:
         workload_source = f"{source}: workload"
         base = copy.deepcopy(spec.workload)
     load_workload(base, source=workload_source)  # the base itself must be valid
+    _check_instances(spec, base, source, workload_source)
     for name in spec.parameters:
         for value in spec.values(name):
             try:

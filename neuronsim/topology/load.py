@@ -84,7 +84,8 @@ def load_spec(name_or_path: str | Path) -> InstanceSpec | ClusterSpec:
     text = str(name_or_path)
     match = _CLUSTER_SHORTHAND.match(text)
     if match:
-        count, inner = int(match.group(1)), match.group(2)
+        digits, inner = match.group(1), match.group(2)
+        count = int(digits) if len(digits) <= 40 else 10**40  # more than any cluster: refused below
         instance = load_spec(inner)
         if isinstance(instance, ClusterSpec):
             raise ConfigError(text, f"{inner!r} is already a cluster")

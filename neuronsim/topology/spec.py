@@ -25,6 +25,7 @@ from neuronsim.units import UnitError, parse_bandwidth, parse_bytes, parse_time_
 
 __all__ = [
     "Spec",
+    "MAX_INSTANCES",
     "ChipSpec",
     "HBMSpec",
     "DMASpec",
@@ -90,9 +91,9 @@ def _fail(path: str, reason: str) -> PydanticCustomError:
 
 
 class Spec(BaseModel):
-    """Base of every spec: frozen, unknown keys rejected."""
+    """Base of every spec: frozen, unknown keys rejected, numbers finite (no ``.inf`` or ``.nan``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def param_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -527,6 +528,15 @@ class ZRingSpec(_WithProvenance):
     latency_ns: Nanoseconds = param("Latency of one Z hop.")
 
 
+MAX_INSTANCES = 1024
+"""The most instances a cluster may have (docs/assumptions.md A112)."""
+
+
+def _digits(value: int) -> str:
+    text = str(value) if value < 10**40 else None
+    return f"{value:,}" if text is not None else f"a {len(str(value)):,}-digit number of"
+
+
 class ClusterSpec(_WithProvenance):
     """N identical instances joined by EFA, optionally by UltraServer Z rings too."""
 
@@ -538,6 +548,10 @@ class ClusterSpec(_WithProvenance):
 
     @model_validator(mode="after")
     def _cluster(self) -> ClusterSpec:
+        if self.count > MAX_INSTANCES:
+            raise _fail("count", f"{_digits(self.count)} instances is more than {MAX_INSTANCES:,}, the most "
+                                 "neuronsim simulates (A112: each instance's hardware is built up front, about 10 ms "
+                                 "and 0.3 MB of memory each)")
         if self.count > 1 and self.instance.efa is None and self.z_ring is None:
             raise _fail("instance.efa", f"{self.instance.name} has no EFA devices and no Z rings join the "
                         f"{self.count} instances")

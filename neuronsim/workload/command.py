@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from neuronsim.errors import ConfigError
 from neuronsim.units import UnitError, format_ns, parse_time_ns
 
-__all__ = ["run_command", "Progress"]
+__all__ = ["run_command", "Progress", "check_output"]
+
+
+def check_output(path: str | Path, source: str, field: str, *, directory: bool = False) -> Path:
+    """``path``, checked before anything runs to be a file (or, with ``directory``, a folder) that can
+    be written: not a folder (a file), not a file (a folder), in a folder that exists or can be made.
+
+    Raises:
+        ConfigError: naming ``source`` and ``field`` (``neuronsim run``, ``--trace``) and the reason.
+    """
+    target = Path(path)
+    if directory and target.exists() and not target.is_dir():
+        raise ConfigError(source, f"{str(target)!r} is a file, not a folder", field=field)
+    if not directory and target.is_dir():
+        raise ConfigError(source, f"{str(target)!r} is a folder, not a file", field=field)
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise ConfigError(source, f"cannot write {str(target)!r}: permission denied", field=field)
+        return target
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(source, f"cannot write {str(target)!r}: {str(folder)!r} is a file, not a folder",
+                          field=field)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(source, f"cannot write {str(target)!r}: permission denied in {str(folder)!r}", field=field)
+    return target
+
+
+def _written(what: Callable[[], Any], source: str, field: str) -> Any:
+    """``what()``, an ``OSError`` (a full disk, a folder removed meanwhile) becoming a ``ConfigError``."""
+    try:
+        return what()
+    except OSError as exc:
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        raise ConfigError(source, f"cannot write{where}: {exc.strerror or exc}", field=field) from None
 
 
 class Progress:
@@ -57,13 +96,19 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("neuronsim run", "must be > 0", field="--until")
     if args.seed is not None and args.seed < 0:
         raise ConfigError("neuronsim run", f"must be >= 0, not {args.seed}", field="--seed")
+    if args.trace:
+        check_output(args.trace, "neuronsim run", "--trace")
+    if args.out:
+        check_output(args.out, "neuronsim run", "--out", directory=True)
     source = args.workload
     if ":" in source and source.rpartition(":")[0].endswith(".py"):
+        path = source.rpartition(":")[0]
         if args.overrides:
-            raise ConfigError(source, "--set applies to workload files, not Python workloads")
-        workload: Any = load_python_workload(source)
+            raise ConfigError(path, "--set applies to workload files, not Python workloads", field="--set")
         if args.instance is None:
-            raise ConfigError(source, "a Python workload needs --instance", field="--instance")
+            raise ConfigError(path, "a Python workload needs --instance", field="--instance")
+        # the file runs (its top-level code) when it is imported; nothing else runs unless FUNCTION is there
+        workload: Any = load_python_workload(source)
     else:
         workload = load_workload(source, args.overrides)
     show = None if args.no_progress or not sys.stderr.isatty() else Progress()
@@ -76,10 +121,10 @@ def run_command(args: argparse.Namespace) -> int:
     figures = summary(run)
     sys.stdout.write(render(figures))
     if args.trace:
-        write_timeline(run, args.trace)
+        _written(lambda: write_timeline(run, args.trace), "neuronsim run", "--trace")
         sys.stdout.write(f"trace:           {args.trace}\n")
     if args.out:
-        for path in write_outputs(run, figures, args.out):
+        for path in _written(lambda: write_outputs(run, figures, args.out), "neuronsim run", "--out"):
             sys.stdout.write(f"wrote:           {path}\n")
     failed = sum(t["iterations_failed"] for t in figures["threads"])
     return 1 if failed or figures["errors"] else 0

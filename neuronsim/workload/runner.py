@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuronsim.errors import ConfigError
+from neuronsim.errors import ConfigError, ConfigIssue
 from neuronsim.idlist import parse_id_list
 from neuronsim.nrt import (
     NRT_STATUS,
@@ -509,7 +509,16 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     lnc = lnc if lnc is not None else (spec.lnc if spec else None)
     until_ns = until_ns if until_ns is not None else (spec.until if spec else None)
     faults = list(spec.faults) if spec and spec.faults else None
-    sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults)
+    try:
+        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults)
+    except ConfigError as exc:
+        if instance is None and exc.source == name:  # the workload's instance does not load: name the file
+            raise ConfigError(source, [ConfigIssue("instance", issue.render(name).removeprefix(f"{name}: "))
+                                       for issue in exc.issues]) from None
+        if faults and exc.source == "faults":  # a fault of the workload's plan names what does not exist
+            raise ConfigError(source, [ConfigIssue(("faults" if i.field.startswith("[") else "") + i.field, i.reason)
+                                       for i in exc.issues]) from None
+        raise
     for system in sim.systems:
         for channel in system.channels():
             channel.log = []
@@ -599,6 +608,16 @@ def _check_placement(spec: WorkloadSpec, sim: Simulator, source: str) -> None:
         if thread.cpus is not None and any(c >= vcpus for c in parse_id_list(thread.cpus)):
             raise ConfigError(source, f"CPU list {thread.cpus!r} is outside the host's {vcpus} vCPUs",
                               field=f"threads[{i}].cpus")
+        queues = sim.topology.spec.runtime.queues
+        for k, step in enumerate(thread.program):
+            if step.kind not in ("write", "read", "collective") or thread.style != "nrta":
+                continue
+            kind = "collectives" if step.kind == "collective" else "tensor_op"
+            count = getattr(queues, kind)
+            if step.queue >= count:
+                raise ConfigError(source, f"queue {step.queue} does not exist: the runtime has {count} "
+                                  f"{kind.replace('_', ' ')} queue{'s' if count != 1 else ''} per logical core "
+                                  f"(0-{count - 1})", field=f"threads[{i}].program[{k}].queue")
 
 
 def collective_groups(spec: WorkloadSpec, offsets: dict[int, int]) -> dict[tuple[int, int], list[int]]:
@@ -722,11 +741,19 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
 
 
 def load_python_workload(ref: str) -> Callable[[Simulator], Any]:
-    """``path/to/file.py:function`` -> the function (a Python workload for :func:`run_workload`)."""
+    """``path/to/file.py:function`` -> the function (a Python workload for :func:`run_workload`).
+
+    The file is imported, so its top-level code runs (as ``python file.py`` would run it): run only
+    files you trust. Then ``function`` must be a function of it; nothing else of it runs here.
+
+    Raises:
+        ConfigError: naming the file: not ``FILE.py:FUNCTION``, not found, its import raised (the
+            exception's type and message), or no function of that name.
+    """
     import importlib.util
 
     path, sep, func = ref.rpartition(":")
-    if not sep or not path.endswith(".py"):
+    if not sep or not path.endswith(".py") or not func.isidentifier():
         raise ConfigError(ref, "a Python workload is FILE.py:FUNCTION")
     if not Path(path).is_file():
         raise ConfigError(path, "file not found")
@@ -736,9 +763,14 @@ def load_python_workload(ref: str) -> Callable[[Simulator], Any]:
         module_spec.loader.exec_module(module)  # type: ignore[union-attr]
     except Exception as exc:  # noqa: BLE001 - a user file's error, reported against it
         raise ConfigError(path, f"cannot import: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, func, None)
+    if not hasattr(module, func):
+        known = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                       and getattr(v, "__module__", None) == module.__name__)
+        raise ConfigError(path, f"has no function {func!r}" + (f" (it has: {', '.join(known)})" if known else ""),
+                          field=func)
+    fn = getattr(module, func)
     if not callable(fn):
-        raise ConfigError(path, f"has no function {func!r}", field=func)
+        kind = type(fn).__name__
+        raise ConfigError(path, f"{func!r} is not a function ({'an' if kind[0] in 'aeiou' else 'a'} {kind})",
+                          field=func)
     return fn
-
-

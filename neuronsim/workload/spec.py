@@ -19,8 +19,9 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
 from neuronsim.idlist import parse_id_list
+from neuronsim.runtime.faults import FaultSpec
 from neuronsim.runtime.neff import DTYPES
-from neuronsim.topology.spec import Bytes, CpuList, Nanoseconds, Spec, _fail
+from neuronsim.topology.spec import MAX_INSTANCES, Bytes, CpuList, Nanoseconds, Spec, _fail
 from neuronsim.units import UnitError, parse_bytes
 from neuronsim.yaml_loader import load_mapping, load_yaml_text, validate
 
@@ -28,6 +29,16 @@ __all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "ArchitectureS
            "STEP_KINDS", "set_path"]
 
 STEP_KINDS = ("write", "read", "execute", "collective", "compute", "sleep")
+HOST_STEPS = ("compute", "sleep")
+MAX_ITERATIONS = 10**8
+"""The most iterations a thread may run, given or implied by ``rate x duration`` (docs/assumptions.md
+A113: about 8 hours of wall time at the 3,500 write-execute-read iterations per second measured)."""
+MAX_COMPUTE_NS = 1000 * 10**9
+"""The longest ``compute`` step: 1,000 s, a million 1 ms CPU slices (A113; about 10 s of wall time)."""
+MIN_RATE = 1e-9
+"""The lowest arrival rate, per second: one per 31.7 years (A113)."""
+MAX_RATE = 1e9
+"""The highest arrival rate, per second: one per nanosecond, the clock's resolution (A113)."""
 DEVICE_STEPS = ("write", "read", "execute", "collective")
 COLLECTIVE_OPS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
 
@@ -208,6 +219,9 @@ class StepSpec(Spec):
         if len(kinds) != 1:
             raise _fail("", f"a step has exactly one of {', '.join(STEP_KINDS)}; found "
                             f"{', '.join(kinds) if kinds else 'none'}")
+        if self.compute is not None and self.compute > MAX_COMPUTE_NS:
+            raise _fail("compute", f"{self.compute:,} ns is more than {MAX_COMPUTE_NS // 10**9:,} s, the longest "
+                                   "host compute step (it runs as 1 ms CPU slices: split it, or use sleep)")
         return self
 
     @cached_property
@@ -229,6 +243,9 @@ class ArrivalSpec(Spec):
     def _rate(self) -> ArrivalSpec:
         if (self.kind == "closed") != (self.rate is None):
             raise _fail("rate", "fixed and poisson arrivals need a rate (per second); closed has none")
+        if self.rate is not None and not MIN_RATE <= self.rate <= MAX_RATE:
+            raise _fail("rate", f"{self.rate:g} per second is outside {MIN_RATE:g} .. {MAX_RATE:g} (at most one "
+                                "arrival per nanosecond, the clock's resolution; at least one per 31.7 years)")
         return self
 
 
@@ -236,13 +253,13 @@ class ThreadSpec(Spec):
     """A host thread: where it runs, which logical cores it drives, and its program."""
 
     name: str | None = Field(None, min_length=1)
-    instance: int = Field(0, ge=0, description="Which instance of a cluster the thread runs on.")
+    instance: int = Field(0, ge=0, le=MAX_INSTANCES - 1, description="Which instance of a cluster the thread runs on.")
     cpus: CpuList | None = None
     cores: CpuList = "0"
     dispatch: Literal["all", "round_robin"] = "all"
     style: Literal["nrta", "sync", "implicit_async"] = "nrta"
     in_flight: int = Field(2, ge=1, le=63)
-    iterations: int | None = Field(None, ge=1)
+    iterations: int | None = Field(None, ge=1, le=MAX_ITERATIONS)
     duration: Nanoseconds | None = None
     arrivals: Annotated[ArrivalSpec, BeforeValidator(_arrivals)] = ArrivalSpec()
     program: tuple[StepSpec, ...] = Field(min_length=1)
@@ -283,7 +300,7 @@ class WorkloadSpec(Spec):
     until: Nanoseconds | None = None
     env: dict[str, str] = Field(default_factory=dict)
     collectives: CollectivesConfig = CollectivesConfig()
-    faults: tuple[dict[str, Any], ...] = ()
+    faults: tuple[FaultSpec, ...] = ()
     models: dict[str, AnyModelSpec] = Field(min_length=1)
     threads: tuple[ThreadSpec, ...] = Field(min_length=1)
 
@@ -324,6 +341,17 @@ class WorkloadSpec(Spec):
                 raise _fail(f"{where}.iterations", "give iterations or duration, not both")
             if thread.iterations is None and thread.duration is None and self.until is None:
                 raise _fail(f"{where}.iterations", "give iterations or duration (or a workload-wide until)")
+            rate = thread.arrivals.rate
+            if thread.iterations is None and thread.duration is not None and rate is not None and \
+                    rate * thread.duration / 1e9 > MAX_ITERATIONS:
+                raise _fail(f"{where}.arrivals.rate", f"{rate:g} per second for {thread.duration:,} ns is "
+                            f"{rate * thread.duration / 1e9:.3g} iterations, more than {MAX_ITERATIONS:,} (every "
+                            "arrival before the end of the duration runs)")
+            if thread.iterations is None and thread.arrivals.kind == "closed" and all(
+                    step.kind in HOST_STEPS and not getattr(step, step.kind) for step in thread.program):
+                raise _fail(f"{where}.program", "every step takes no time (compute or sleep of 0), so a closed loop "
+                            "bounded by time (duration or until) would never move the clock: give a step a "
+                            "time, or the thread iterations")
             ids = thread.step_ids()
             if len(set(ids)) != len(ids):
                 raise _fail(f"{where}.program", f"step ids must be unique: {ids}")
