@@ -179,16 +179,20 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one list, read top to bottom
                              _topology(("pcie_bandwidth_bytes_per_ns: 16 GB/s", f"pcie_bandwidth_bytes_per_ns: {value}")),
                              "host.pcie_bandwidth_bytes_per_ns"))
     for value in ("1.0e-300", "1.0e-320"):
-        # a model that takes forever: the runtime's execution timeout (30 s simulated) fails it
         out.append(_run(f"numbers/efficiency {value}", _workload(roofline, ("flops: 1.0e+9", f"flops: 1.0e+9, "
                                                                             f"efficiency: {value}")),
-                        "runs", None))
+                        "error", "models.m.cost.efficiency"))
         out.append(_run(f"numbers/rate {value}", _workload(("iterations: 3", "iterations: 3\n    arrivals: "
                                                              f"{{kind: poisson, rate: {value}}}")), "error",
                         "threads[0].arrivals.rate"))
         out.append(_run(f"numbers/fault probability {value}", _workload(append=f"faults:\n  - {{target: core, core: 0,"
                                                                           f" status: NRT_TIMEOUT, probability: {value}}}\n"),
                         "runs", None))
+    # the least efficiency: 10 s per execution, simulated
+    out.append(_run("numbers/efficiency 1e-6", _workload(roofline, ("flops: 1.0e+9", "flops: 1.0e+9, efficiency: 1.0e-6")),
+                    "runs", None))
+    out.append(_run("numbers/flops 1e300 at efficiency 1e-6", _workload(
+        roofline, ("flops: 1.0e+9", "flops: 1.0e+300, efficiency: 1.0e-6")), "runs", None))
     out.append(_run("numbers/probability .nan", _workload(append="faults:\n  - {target: core, core: 0, "
                                                                  "status: NRT_TIMEOUT, probability: .nan}\n"),
                     "error", "faults[0].probability"))
@@ -242,7 +246,8 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one list, read top to bottom
     out.append(Case("outputs/sweep --out is a directory", ["sweep", "{d}/s.yaml", "--out", "{d}"],
                     "error", "neuronsim sweep", "--out", {**files, "s.yaml": SWEEP.encode()}))
     out.append(Case("outputs/nccom-test JSON under a regular file",
-                    ["nccom-test", "allr", "-b", "1kb", "-n", "1", "-w", "0", "--report-to-json-file", "{d}/plain/r.json"],
+                    ["nccom-test", "allr", "-r", "2", "-b", "1kb", "-n", "1", "-w", "0", "--report-to-json-file",
+                     "{d}/plain/r.json"],
                     "error", "nccom-test", "--report-to-json-file", files))
     # -- 8. inputs that pass validation and would never end -----------------------------------------------
     out.append(_run("endless/compute 0 with until", _workload(("iterations: 3", "duration: 1 ms"), (

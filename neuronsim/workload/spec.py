@@ -76,8 +76,8 @@ class CostSpec(Spec):
     flops: float | None = Field(None, ge=0)
     hbm_bytes: Bytes | None = None
     precision: Literal["bf16", "fp32", "fp8", "int8"] = "bf16"
-    efficiency: float = Field(1.0, gt=0, le=1)
-    memory_efficiency: float = Field(1.0, gt=0, le=1)
+    efficiency: float = Field(1.0, ge=1e-6, le=1, description="Fraction of peak compute, 1e-6 to 1 (A113).")
+    memory_efficiency: float = Field(1.0, ge=1e-6, le=1, description="Fraction of peak HBM bandwidth, 1e-6 to 1.")
     fixed: Nanoseconds = 0
     layers: int = Field(0, ge=0)
     layer: Nanoseconds = 0
@@ -125,8 +125,8 @@ class ArchitectureSpec(Spec):
     seq: int = Field(128, ge=1, description="Sequence length (prefill, encoder).")
     phase: Literal["prefill", "decode"] | None = Field(None, description="Default: decode for a transformer.")
     kv_len: int | None = Field(None, ge=1, description="Tokens in the KV cache a decode step attends to.")
-    compute_efficiency: float | None = Field(None, gt=0, le=1)
-    memory_efficiency: float | None = Field(None, gt=0, le=1)
+    compute_efficiency: float | None = Field(None, ge=1e-6, le=1)
+    memory_efficiency: float | None = Field(None, ge=1e-6, le=1)
     launch: Nanoseconds | None = None
     layer_cost: Nanoseconds | None = None
 
