@@ -316,3 +316,13 @@ def test_from_c_a_user_error_is_nrt_failure_with_the_traceback_on_stderr(tmp_pat
         in err
     assert "user_kernels.py\", line 2, in <module>" in err
     assert err.rstrip().endswith("RuntimeError: a bug in the user kernel module")
+
+
+@pytest.mark.parametrize(("visible", "reason"), [
+    ("0-5", "NEURON_RT_VISIBLE_CORES='0-5': core 5 out of range 0..1"),
+    ("0,2", "NEURON_RT_VISIBLE_CORES='0,2': the resulting range must be contiguous"),
+])
+def test_a_refused_environment_names_the_variable_and_why(caplog, visible, reason):
+    sim = neuronsim.Simulator("trn1.32xlarge" if visible == "0,2" else "trn1.2xlarge")
+    assert sim.runtime(env={"NEURON_RT_VISIBLE_CORES": visible}).nrt_init(1, "", "") == nrt.NRT_INVALID
+    assert messages(caplog) == [f"nrt_init: {reason} -> NRT_INVALID"]

@@ -279,9 +279,10 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                 ids = parse_id_list(visible)
             except IdListError as exc:
                 _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: {exc}")
-            if not is_contiguous(ids) or max(ids) >= total:
-                _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: the cores must be a contiguous range within "
-                        f"0..{total - 1}")
+            if not is_contiguous(ids):
+                _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: the resulting range must be contiguous")
+            if max(ids) >= total:
+                _refuse(f"NEURON_RT_VISIBLE_CORES={visible!r}: core {max(ids)} out of range 0..{total - 1}")
             return sorted(ids)
         num_text = self.env.get("NEURON_RT_NUM_CORES")
         if num_text is not None:
