@@ -1,10 +1,12 @@
-"""Wall time of a 200-point sweep with 1 and 2 local workers, and the speed-up.
+"""Wall time of a 200-point sweep with 1 and 2 local workers, the speed-up, and a resumed run (every row reused).
 
     python benchmarks/bench_sweep.py [--points 200] [--iterations 200]
 
 The points are the base of examples/sweeps/ (one serving thread, 8 logical cores of trn2.48xlarge) at
 8 in-flight limits x 25 host steps, each run for ``--iterations`` iterations. One worker runs the points
-in this process; two run them in a pool of two processes. The results of both are checked equal.
+in this process; two run them in a pool of two processes. The results of both are checked equal. The
+resumed run finds every point's row in the results: its time is the resume keys (a SHA-256 of each
+resolved point) and reading the file.
 """
 
 from __future__ import annotations
@@ -50,10 +52,15 @@ def main() -> None:
             rows[workers] = result.rows
             assert result.failed == 0 and result.ran == 8 * steps
         assert rows[1] == rows[2], "the points must not depend on where they ran"
+        start = time.perf_counter()
+        resumed = run_sweep(spec, data, source, work / "r1.csv")
+        times["resume"] = time.perf_counter() - start
+        assert (resumed.ran, resumed.skipped) == (0, 8 * steps)
     print(f"sweep of {8 * steps} points ({args.iterations} iterations each) on {os.cpu_count()} CPUs")
     print(f"1 worker (in process):   {times[1]:7.2f} s  ({times[1] / (8 * steps) * 1e3:.1f} ms per point)")
     print(f"2 workers (processes):   {times[2]:7.2f} s  ({times[2] / (8 * steps) * 1e3:.1f} ms per point)")
     print(f"speed-up:                {times[1] / times[2]:7.2f}x")
+    print(f"resumed (all reused):    {times['resume']:7.2f} s  ({times['resume'] / (8 * steps) * 1e3:.2f} ms per point)")
 
 
 if __name__ == "__main__":

@@ -67,13 +67,14 @@ def points(spec: SweepSpec) -> list[Point]:
 
 
 def _topology(instance: Any, cache: dict[str, Any]) -> Any:
-    """The validated content of ``instance`` (a preset, ``Nx preset`` or a topology file), as JSON data."""
+    """The SHA-256 of the validated content of ``instance`` (a preset, ``Nx preset`` or a topology file)
+    as canonical JSON: computed once per instance, not per point."""
     from neuronsim.topology import load_spec
 
     if not isinstance(instance, str):
         return None
     if instance not in cache:
-        cache[instance] = load_spec(instance).model_dump(mode="json")
+        cache[instance] = point_key(load_spec(instance).model_dump(mode="json"))
     return cache[instance]
 
 
@@ -81,9 +82,9 @@ def resolve(spec: SweepSpec, base: dict[str, Any], source: str, point: Point,
             topologies: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything that determines ``point``'s row, as JSON data: ``neuronsim`` (the version),
     ``workload`` (the base with the point's values set), ``parameters`` (the values), ``repetition``,
-    ``seed``, ``instance`` (the sweep's, else the workload's) and ``topology`` (that instance's
-    validated content, so an edited topology file or preset counts), ``until`` (the sweep's) and
-    ``metrics``."""
+    ``seed``, ``instance`` (the sweep's, else the workload's) and ``topology`` (the SHA-256 of that
+    instance's validated content as canonical JSON, so an edited topology file or preset counts),
+    ``until`` (the sweep's) and ``metrics``."""
     import neuronsim
 
     data = with_values(base, dict(point.values), source)
@@ -95,7 +96,7 @@ def resolve(spec: SweepSpec, base: dict[str, Any], source: str, point: Point,
 
 
 def point_key(resolved: dict[str, Any]) -> str:
-    """The SHA-256 (hex) of ``resolved`` as canonical JSON (keys sorted, no spaces)."""
+    """The SHA-256 (hex) of ``resolved`` as canonical JSON (keys sorted, no spaces, UTF-8)."""
     text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
