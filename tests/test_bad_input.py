@@ -391,3 +391,14 @@ def test_arguments_are_checked_before_the_file_runs(tmp_path, capsys):
 def test_the_help_says_the_file_runs(capsys):
     assert main(["run", "--help"]) == 0
     assert "the file's top-level code runs: run only files you trust" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_run_for_a_duration_shows_its_progress():
+    from neuronsim.workload.runner import run_workload
+
+    spec = _spec(iterations=None, duration="50 ms")
+    calls = []
+    run_workload(spec, progress=lambda done, total, unit: calls.append((done, total, unit)))
+    assert calls and {(total, unit) for _, total, unit in calls} == {(50_000_000, "ns")}
+    done = [d for d, _, _ in calls]
+    assert done == sorted(done) and 0 < done[0] and done[-1] == 50_000_000

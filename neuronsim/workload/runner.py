@@ -497,7 +497,7 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         source: the file name errors are reported against.
         progress: called as ``progress(done, total, unit)`` as the run goes on: simulated time (``"ns"``)
             on a run with an end time, else completed iterations (``"iterations"``) when all threads
-            have a count.
+            have a count, else simulated time up to the longest thread ``duration``.
     """
     from neuronsim.simulator import Simulator
 
@@ -561,7 +561,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
              run: WorkloadRun) -> int:
     """Run to the end (or for ``until_ns``); returns how many SimPy events were processed. Progress is
     reported over simulated time when the run has an end time, else over iterations when their number
-    is known."""
+    is known, else over simulated time up to the longest thread ``duration`` (the bar stays full while
+    the iterations that arrived before it finish)."""
     env = sim.env
     queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
     end = float("inf") if until_ns is None else sim.now_ns + until_ns
@@ -569,6 +570,9 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     spec = run.spec
     total = sum(t.iterations for t in spec.threads) if spec is not None and all(
         t.iterations is not None for t in spec.threads) else None
+    # threads that run for a duration (and no end time): progress over the longest duration
+    horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
+        if spec is not None and until_ns is None and not total else 0
     events = 0
     while queue and queue[0][0] <= end:
         if chunk:
@@ -588,6 +592,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
             progress(min(until_ns, int(env.now) - (int(end) - until_ns)), until_ns, "ns")
         elif total:
             progress(run.completed, total, "iterations")
+        elif horizon:
+            progress(min(horizon, int(env.now) - run.start_ns), horizon, "ns")
     if until_ns is not None and end > env._now:  # noqa: SLF001
         env._now = end  # noqa: SLF001 - nothing is due before the end
     return events
