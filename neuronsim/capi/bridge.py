@@ -64,6 +64,18 @@ def neff_from_bytes(data: bytes) -> Any:
 EVENT_TYPES = ("nc_exec_running",)  # the sys-trace events neuronsim records: each execution's start and stop
 
 
+def _eventfd_count(fd: int) -> int | None:
+    """The real eventfd's counter (``eventfd-count`` in /proc/self/fdinfo, hexadecimal); None if unknown."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("eventfd-count:"):
+                    return int(line.split(":", 1)[1].strip(), 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _eventfd_identity(fd: int) -> tuple[str | None, str | None]:
     """``(what fd is, its eventfd id)`` from /proc: ``"anon_inode:[eventfd]"`` for an eventfd (its
     ``eventfd-id`` tells a reused number's new eventfd from the old one), a path for anything else,
@@ -157,8 +169,11 @@ class _Watcher(threading.Thread):
             sim = self.library.sim
             if sim is None:
                 continue
-            waiting = [fd for fd, e in list(sim.eventfds.items())
-                       if isinstance(e, _OsEventFd) and not e.closed and e.counter == 0 and e.registrations]
+            with self.library.lock:
+                owned = [e for e in list(sim.eventfds.values()) if isinstance(e, _OsEventFd) and not e.closed]
+                for efd in owned:
+                    efd.sync()
+            waiting = [e.fd for e in owned if e.counter == 0 and e.registrations]
             if not waiting:
                 continue
             blocked = _blocked_waits(me) & set(waiting)
@@ -296,6 +311,12 @@ class _Cell(Ref):
 
 class _OsEventFd(EventFd):
     """A real eventfd of the C program, registered with the simulator: a signal also writes to it."""
+
+    def sync(self) -> None:
+        """Catch up with reads the library did not see (libc's ``read`` under RTLD_LOCAL, Python's
+        ``os.read``): a real counter of 0 means the host consumed what was signalled."""
+        if self.counter and not self.closed and _eventfd_count(self.fd) == 0:
+            self._consume()
 
     def signal(self, value: int = 1, on_read: Callable[[], None] | None = None) -> None:
         super().signal(value, on_read)
@@ -849,6 +870,8 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
                     log.error("NRT: fd %d is not an eventfd (it is %s): refused", fd, kind)
                 return
             if known is not None and not known.closed and getattr(known, "identity", identity) == identity:
+                if isinstance(known, _OsEventFd):
+                    known.sync()  # the kernel reuses eventfd ids: a closed and remade eventfd may look the same
                 return
             if known is not None:
                 known.close()  # its number was closed and reused: what was registered on it is gone
