@@ -332,3 +332,25 @@ def test_the_real_matmul_neff_takes_its_io_constants_and_a_scratchpad_page():
     assert neff.io_device_bytes == 128 * 32768 * 2 + 32768 * 65536 * 2 + 128 * 65536 * 2
     pool = sim.system.devices[0].hbm[0].pool
     assert pool.usage["shared scratchpad"] == 512 * MiB and pool.usage["model constants"] == 64 * KiB
+
+
+def test_a_tensor_two_queues_use_is_released_after_both_complete():
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True)
+    rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"})
+    assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+    neff = neuronsim.Neff(inputs={"x": ((1024,), "float32")}, outputs={"y": ((1024,), "float32")},
+                          duration_ns=50_000, kernel=lambda x: {"y": x + 1})
+    model, ins, outs = model_with_io(rt, neff)
+    x = nrt.Ref()
+    rt.nrt_get_tensor_from_tensor_set(ins, "x", x)
+    pool, alloc = x.value.alloc.pool, x.value.alloc
+    _, exec_ret, _ = schedule_execute(rt, model, ins, outs)  # compute queue
+    write_ret, seq = nrt.Ref(), nrt.Ref()
+    assert rt.nrta_tensor_write(x.value, bytes(4096), 0, 4096, 0, 0, write_ret, seq) == nrt.NRT_SUCCESS
+    used = pool.used_bytes
+    assert rt.nrt_tensor_free(x) == nrt.NRT_SUCCESS
+    sim.run_for_ns(20_000)  # the write is done, the execution is not
+    assert write_ret.value == nrt.NRT_SUCCESS and exec_ret.value is None
+    assert not alloc.released and pool.used_bytes == used
+    sim.run_until_idle()
+    assert exec_ret.value == nrt.NRT_SUCCESS and alloc.released and pool.used_bytes == used - 4 * KiB

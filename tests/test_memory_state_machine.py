@@ -5,7 +5,9 @@ A model of the device memory kept by the test (live ranges per stack, first fit 
 scratchpad pages of 512 MiB aligned to 4 MiB) predicts every outcome: each call succeeds exactly when
 the model finds room and returns ``NRT_RESOURCE`` exactly when it does not, at the address the model
 predicts. Invariants: allocated + loaded never exceeds a stack, live ranges never overlap, the pool's
-ranges are the model's, and every byte comes back at unload, free and close.
+ranges are the model's, and every byte comes back at unload, free and close. A second test frees
+tensors while requests that use them are queued, on two runtimes, and closes at any moment: every
+accepted request completes once with a status and every byte comes back.
 """
 
 from __future__ import annotations
@@ -194,3 +196,70 @@ class DeviceMemory(RuleBasedStateMachine):
 
 
 TestDeviceMemory = DeviceMemory.TestCase
+
+
+# -- frees while requests are in flight ---------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402 - the second test of this module
+
+ops = st.lists(st.one_of(
+    st.tuples(st.just("write"), st.integers(0, 3)),
+    st.tuples(st.just("execute"), st.integers(0, 3)),
+    st.tuples(st.just("free"), st.integers(0, 3)),
+    st.tuples(st.just("run"), st.integers(0, 40_000)),
+    st.tuples(st.just("close"), st.integers(0, 1)),
+), max_size=30)
+
+
+@given(ops)
+def test_frees_in_flight_complete_every_request_once_and_return_every_byte(program):
+    """Writes and executions on two runtimes' tensors, frees at any moment (a freed input of a queued
+    execution included), closes: every accepted request completes exactly once with a status, nothing
+    raises, and once the simulation is idle every byte is back."""
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True)
+    pools = [sim.system.devices[0].hbm[s].pool for s in (0, 1)]
+    reserved = [p.used_bytes for p in pools]
+    neff = neuronsim.Neff(inputs={"x": ((1024,), "float32")}, outputs={"y": ((1024,), "float32")},
+                          duration_ns=20_000, kernel=lambda x: {"y": x + 1})
+    runtimes, tensors, models, accepted = [], [], [], []
+    for vnc in (0, 1):
+        rt = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": str(vnc)})
+        assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+        m = nrt.Ref()
+        assert rt.nrt_load(neff, 0, -1, m) == nrt.NRT_SUCCESS
+        runtimes.append(rt)
+        models.append(m.value)
+        for _ in range(2):
+            cell = nrt.Ref()
+            assert rt.nrt_tensor_allocate(DEV, 0, 4096, "t", cell) == nrt.NRT_SUCCESS
+            tensors.append((rt, cell.value))
+    for op, k in program:
+        rt, t = tensors[k] if op in ("write", "execute", "free") else (None, None)
+        if op == "write":
+            ret, seq = nrt.Ref(), nrt.Ref()
+            if rt.nrta_tensor_write(t, bytes(4096), 0, 4096, 0, 0, ret, seq) == nrt.NRT_SUCCESS:
+                accepted.append(ret)
+        elif op == "execute":
+            vnc = k // 2
+            ins, outs = nrt.Ref(), nrt.Ref()
+            if rt.nrt_allocate_tensor_set(ins) != nrt.NRT_SUCCESS:
+                continue  # closed
+            rt.nrt_allocate_tensor_set(outs)
+            rt.nrt_add_tensor_to_tensor_set(ins.value, "x", tensors[2 * vnc][1])
+            rt.nrt_add_tensor_to_tensor_set(outs.value, "y", tensors[2 * vnc + 1][1])
+            ret, seq = nrt.Ref(), nrt.Ref()
+            if rt.nrta_execute_schedule(models[vnc], ins.value, outs.value, 0, ret, seq) == nrt.NRT_SUCCESS:
+                accepted.append(ret)
+        elif op == "free":
+            if rt.nrt_tensor_free(nrt.Ref(t)) == nrt.NRT_SUCCESS:
+                event("free: deferred" if not t.alloc.released else "free: at once")
+        elif op == "run":
+            sim.run_for_ns(k)
+        else:
+            runtimes[k].nrt_close()
+    sim.run_until_idle()
+    assert neuronsim.check_invariants(sim) == []
+    assert all(ret.value == nrt.NRT_SUCCESS for ret in accepted)
+    for rt in runtimes:
+        rt.nrt_close()
+    assert [p.used_bytes for p in pools] == reserved  # every byte back

@@ -710,9 +710,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                       "request(s) not yet complete; its memory is released when they complete", t.name or "UNNAMED",
                       len(users))
         left = [len(users)]
-        for xu, last in users:
 
-            def listener(unit: ExecutionUnit, request: Any, last: int = last) -> None:
+        def watch(xu: ExecutionUnit, last: int) -> None:
+            def listener(unit: ExecutionUnit, request: Any) -> None:
                 if request.seq_num < last:
                     return
                 unit.listeners.remove(listener)
@@ -721,6 +721,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                     alloc.release()
 
             xu.listeners.append(listener)
+
+        for xu, last in users:
+            watch(xu, last)
 
     # -- device memory ----------------------------------------------------------------------------
 
