@@ -18,7 +18,7 @@ import simpy
 from neuronsim.collectives.service import CollectiveService
 from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
-from neuronsim.hw.channel import Channel
+from neuronsim.hw.channel import Channel, FlowNetwork
 from neuronsim.hw.host import HostCPUs
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import CoreHW, Link, build_cores, build_system
@@ -89,8 +89,15 @@ class Simulator:
         self.seed_sequence = np.random.SeedSequence(seed)
         self.env = simpy.Environment()
         self.systems = [build_system(self.topology, i) for i in range(self.topology.num_instances)]
+        self.network = FlowNetwork(self.env)  # every transfer's flow, on every instance (docs/assumptions.md A9)
+        for system in self.systems:
+            system.network = self.network
+            for channel in system.channels():
+                channel.network = self.network
         self.system = self.systems[0]
         self.z_links = self._z_links()
+        for link in self.z_links.values():
+            link.channel.network = self.network
         if isinstance(cpu_quantum_ns, bool) or not isinstance(cpu_quantum_ns, int) or cpu_quantum_ns < 1:
             raise ConfigError("Simulator", f"cpu_quantum_ns must be an int >= 1, not {cpu_quantum_ns!r}",
                               field="cpu_quantum_ns")

@@ -10,7 +10,6 @@ from neuronsim import nrt
 from neuronsim.collectives.engine import Fabric
 from neuronsim.collectives.nccom import run_nccom
 from neuronsim.errors import ConfigError
-from neuronsim.hw.channel import reserve
 
 
 def test_every_instance_is_simulated_with_its_own_hardware():
@@ -59,7 +58,9 @@ def test_a_degraded_efa_device_slows_what_crosses_it_exactly():
     assert hops[0].channel.bandwidth_bytes_per_ns == bw
     path = [(h.channel, 1_000_000) for h in hops]
     # the receiving side is now the bottleneck: 1 MB at 3.125 B/ns, after the 15 us of EFA latency
-    assert reserve(100, path, latency_ns=sum(h.latency_ns for h in hops)) == (100, 100 + 320_000 + 15_000)
+    flow = sim.network.start(100, path, 0, sum(h.latency_ns for h in hops))
+    sim.run_until_idle()
+    assert flow.done and flow.end_ns == 100 + 320_000 + 15_000
 
 
 @pytest.mark.parametrize(("instance", "ranks", "nodes"), [("trn1.32xlarge", 8, 2), ("trn2-ultraserver", 16, 4)])

@@ -6,12 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import neuronsim
 from neuronsim import nrt
-from neuronsim.hw.channel import Channel, reserve
+from neuronsim.hw.channel import Channel, FlowNetwork
 from tests.helpers import model_with_io, open_runtime, schedule_execute, tensor
 
 SCHEDULE = 2000  # runtime.call_costs.schedule_ns (A5)
@@ -31,59 +29,42 @@ def test_preset_parameters_are_the_ones_the_closed_forms_use():
     assert spec.chip.hbm.stack_bandwidth_bytes_per_ns == HBM_BW
 
 
-def test_channel_single_transfer_and_back_to_back():
+def _ends(*transfers):
+    """End of each ``(start, path, setup, latency)`` transfer, run together on an offline flow network."""
+    net = FlowNetwork(None)
+    flows = [net.start(t, path, setup, latency) for t, path, setup, latency in transfers]
+    net.run()
+    return [f.end_ns for f in flows]
+
+
+def test_channel_single_transfer_and_k_at_once():
     link = Channel("link", 100.0)
-    assert reserve(0, [(link, 1000)], latency_ns=50) == (0, 60)
-    # k transfers asked at once finish one serialisation apart, each after the latency
-    ends = [reserve(0, [(link, 1000)], latency_ns=50)[1] for _ in range(3)]
-    assert ends == [70, 80, 90]
+    # alone: ceil(1000 / 100) of bytes, then the latency
+    assert _ends((0, [(link, 1000)], 0, 50)) == [60]
+    # k = 3 equal transfers started together on one channel share it equally (100/3 B/ns each): all three
+    # deliver together after k x the single serialisation, ceil(3 * 1000 / 100) = 30, then the latency
+    assert _ends(*[(0, [(link, 1000)], 0, 50)] * 3) == [80, 80, 80]
     assert link.busy_ns == 40 and link.bytes_moved == 4000
 
 
-def test_path_is_bounded_by_its_slowest_channel_and_releases_fast_ones_early():
+def test_path_is_bounded_by_its_slowest_channel_and_a_fast_channel_is_shared():
     slow, fast = Channel("slow", 10.0), Channel("fast", 1000.0)
-    assert reserve(0, [(slow, 10_000), (fast, 10_000)], setup_ns=5) == (5, 1005)
-    assert fast.free_at_ns == 15 and slow.free_at_ns == 1005
-    # a transfer using only the fast channel is not held up by the slow one
-    assert reserve(20, [(fast, 10_000)]) == (20, 30)
+    # alone: setup, then 10_000 B at the slow channel's 10 B/ns
+    assert _ends((0, [(slow, 10_000), (fast, 10_000)], 5, 0)) == [1005]
+    # a transfer on the fast channel alone, started while the first streams at 10 B/ns: max-min gives it
+    # the rest of the fast channel, 1000 - 10 = 990 B/ns, not half: ceil(10_000 / 990) = 11 ns
+    assert _ends((0, [(slow, 10_000), (fast, 10_000)], 5, 0), (20, [(fast, 10_000)], 0, 0)) == [1005, 31]
 
 
-def test_a_busy_fast_channel_is_shared_not_held():
-    """Two transfers crossing the same fast channel both stream at their own bottleneck's pace."""
-    a, b, shared = Channel("a", 10.0), Channel("b", 10.0), Channel("shared", 1000.0)
-    assert reserve(0, [(a, 10_000), (shared, 10_000)]) == (0, 1000)
-    # shared is busy until 10 ns; b's transfer needs 10 ns of it within its 1000 ns: it starts at once
-    assert reserve(0, [(b, 10_000), (shared, 10_000)]) == (0, 1000)
-    assert shared.free_at_ns == 20 and shared.busy_ns == 20
-    # but a transfer bottlenecked on the busy channel itself waits for it
-    c = Channel("c", 1000.0)
-    assert reserve(0, [(c, 10_000), (shared, 10_000)]) == (20, 30)
-
-
-_BANDWIDTHS = st.sampled_from([0.5, 1.0, 3.7, 32.0, 100.0, 1000.0])
-_REQUESTS = st.lists(st.tuples(st.integers(0, 500), st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6)),
-                                                          min_size=1, max_size=4, unique_by=lambda p: p[0]),
-                               st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=20)
-
-
-@given(bandwidths=st.lists(_BANDWIDTHS, min_size=4, max_size=4), requests=_REQUESTS)
-def test_reserve_follows_the_documented_rule(bandwidths, requests):
-    """The module's rule, written out literally: data starts at max(now + setup, max(free_at + ser - T)),
-    each backlog grows by its own ser from max(free_at, now + setup), the end is data start + T + latency."""
-    channels = [Channel(str(i), bw) for i, bw in enumerate(bandwidths)]
-    model = [0, 0, 0, 0]
-    now = 0
-    for gap, hops, setup, latency in requests:
-        now += gap
-        sers = {i: (math.ceil(size / bandwidths[i] * (1 - neuronsim.units.TRANSFER_SLACK)) or 1) if size else 0
-                for i, size in hops}
-        longest = max(sers.values())
-        start = max([now + setup] + [model[i] + ser - longest for i, ser in sers.items()])
-        for i, ser in sers.items():
-            model[i] = max(model[i], now + setup) + ser
-        assert reserve(now, [(channels[i], size) for i, size in hops], setup, latency) == (
-            start, start + longest + latency)
-        assert [c.free_at_ns for c in channels] == model
+def test_two_flows_with_different_bottlenecks_get_max_min_rates():
+    """a and b (10 B/ns) bottleneck their own flows; the flow through c (1000 B/ns) is bottlenecked on the
+    shared channel (1000 B/ns) where the other two take 10 each: it gets 980, not an equal third."""
+    a, b, shared, c = Channel("a", 10.0), Channel("b", 10.0), Channel("shared", 1000.0), Channel("c", 1000.0)
+    ends = _ends((0, [(a, 10_000), (shared, 10_000)], 0, 0), (0, [(b, 10_000), (shared, 10_000)], 0, 0),
+                 (0, [(c, 10_000), (shared, 10_000)], 0, 0))
+    # 10_000 B at 10 B/ns each; ceil(10_000 / 980) = 11 for the third
+    assert ends == [1000, 1000, 11]
+    assert shared.bytes_moved == 30_000
 
 
 def test_neuronlink_delivers_after_latency_plus_serialisation():
@@ -91,10 +72,9 @@ def test_neuronlink_delivers_after_latency_plus_serialisation():
     link = sim.system.links[(0, 1)]
     assert link.latency_ns == 500
     size = 96 * 2**30 // 10**6  # bytes moved in 1000 ns at 96 GiB/s (rounded down)
-    start, end = reserve(0, [(link.channel, size)], latency_ns=link.latency_ns)
-    assert (start, end) == (0, 1000 + 500)
-    # busy for the serialisation only: the next transfer starts at 1000, not 1500
-    assert reserve(0, [(link.channel, size)], latency_ns=link.latency_ns) == (1000, 2500)
+    assert _ends((0, [(link.channel, size)], 0, link.latency_ns)) == [1000 + 500]
+    # the link is busy for the serialisation only; two at once share it: both deliver after 2 x 1000 ns
+    assert _ends(*[(0, [(link.channel, size)], 0, link.latency_ns)] * 2) == [2500, 2500]
     assert (0, 12) in sim.system.links and (12, 0) in sim.system.links and (0, 5) not in sim.system.links
 
 
@@ -167,8 +147,13 @@ def test_two_writes_on_two_queues_share_the_pcie_link():
     sim.run_until_idle()
     ser = (1 << 20) // 16
     first_data = t0 + SCHEDULE + SETUP
-    assert rt.request(s1.value).end_ns == first_data + ser + PCIE_LAT
-    # the second waits for the link (FIFO reservation), then streams
+    # The second write's bytes start SCHEDULE ns after the first's (its call came one call later); from then
+    # on they share PCIe equally (8 B/ns each, the host DMA engines are 17 B/ns). PCIe is never idle, so
+    # the last byte of the two leaves 2 x ser after the first started (work conservation); the first write
+    # ends while the second still has the SCHEDULE ns it started late alone at the full 16 B/ns:
+    #   first:  16 * SCHEDULE B alone, the rest at 8 B/ns: SCHEDULE + (2**20 - 16 * SCHEDULE) / 8 = 2 ser - SCHEDULE
+    #   second: ends at 2 ser (every byte of both moved at 16 B/ns in total)
+    assert rt.request(s1.value).end_ns == first_data + 2 * ser - SCHEDULE + PCIE_LAT
     assert rt.request(s2.value).end_ns == first_data + 2 * ser + PCIE_LAT
 
 
@@ -185,21 +170,25 @@ def test_a_write_and_an_execute_contend_for_hbm():
     wseq = nrt.Ref()
     rt.nrta_tensor_write(x, host, 0, 1 << 20, 0, 0, nrt.Ref(), wseq)
     sim.run_until_idle()
-    hbm_free = t0 + SCHEDULE + 100_000
-    assert rt.request(eseq.value).end_ns == hbm_free
-    # the write streams at PCIe speed; the stack, busy with the execution until hbm_free, does the write's
-    # share (1 MiB at 410 B/ns) after that: the write ends one HBM serialisation after hbm_free
-    assert rt.request(wseq.value).end_ns == hbm_free + math.ceil((1 << 20) / HBM_BW) + PCIE_LAT
-    # the same write to core 1 (its own HBM stack on trn1) does not wait
+    # The write's bytes cross PCIe (16 B/ns, its bottleneck) and the execution's stack (410 B/ns). Max-min:
+    # the write gets its 16 B/ns there, the execution the remaining 394 B/ns while the write streams. So the
+    # write ends exactly as it would alone, and the stack moved the execution's bytes plus the write's
+    # without a gap: the execution ends ceil((hbm_bytes + 2**20) / 410) after it started, later than alone
+    # (100_000 ns) by the write's bytes at the stack's bandwidth.
+    assert rt.request(wseq.value).end_ns == t0 + 2 * SCHEDULE + SETUP + (1 << 20) // 16 + PCIE_LAT
+    assert rt.request(eseq.value).end_ns == t0 + SCHEDULE + math.ceil((hbm_bytes + (1 << 20)) / HBM_BW)
+    assert math.ceil((hbm_bytes + (1 << 20)) / HBM_BW) == 100_000 + 2558
+    # the same write to core 1 (its own HBM stack on trn1) shares nothing with it
     sim2, rt2 = open_runtime()
     model2, ins2, outs2 = model_with_io(rt2, neff)
     y = tensor(rt2, 1 << 20, vnc=1, name="other-stack")
     t1 = sim2.now_ns
-    schedule_execute(rt2, model2, ins2, outs2)
+    _, _, eseq2 = schedule_execute(rt2, model2, ins2, outs2)
     wseq2 = nrt.Ref()
     rt2.nrta_tensor_write(y, host, 0, 1 << 20, 1, 0, nrt.Ref(), wseq2)
     sim2.run_until_idle()
     assert rt2.request(wseq2.value).end_ns == t1 + 2 * SCHEDULE + SETUP + (1 << 20) // 16 + PCIE_LAT
+    assert rt2.request(eseq2.value).end_ns == t1 + SCHEDULE + 100_000
 
 
 def test_roofline_compute_bound():

@@ -128,6 +128,9 @@ def test_the_example_sweep_depth_against_host_step(tmp_path):
     # with room in the queues, a short host step leaves the 8 cores the bottleneck: 8 / 500 us
     assert 0.97 * 16_000 < by[(8, "10 us")]["throughput_per_s"] <= 16_000
     assert by[(8, "10 us")]["bottleneck.kind"] == "execution-unit queue"
-    # a long one makes the thread the bottleneck: one request per host step and three 2 us calls
+    # a long one makes the thread the bottleneck: at most one request per host step and three 2 us calls.
+    # The four logical cores of a device share its PCIe link fairly (A9), so writes the thread issued in a
+    # burst all end together at the burst's end and the executions behind them start later; now and then
+    # every open iteration waits on the device and the thread idles: within 4 % of the bound, not at it.
     assert by[(8, "400 us")]["bottleneck.kind"] == "host thread"
-    assert by[(8, "400 us")]["throughput_per_s"] == pytest.approx(1e9 / 406_000, rel=0.01)
+    assert 0.96 * 1e9 / 406_000 < by[(8, "400 us")]["throughput_per_s"] <= 1e9 / 406_000

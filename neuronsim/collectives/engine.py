@@ -1,17 +1,19 @@
 """Costing a collective over the fabric: routes, the step-level engine and the analytical fast path.
 
-A transfer from rank ``a`` to rank ``b`` reserves (docs/explanation/hardware-model.md): the sender's
-collective DMA channel, the sender's HBM stack (read), every NeuronLink direction on the route
+A transfer from rank ``a`` to rank ``b`` is a flow (docs/explanation/hardware-model.md) over: the
+sender's collective DMA channel, the sender's HBM stack (read), every NeuronLink direction on the route
 (shortest path over the instance's link graph, ties broken by neighbour order), and the receiver's
 HBM stack (write; and the duplicated write's stack for KangaRing). A step costs ``cc.step_latency_ns``
-of setup plus the route's link latencies.
+of setup, then its bytes at their max-min fair rate, then the route's link latencies.
 
-* **Step level** (``fidelity="step"``): one SimPy event per algorithm step per rank. Rank ``r`` starts
-  step ``k`` when its own step ``k - 1`` sends are done and every step ``k - 1`` transfer into it has
-  arrived; its sends are reserved at that moment, so they contend with whatever else runs.
-* **Analytical** (``fidelity="analytical"``): for each phase, one step's load on every channel gives
-  ``setup + max route latency + max(load / bandwidth)``, times the phase's repeat count. No events,
-  no reservations. ``tests/test_collectives.py`` keeps the two within 5 % of each other.
+* **Step level** (``fidelity="step"``): rank ``r`` starts step ``k`` when its own step ``k - 1`` sends
+  are done and every step ``k - 1`` transfer into it has arrived; its sends start then as flows of the
+  simulation's network, so they share every channel with whatever else runs. One SimPy event per
+  transfer (its flow's end); a step starts inside the end that allows it.
+* **Analytical** (``fidelity="analytical"``): steps costed one at a time alone on the fabric, in closed
+  form where a step's flows are symmetric and start together, else by an offline flow network
+  (:func:`analytical_ns`). No SimPy events. ``tests/test_collectives.py`` keeps the two within 5 % of
+  each other.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import Phase, Transfer
-from neuronsim.hw.channel import Channel, reserve, reserve_serialised, serialise
+from neuronsim.hw.channel import Channel, Flow, FlowNetwork, _deliver_ns
 from neuronsim.hw.system import CoreHW, Link, System
 
 __all__ = ["Fabric", "analytical_ns", "StepRun"]
@@ -120,16 +122,59 @@ def _path(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> tuple[dict[Channe
     return loads, latency
 
 
+def _symmetric_rate(routed: list[tuple[Any, ...]]) -> float:
+    """The rate every flow of a step gets when they all start together, if max-min gives them one rate
+    (equal sizes, and every flow crosses a channel that the common rate fills); 0 if not symmetric."""
+    if not routed:
+        return 0.0
+    size = routed[0][5]
+    if size <= 0 or any(item[5] != size or item[4] != routed[0][4] for item in routed):
+        return 0.0
+    load: dict[Channel, float] = {}
+    for item in routed:
+        for channel, n in item[2]:
+            load[channel] = load.get(channel, 0.0) + n / size
+    rate = min(channel.bw / demand for channel, demand in load.items())
+    for item in routed:
+        if not any(channel.bw / load[channel] <= rate * (1 + 1e-9) for channel, _ in item[2]):
+            return 0.0
+    return rate
+
+
+def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float) -> list[int]:
+    """When each transfer of one step ends, its senders starting at ``ready``, alone on the fabric."""
+    starts = [ready[item[0]] for item in routed]
+    if rate and min(starts) == max(starts):
+        # symmetric and in lockstep: every flow gets ``rate`` from setup to the end (closed form)
+        setup, size = routed[0][4], routed[0][5]
+        deliver = _deliver_ns(float(starts[0] + setup), size / rate)
+        return [deliver + item[3] for item in routed]
+    network = FlowNetwork(None)  # the step level's shares, event by event, offline
+    flows = [network.start(start, item[2], item[4], item[3], size=item[5]) for start, item in
+             sorted(zip(starts, routed, strict=True), key=lambda pair: pair[0])]
+    network.run()
+    order = sorted(range(len(routed)), key=lambda i: starts[i])
+    ends = [0] * len(routed)
+    for i, flow in zip(order, flows, strict=True):
+        ends[i] = flow.end_ns
+    return ends
+
+
 def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_latency_ns: int,
                   proxy_ns: int = 0) -> int:
     """Fast-path duration of ``phases``, alone on the fabric (no other traffic, no SimPy events).
 
-    The same reservation arithmetic as the step-level engine (:func:`neuronsim.hw.channel.reserve`), run
-    on shadow copies of the channels in dependency order: each rank's step starts when its previous
-    step's sends and every transfer into it are done. A repeated phase is iterated step by step until
-    every rank's per-step increment stops changing, then extrapolated (a ring's steady state is
-    periodic), so a 64-rank ring costs a handful of steps, not 126. A send over EFA first needs
-    ``proxy_ns`` of its network proxy thread, uncontended here.
+    Steps are costed one at a time, in dependency order: each rank's step starts when its previous
+    step's sends and every transfer into it are done, and the step's transfers share the channels
+    max-min fairly, as flows of the step level do. A step whose transfers start together and are
+    *symmetric* (equal sizes, every one crossing a channel that their common max-min rate fills: a ring,
+    RDH or mesh step on a uniform fabric) costs ``setup + ceil(size / rate) + its route latency`` in
+    closed form; any other step (ranks out of lockstep, routes of different bottlenecks) is solved event by
+    event by an offline :class:`~neuronsim.hw.channel.FlowNetwork`, as the step level would, except that
+    a step's transfers never overlap the next step's. A repeated phase is iterated until every rank's
+    per-step increment stops changing, then extrapolated (a ring's steady state is periodic), so a 64-rank
+    ring costs a handful of steps, not 126. A send over EFA first needs ``proxy_ns`` of its network
+    proxy thread, uncontended here.
     """
     n = len(cores)
     ready = [0] * n
@@ -138,11 +183,11 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
     def shadow(channel: Channel) -> Channel:
         copy = shadows.get(channel)
         if copy is None:
-            copy = shadows[channel] = Channel(channel.name, channel.bandwidth_bytes_per_ns)
+            copy = shadows[channel] = Channel(channel.name, channel.bw)
         return copy
 
-    # phases repeat transfers: each distinct one is routed and serialised once
-    costed: dict[Transfer, tuple[int, tuple[int, ...], list[tuple[Channel, int, int]], int, int, int]] = {}
+    # phases repeat transfers: each distinct one is routed once
+    costed: dict[Transfer, tuple[Any, ...]] = {}
     for phase in phases:
         routed = []
         for t in phase.transfers:
@@ -150,18 +195,17 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             if cost is None:
                 path, latency = _path(fabric, cores, t)
                 setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
-                hops, longest = serialise([(shadow(ch), size) for ch, size in path.items()])
                 touched = (t.src, t.dst, t.dup) if t.dup >= 0 else (t.src, t.dst)
-                cost = costed[t] = (t.src, touched, hops, longest, latency, setup)
+                cost = costed[t] = (t.src, touched, [(shadow(ch), size) for ch, size in path.items()], latency,
+                                    setup, t.size)
             routed.append(cost)
         routed.sort(key=lambda item: item[0])  # by sender: the order among senders ready at once
+        rate = _symmetric_rate(routed)
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
-            # senders in the order they are ready (stable: ties stay by sender)
-            for src, touched, hops, longest, latency, setup in sorted(routed, key=lambda item: ready[item[0]]):
-                _, end = reserve_serialised(ready[src], hops, longest, setup, latency)
-                for rank in touched:
+            for item, end in zip(routed, _step_ends(routed, ready, rate), strict=True):
+                for rank in item[1]:
                     if end > after[rank]:
                         after[rank] = end
             step = [a - r for r, a in zip(ready, after, strict=True)]
@@ -169,9 +213,6 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
             if step == increments:  # converged: every later step advances every rank by the same amount
                 left = phase.repeat - done_steps - 1
                 ready = [r + left * d for r, d in zip(ready, step, strict=True)]
-                shift = left * max(step, default=0)
-                for copy in shadows.values():
-                    copy.free_at_ns += shift
                 break
             increments = step
     return max(ready, default=0)
@@ -209,8 +250,11 @@ class StepRun:
             self._expected[id(phase)] = expected
         self._arrived: list[list[int]] = []  # per step: latest arrival per rank
         self._count: list[list[int]] = []
-        self._own: list[list[int]] = []  # per step: own sends end (-1 until reserved)
-        self.events = 0
+        self._own: list[list[int]] = []  # per step: own sends' end (-1 while any is in flight, -2 once moved on)
+        self._left: list[list[int]] = []  # per step: own sends still in flight
+        self._own_end: list[list[int]] = []  # per step: the latest end of own sends so far
+        self.network = fabric.systems[0].network
+        self.events = 0  # SimPy events: step starts that wait, and one per transfer (its flow's end)
 
     def start(self, at_ns: int) -> None:
         """Begin every rank's first step at ``at_ns`` (now or later)."""
@@ -223,16 +267,22 @@ class StepRun:
             self._arrived.append([0] * self.n)
             self._count.append([0] * self.n)
             self._own.append([-1] * self.n)
+            self._left.append([0] * self.n)
+            self._own_end.append([0] * self.n)
         for rank in range(self.n):
             self._at(now, rank, 0)
 
     def _at(self, when: int, rank: int, step: int) -> None:
-        self.events += 1
         delay = max(0, when - int(self.env.now))
         if self.proxies is not None and self.proxy_ns and any(
                 crosses_efa(self.fabric, self.cores, t) for t in self._sends[id(self.steps[step])][rank]):
+            self.events += 1
             self.env.process(self._proxied(delay, rank, step))
             return
+        if delay == 0:
+            self._run(rank, step)  # already at a flow's end: no event of its own
+            return
+        self.events += 1
         Timeout(self.env, delay).callbacks.append(lambda _e: self._run(rank, step))
 
     def _proxied(self, delay: int, rank: int, step: int) -> Any:
@@ -244,18 +294,34 @@ class StepRun:
 
     def _run(self, rank: int, step: int) -> None:
         now = int(self.env.now)
-        phase = self.steps[step]
-        own_end = now
-        for t in self._sends[id(phase)][rank]:
+        sends = self._sends[id(self.steps[step])][rank]
+        if not sends:
+            self._own[step][rank] = now
+            self._maybe_next(rank, step)
+            return
+        self._left[step][rank] = len(sends)
+        self._own[step][rank] = -1
+        self.events += len(sends)
+        for t in sends:
             path, latency = _path(self.fabric, self.cores, t)
-            _, end = reserve(now, list(path.items()), setup_ns=self.step_latency_ns, latency_ns=latency)
-            own_end = max(own_end, end)
-            for target in ((t.dst, t.dup) if t.dup >= 0 else (t.dst,)):
-                self._arrived[step][target] = max(self._arrived[step][target], end)
-                self._count[step][target] += 1
-                self._maybe_next(target, step)
-        self._own[step][rank] = own_end
-        self._maybe_next(rank, step)
+            self.network.start(now, list(path.items()), self.step_latency_ns, latency,
+                               lambda flow, t=t, rank=rank, step=step: self._delivered(flow, t, rank, step),
+                               size=t.size)
+
+    def _delivered(self, flow: Flow, t: Transfer, rank: int, step: int) -> None:
+        end = flow.end_ns
+        for target in ((t.dst, t.dup) if t.dup >= 0 else (t.dst,)):
+            if end > self._arrived[step][target]:
+                self._arrived[step][target] = end
+            self._count[step][target] += 1
+            self._maybe_next(target, step)
+        left = self._left[step][rank] - 1
+        self._left[step][rank] = left
+        if end > self._own_end[step][rank]:
+            self._own_end[step][rank] = end
+        if left == 0:
+            self._own[step][rank] = self._own_end[step][rank]
+            self._maybe_next(rank, step)
 
     def _maybe_next(self, rank: int, step: int) -> None:
         own = self._own[step][rank]
@@ -263,7 +329,7 @@ class StepRun:
         if own < 0 or self._count[step][rank] < self._expected[id(phase)][rank]:
             return
         ready = max(own, self._arrived[step][rank])
-        self._own[step][rank] = -2  # scheduled: never again
+        self._own[step][rank] = -2  # moved on: never again
         if step + 1 < len(self.steps):
             self._at(ready, rank, step + 1)
         else:

@@ -7,12 +7,15 @@ Per device: HBM stacks (a capacity pool and a bandwidth channel each, shared by 
 stack); per logical core a DMA channel standing for its engines working one transfer together
 (16 engines per physical core); the host DMA engines (the first half carry host-to-device traffic,
 the second half device-to-host, docs/assumptions.md A8); a PCIe channel per direction to the
-device's NUMA node. Per NeuronLink pair a channel per direction.
+device's NUMA node. Per NeuronLink pair a channel per direction. Transfers share the channels as
+flows of one :class:`~neuronsim.hw.channel.FlowNetwork` per simulation (``System.network``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
 from typing import Any
 
 from neuronsim.hw.channel import Channel
@@ -116,6 +119,7 @@ class System:
     numa_remote_latency_ns: int
     instance: int = 0
     efa: list[EFADevice] = field(default_factory=list)
+    network: Any = None  # the FlowNetwork every transfer of the simulation goes through (set by the Simulator)
 
     def channels(self) -> list[Channel]:
         """Every channel, in a fixed order (devices, then links)."""

@@ -2,18 +2,23 @@
 
 An :class:`ExecutionUnit` is one ``(logical core, XU type, queue)``. It runs one request at a time in
 submit order; different units run concurrently and meet only in the channels their requests
-reserve. Sequence numbers start at 1 and are consecutive per unit; ``completed_num`` is the number of
+share (docs/explanation/hardware-model.md). Sequence numbers start at 1 and are consecutive per unit; ``completed_num`` is the number of
 the last completed request (0 before any). A request counts against ``capacity`` from the submit that
-accepts it until it completes. Each request costs one SimPy event.
+accepts it until it completes. Each request costs one SimPy event: its own end, or, for a transfer or a
+memory-bound execution, the end of its flow (:meth:`ExecutionUnit.end_now`).
 
-A request is any object with ``start(now_ns) -> end_ns`` (reserve hardware, snapshot inputs),
+A request is any object with ``start(now_ns) -> end_ns`` (start its flows, snapshot inputs). It returns
+its end (int ns), or the :class:`~neuronsim.hw.channel.Flow` it ends with (it then calls
+:meth:`ExecutionUnit.end_now` from the flow's end), or ``None`` when its end comes later through
+:meth:`ExecutionUnit.end_at`;
 ``finish(now_ns)`` (land data, write the status) and ``abort(status)`` (write a failure status, move no
 data); the unit sets its ``seq_num``, ``seq_id``, ``submit_ns``, ``start_ns``, ``end_ns``, ``done_ns``.
 
 A request whose ``fatal`` flag is set when it finishes puts the unit into its terminal state: its
 ``fatal_status`` is set, every request still queued behind it completes at once with
 ``NRT_EXEC_UNIT_UNRECOVERABLE`` (docs/assumptions.md A17), and the runtime refuses new ones.
-An optional ``faults`` hook may change a request's end time and outcome when it starts.
+An optional ``faults`` hook may change a request's end time and outcome when it starts (for a flow, from
+its end as projected then; a changed end is then fixed, while the flow still moves its bytes).
 """
 
 from __future__ import annotations
@@ -138,7 +143,15 @@ class ExecutionUnit:
         end = request.start(now)
         if end is None:
             return  # its end depends on others (a collective's rendezvous): it calls end_at later
-        if self.faults is not None:
+        if end.__class__ is not int:  # a flow: the request ends when the flow does (it calls end_now)
+            if self.faults is None:
+                return
+            fixed = self.faults.on_start(self, request, now, end.end_ns)  # its end as projected now
+            if fixed == end.end_ns:
+                return
+            end.on_done = None  # a fault fixed its end (a hang, a slowdown); the bytes still flow
+            end = fixed
+        elif self.faults is not None:
             end = self.faults.on_start(self, request, now, end)
         request.end_ns = end
         # a Timeout without its constructor: an already-succeeded event scheduled at ``end``
@@ -156,10 +169,18 @@ class ExecutionUnit:
         request.end_ns = max(end_ns, now)
         Timeout(self.env, request.end_ns - now).callbacks.append(self._finish)
 
-    def _finish(self, _event: simpy.Event) -> None:
+    def end_now(self, request: Any) -> None:
+        """End the running ``request`` now, from its flow's end (no event of its own; the faults saw its
+        projected end when it started)."""
+        request.end_ns = self.env._now  # noqa: SLF001
+        self._finish(None)
+
+    def _finish(self, _event: Any) -> None:
+        """The running request ends now (an event's callback, or a flow's ``on_done``: ``_event`` unused)."""
         queue = self._queue
         request = queue.popleft()
         now = self.env._now  # noqa: SLF001 - hot path
+        request.end_ns = now  # its end is now, whatever moved it (a flow's end, a fault)
         self.busy_ns += now - request.start_ns
         request.finish(now)  # the status is written here, before the completion is visible
         num = request.seq_num  # _completed, inlined on the hot path (worth ~8 % of bench_engine's ratio); keep in step

@@ -6,8 +6,12 @@
   are taken when the DMA starts; the host buffer is filled when it completes.
 * ``CopyRequest`` (tensor -> tensor on one core): the core's DMA engines and the HBM stack(s),
   which see the bytes twice (read and write) when source and destination share a stack.
-* ``ExecuteRequest``: the model's cost model on the core (a roofline reserves the HBM stack); the
-  inputs are read when it starts and the outputs written when it ends.
+* ``ExecuteRequest``: the model's cost model on the core (a roofline's HBM bytes are a flow on the core's
+  stack, paced by its compute); the inputs are read when it starts and the outputs written when it ends.
+
+Transfers are flows of the simulation's :class:`~neuronsim.hw.channel.FlowNetwork`: they share every
+channel of their path max-min fairly with whatever else crosses it (docs/assumptions.md A9), so a
+request's end is known only when its flow ends (``ExecutionUnit.end_now``).
 
 Each request writes its status into its ``ret`` cell in ``finish``, before the execution unit marks
 it complete.
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simpy.events import Timeout
 
-from neuronsim.hw.channel import Channel, reserve
+from neuronsim.hw.channel import Channel, Flow
 from neuronsim.nrt import NRT_STATUS, Ref, nrt_op_type_t
 from neuronsim.runtime.neff import FixedCost, Roofline
 
@@ -96,7 +100,7 @@ class _Transfer(_Request):
         self.snapshot: Any = None
         self.numa_remote = numa_remote
 
-    def _pcie(self, pcie: Channel, now_ns: int) -> int:
+    def _pcie(self, pcie: Channel, now_ns: int) -> Flow:
         system = self.system
         latency = system.pcie_latency_ns
         size = self.size
@@ -106,15 +110,15 @@ class _Transfer(_Request):
             pcie_bytes = math.ceil(size / system.numa_remote_bandwidth_factor)
             latency += system.numa_remote_latency_ns
         path = ((self.engine, size), (pcie, pcie_bytes), (self.tensor.alloc.channel, size))
-        _, end = reserve(now_ns, path, system.dma_setup_ns, latency)
-        return end
+        # the flow's end is the request's: it calls the unit's _finish directly (one event per transfer)
+        return system.network.start(now_ns, path, system.dma_setup_ns, latency, self.unit._finish, size=size)
 
 
 class WriteRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_write"
 
-    def start(self, now_ns: int) -> int:
+    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
         if self.host is not None and self.tensor.alloc.storage is not None:
             self.snapshot = self.host[:self.size].tobytes()
         return self._pcie(self.tensor.core.device.pcie_h2d, now_ns)
@@ -135,7 +139,7 @@ class ReadRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_read"
 
-    def start(self, now_ns: int) -> int:
+    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
         storage = self.tensor.alloc.storage
         if storage is not None and self.host is not None:
             self.snapshot = storage.read_bytes(self.tensor.offset + self.offset, self.size)
@@ -164,7 +168,7 @@ class CopyRequest(_Request):
         self.src, self.src_offset, self.dst, self.dst_offset, self.size = src, src_offset, dst, dst_offset, size
         self.snapshot: Any = None
 
-    def start(self, now_ns: int) -> int:
+    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
         storage = self.src.alloc.storage
         if storage is not None:
             self.snapshot = storage.read_bytes(self.src.offset + self.src_offset, self.size)
@@ -177,8 +181,8 @@ class CopyRequest(_Request):
             path.append((src_hbm, 2 * self.size))
         else:
             path += [(src_hbm, self.size), (dst_hbm, self.size)]
-        _, end = reserve(now_ns, path, setup_ns=self.system.dma_setup_ns)
-        return end
+        return self.system.network.start(now_ns, path, self.system.dma_setup_ns, 0, self.unit._finish,
+                                         size=self.size)
 
     def finish(self, now_ns: int) -> None:
         storage = self.dst.alloc.storage
@@ -209,7 +213,7 @@ class _EmbeddedArrival:
 
 
 class ExecuteRequest(_Request):
-    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel", "service")
+    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel", "service", "flow")
     kind = "execute"
 
     def __init__(self, model: Model, inputs: dict[str, Tensor], outputs: dict[str, Tensor], ret: Ref | None,
@@ -227,22 +231,49 @@ class ExecuteRequest(_Request):
         self.snapshot: dict[str, np.ndarray] | None = None
         self.run_kernel = run_kernel
         self.service: Any = None  # the collective service, for a NEFF loaded with nrt_load_collectives
+        self.flow: Any = None  # a roofline's HBM traffic, while it runs
 
-    def start(self, now_ns: int) -> int | None:  # type: ignore[override]
+    def start(self, now_ns: int) -> int | Flow | None:  # type: ignore[override]
         end = self._compute(now_ns)
+        flow = self.flow
+        if flow is not None:
+            end = flow.end_ns  # as projected now; it moves if other traffic shares the stack
         timeout = self.unit.timeout_ns
         if timeout and end - now_ns > timeout:
             # NEURON_RT_EXEC_TIMEOUT: "(FATAL-RT-UNDEFINED-STATE) execution timeout": NRT_TIMEOUT, unit dead
             self.status = NRT_STATUS.NRT_TIMEOUT
             self.fatal = True
             self.snapshot = None
+            if flow is not None:
+                flow.on_done = None  # its bytes still load the stack, as the hung kernel's would
+                self.flow = None
             return now_ns + timeout
         model = self.model
+        if flow is not None:  # it ends with its HBM traffic (_memory_done), then runs its collectives if any
+            return None if model.neff.collectives and model.cc_count and self.service is not None else flow
         if not (model.neff.collectives and model.cc_count and self.service is not None):
             return end
         # the NEFF's collectives follow its compute: each meets the same execution on the other ranks
         Timeout(self.unit.env, end - now_ns).callbacks.append(lambda _e: self._collective(0))
         return None
+
+    def _memory_done(self, flow: Any) -> None:
+        """The roofline's HBM bytes are delivered and its compute time is over (``flow.end_ns`` is now)."""
+        self.flow = None
+        now = flow.end_ns
+        timeout = self.unit.timeout_ns
+        if timeout and now - self.start_ns > timeout:
+            # contention stretched it past the timeout after it started: seen at its end (docs/assumptions.md A52)
+            self.status = NRT_STATUS.NRT_TIMEOUT
+            self.fatal = True
+            self.snapshot = None
+            self.unit.end_now(self)
+            return
+        model = self.model
+        if model.neff.collectives and model.cc_count and self.service is not None:
+            self._collective(0)
+        else:
+            self.unit.end_now(self)
 
     def _tensor(self, name: str) -> Tensor:
         return self.inputs[name] if name in self.inputs else self.outputs[name]
@@ -297,7 +328,7 @@ class ExecuteRequest(_Request):
 
         Timeout(self.unit.env, max(0, end_ns - int(self.unit.env.now))).callbacks.append(resume)
 
-    def _compute(self, now_ns: int) -> int:
+    def _compute(self, now_ns: int) -> int | None:
         neff = self.model.neff
         if self.run_kernel and neff.kernel is not None:
             self.snapshot = {}
@@ -308,19 +339,25 @@ class ExecuteRequest(_Request):
         cost = neff.cost
         if isinstance(cost, FixedCost):
             return now_ns + cost.duration_ns
-        return self._roofline(cost, now_ns) + cost.overhead_ns
+        return self._roofline(cost, now_ns)
 
-    def _roofline(self, cost: Roofline, now_ns: int) -> int:
+    def _roofline(self, cost: Roofline, now_ns: int) -> int | None:
         core = self.model.core
         peak = core.peak_flops_per_ns(cost.precision)
         compute_ns = math.ceil(cost.flops / (peak * cost.efficiency)) if cost.flops else 0
         hbm_bytes = cost.hbm_bytes if cost.hbm_bytes is not None else self.model.neff.io_bytes
+        overhead = cost.overhead_ns
         if not hbm_bytes:
-            return now_ns + compute_ns
-        bandwidth_share = core.hbm.channel
+            return now_ns + compute_ns + overhead
+        stack = core.hbm.channel
         size = hbm_bytes if cost.memory_efficiency == 1.0 else math.ceil(hbm_bytes / cost.memory_efficiency)
-        _, memory_end = reserve(now_ns, [(bandwidth_share, size)])
-        return max(now_ns + compute_ns, memory_end)
+        # a flow on the core's stack, paced by the compute (it needs no more than size / compute_ns), that
+        # cannot end before the compute does: max(compute time, its bytes at the rate it gets) (A51); the
+        # fixed costs follow it (its "latency")
+        self.flow = stack.network.start(now_ns, ((stack, size),), 0, overhead, self._memory_done,
+                                        not_before=now_ns + compute_ns + overhead,
+                                        cap=size / compute_ns if compute_ns else math.inf)
+        return None
 
     def stacks(self) -> set[tuple[int, int]]:
         core = self.model.core

@@ -21,7 +21,6 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from neuronsim.errors import NeuronSimError
-from neuronsim.hw.channel import reserve
 from neuronsim.hw.memory import MemoryPool, SparseBytes
 from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.idlist import IdListError, is_contiguous, parse_id_list
@@ -838,11 +837,12 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         off, n = self._range(t, offset, size)
         byte = _int(value, "value") & 0xFF
         if t.on_device:
-            _, end = reserve(self.sim.env.now, [(t.core.dma, n), (t.alloc.channel, n)],
-                             setup_ns=self.system.dma_setup_ns)
             if self._in_thread:
                 raise NeuronSimError("nrt_tensor_memset blocks: call it in direct mode, not from a thread")
-            self.sim.advance_to(end)
+            flow = self.sim.network.start(int(self.sim.env.now), [(t.core.dma, n), (t.alloc.channel, n)],
+                                          self.system.dma_setup_ns)
+            while not flow.done:  # its end moves only if other traffic shares its channels meanwhile
+                self.sim.advance_to(flow.end_ns)
         if t.alloc.storage is not None:
             t.alloc.storage.fill(t.offset + off, n, byte)
         return S.NRT_SUCCESS

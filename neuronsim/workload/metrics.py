@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronsim.hw.channel import channel_busy_ns
 from neuronsim.units import format_bytes, format_ns
 
 __all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats", "unit_label"]
@@ -156,7 +157,8 @@ def summary(run: Any) -> dict[str, Any]:
         if key is None:
             continue
         moved = sum(n for b, e, n in channel.log if lo <= b < hi)
-        channels[key].append({"name": channel.name, "utilisation": busy_in_window(channel.log, lo, hi) / window,
+        # a channel's log holds constant-rate intervals: its utilisation is bytes over bandwidth (A50)
+        channels[key].append({"name": channel.name, "utilisation": channel_busy_ns(channel, lo, hi) / window,
                               "bytes": moved})
     out.update({key: _busiest_first(items) for key, items in channels.items()})
     cpus = []

@@ -28,7 +28,8 @@ def _intervals(run: Any) -> dict[str, list[tuple[int, int]]]:
     for system in run.sim.systems:
         for channel in system.channels():
             if channel.log:
-                out[channel.name] = [(b, e) for b, e, _ in channel.log]
+                # constant-rate intervals, shortened to the time at full bandwidth they amount to (A50)
+                out[channel.name] = [(b, b + round(n / channel.bandwidth_bytes_per_ns)) for b, _, n in channel.log]
     return out
 
 
