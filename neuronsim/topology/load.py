@@ -9,6 +9,8 @@ loader, :mod:`neuronsim.yaml_loader` (duplicate keys, nesting and encoding rules
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -56,46 +58,99 @@ def _part_path(field: str, name: str, source: str) -> Path:
     return path
 
 
-def _resolve_parts(data: dict[str, Any], source: str) -> None:
+class _Reads:
+    """What a load looked at: each name it resolved to a file, and each file's content digest. A cached
+    spec is reused only while all of them are unchanged (see :func:`load_spec`)."""
+
+    __slots__ = ("resolutions", "files")
+
+    def __init__(self) -> None:
+        self.resolutions: list[tuple[str, Path | None, Path]] = []
+        self.files: list[tuple[Path, bytes]] = []
+
+    def read(self, path: Path) -> None:
+        self.files.append((path, _digest(path)))
+
+    def unchanged(self) -> bool:
+        try:
+            return (all(_resolve(ref, base)[0] == path for ref, base, path in self.resolutions)
+                    and all(_digest(path) == digest for path, digest in self.files))
+        except (ConfigError, OSError):
+            return False
+
+
+def _digest(path: Path) -> bytes:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+
+
+def _resolve_parts(data: dict[str, Any], source: str, reads: _Reads) -> None:
     for field in _NAMED_PARTS:
         value = data.get(field)
         if isinstance(value, str):
             path = _part_path(field, value, source)
+            reads.read(path)
             data[field] = load_mapping(path, str(path))
 
 
-def _instance_data(ref: str, base: Path | None) -> tuple[dict[str, Any], str]:
+def _resolve(ref: str, base: Path | None) -> tuple[Path, str]:
     candidate = Path(ref) if base is None else base / ref
     if ref.endswith((".yaml", ".yml")) or candidate.is_file():
-        path = candidate
-        source = str(path)
-        if not path.is_file():
-            raise ConfigError(source, "file not found")
-    else:
-        path = preset_path(ref)
-        source = ref
+        if not candidate.is_file():
+            raise ConfigError(str(candidate), "file not found")
+        return candidate, str(candidate)
+    return preset_path(ref), ref
+
+
+def _instance_data(ref: str, base: Path | None, reads: _Reads) -> tuple[dict[str, Any], str]:
+    path, source = _resolve(ref, base)
+    reads.resolutions.append((ref, base, path))
+    reads.read(path)
     data = load_mapping(path, source)
-    _resolve_parts(data, source)
+    _resolve_parts(data, source, reads)
     return data, source
 
 
+# validated specs by (name or path as given, working directory): frozen pydantic models, safe to share
+# between simulators; an entry is used only while every file it was read from is byte-identical (A120)
+_SPEC_CACHE: dict[tuple[str, str], tuple[_Reads, InstanceSpec | ClusterSpec]] = {}
+_SPEC_CACHE_MAX = 64
+
+
 def load_spec(name_or_path: str | Path) -> InstanceSpec | ClusterSpec:
-    """Load and validate a preset name, a YAML file, or ``"<N>x <preset>"``, returning the spec."""
+    """Load and validate a preset name, a YAML file, or ``"<N>x <preset>"``, returning the spec.
+
+    Validated specs are cached per name (or path) and working directory, and reused only while every
+    file the spec was read from (the instance file, a cluster's instance file, named chip and runtime
+    parts) has the same content: an edited user file is read again (docs/assumptions.md A120).
+    Raises ``ConfigError`` naming the file, the field and the reason."""
     text = str(name_or_path)
+    key = (text, os.getcwd())
+    hit = _SPEC_CACHE.get(key)
+    if hit is not None and hit[0].unchanged():
+        return hit[1]
+    reads = _Reads()
+    spec = _load_spec(text, reads)
+    if len(_SPEC_CACHE) >= _SPEC_CACHE_MAX:
+        _SPEC_CACHE.pop(next(iter(_SPEC_CACHE)))
+    _SPEC_CACHE[key] = (reads, spec)
+    return spec
+
+
+def _load_spec(text: str, reads: _Reads) -> InstanceSpec | ClusterSpec:
     match = _CLUSTER_SHORTHAND.match(text)
     if match:
         digits, inner = match.group(1), match.group(2)
         count = int(digits) if len(digits) <= 40 else 10**40  # more than any cluster: refused below
-        instance = load_spec(inner)
+        instance = _load_spec(inner, reads)
         if isinstance(instance, ClusterSpec):
             raise ConfigError(text, f"{inner!r} is already a cluster")
         return cluster_of(instance, count, source=text)
-    data, source = _instance_data(text, None)
+    data, source = _instance_data(text, None, reads)
     if "instance" in data or "count" in data:
         ref = data.get("instance")
         base = None if source == text and not Path(text).is_file() else Path(source).parent
         if isinstance(ref, str):
-            inner_data, inner_source = _instance_data(ref, base)
+            inner_data, inner_source = _instance_data(ref, base, reads)
             try:
                 data["instance"] = InstanceSpec.model_validate(inner_data)
             except ValidationError as exc:

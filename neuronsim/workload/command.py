@@ -81,6 +81,7 @@ class Progress:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from neuronsim.gctune import long_run_gc
     from neuronsim.trace.timeline import write_timeline
     from neuronsim.workload.metrics import render, summary, write_outputs
     from neuronsim.workload.runner import load_python_workload, run_workload
@@ -113,8 +114,9 @@ def run_command(args: argparse.Namespace) -> int:
         workload = load_workload(source, args.overrides)
     show = None if args.no_progress or not sys.stderr.isatty() else Progress()
     try:
-        run = run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
-                           source=source, progress=show)
+        with long_run_gc():  # fewer collector passes over the long-lived graph (A121), restored after
+            run = run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
+                               source=source, progress=show)
     finally:
         if show is not None:
             show.close()

@@ -1,0 +1,91 @@
+"""Fixed costs: the validated-spec cache (A120) and the long-run collector settings (A121)."""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+
+import pytest
+
+import neuronsim
+from neuronsim.errors import ConfigError
+from neuronsim.gctune import LONG_RUN_THRESHOLD, long_run_gc
+from neuronsim.topology import load_spec, preset_path
+
+
+def test_a_preset_spec_is_shared_between_loads() -> None:
+    first = load_spec("trn2.48xlarge")
+    assert load_spec("trn2.48xlarge") is first
+    assert neuronsim.Simulator("trn2.48xlarge").topology.spec is first
+    assert load_spec("2x trn1.32xlarge") is load_spec("2x trn1.32xlarge")
+
+
+def test_an_edited_user_file_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = preset_path("trn1.2xlarge").read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    stat = path.stat()
+    first = load_spec(path)
+    assert load_spec(path) is first
+    edited = text.replace("name: trn1.2xlarge", "name: mine-edited", 1)
+    assert edited != text
+    path.write_text(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: the content decides
+    second = load_spec(path)
+    assert second is not first and second.name == "mine-edited"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="mine.yaml"):
+        load_spec(path)
+    with pytest.raises(ConfigError, match="mine.yaml"):  # an error is never cached
+        load_spec(path)
+    path.unlink()
+    with pytest.raises(ConfigError, match="file not found"):
+        load_spec(path)
+
+
+def test_a_relative_path_is_resolved_in_the_working_directory(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    text = preset_path("trn1.2xlarge").read_text()
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.yaml").write_text(text.replace("name: trn1.2xlarge", f"name: from-{name}", 1))
+    monkeypatch.chdir(tmp_path / "a")
+    assert load_spec("x.yaml").name == "from-a"
+    monkeypatch.chdir(tmp_path / "b")
+    assert load_spec("x.yaml").name == "from-b"
+
+
+def test_long_run_gc_sets_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    with long_run_gc():
+        assert gc.get_threshold() == LONG_RUN_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), long_run_gc():
+        raise RuntimeError("boom")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with long_run_gc(enabled=False):
+        assert gc.get_threshold() == before
+
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "workloads" / "llm-decode.yaml"
+
+
+def run_bytes(tmp_path: Path, tag: str, **switches: bool) -> tuple[str, bytes]:
+    """The decode example's rendered summary and trace file bytes, with the fast paths switched."""
+    from neuronsim.trace.timeline import write_timeline
+    from neuronsim.workload.metrics import render, summary
+    from neuronsim.workload.runner import run_workload
+    from neuronsim.workload.spec import load_workload
+
+    spec = load_workload(EXAMPLE, ["threads.0.iterations=3"])
+    with long_run_gc(enabled=switches.get("gc", True)):
+        run = run_workload(spec)
+    trace = tmp_path / f"{tag}.json"
+    write_timeline(run, trace)
+    return render(summary(run)), trace.read_bytes()
+
+
+def test_collector_settings_change_no_result(tmp_path: Path) -> None:
+    assert run_bytes(tmp_path, "plain", gc=False) == run_bytes(tmp_path, "tuned", gc=True)
