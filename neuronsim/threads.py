@@ -50,10 +50,11 @@ class HostThread:
         self.cpu_ns = 0
         self.process: simpy.Process | None = None
         self.last_request: Any = None  # the request of the thread's last blocking call
+        self.private: simpy.Event | None = None  # the last event only this thread's process waited on (A122)
 
     def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
         """The thread's own work: ``duration_ns`` of CPU time."""
-        yield from self.sim.hosts[self.rt.instance].run(self.affinity, duration_ns)
+        yield from self.sim.hosts[self.rt.instance].run(self.affinity, duration_ns, self)
         self.cpu_ns += duration_ns
 
     def call(self, method: Callable[..., Any], *args: Any) -> Generator[simpy.Event, Any, Any]:
@@ -109,6 +110,7 @@ class HostThread:
         if num > unit.completed_num:
             event = self.sim.env.event()
             unit.seq_waiters.setdefault(num, []).append(lambda: event.succeed())
+            self.private = event
             yield event
         self.rt._observe(unit, num)  # noqa: SLF001
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,20 +73,75 @@ def test_long_run_gc_sets_and_restores_the_collector() -> None:
 EXAMPLE = Path(__file__).parents[1] / "examples" / "workloads" / "llm-decode.yaml"
 
 
-def run_bytes(tmp_path: Path, tag: str, **switches: bool) -> tuple[str, bytes]:
+def run_bytes(tmp_path: Path, tag: str, **switches: bool) -> tuple[str, bytes, int]:
     """The decode example's rendered summary and trace file bytes, with the fast paths switched."""
+    from neuronsim.hw.host import HostCPUs
     from neuronsim.trace.timeline import write_timeline
     from neuronsim.workload.metrics import render, summary
     from neuronsim.workload.runner import run_workload
     from neuronsim.workload.spec import load_workload
 
     spec = load_workload(EXAMPLE, ["threads.0.iterations=3"])
-    with long_run_gc(enabled=switches.get("gc", True)):
-        run = run_workload(spec)
+    saved = HostCPUs.fast_path
+    HostCPUs.fast_path = switches.get("host", True)
+    try:
+        with long_run_gc(enabled=switches.get("gc", True)):
+            run = run_workload(spec)
+    finally:
+        HostCPUs.fast_path = saved
     trace = tmp_path / f"{tag}.json"
     write_timeline(run, trace)
-    return render(summary(run)), trace.read_bytes()
+    return render(summary(run)), trace.read_bytes(), run.events
 
 
 def test_collector_settings_change_no_result(tmp_path: Path) -> None:
     assert run_bytes(tmp_path, "plain", gc=False) == run_bytes(tmp_path, "tuned", gc=True)
+
+
+def test_the_host_fast_path_changes_no_result_and_saves_events(tmp_path: Path) -> None:
+    slow_summary, slow_trace, slow_events = run_bytes(tmp_path, "slow", host=False)
+    fast_summary, fast_trace, fast_events = run_bytes(tmp_path, "fast", host=True)
+    assert fast_summary == slow_summary
+    assert fast_trace == slow_trace
+    assert fast_events < slow_events
+
+
+def host_log(fast: bool, quantum_ns: int) -> tuple[list[tuple[int, str, int]], list[int]]:
+    """Threads contending for CPUs (sleeps and computes that meet at the same instants, slices cut by
+    the quantum, a thread spawned mid-run): every resumption's (time, thread, step) in order."""
+    from neuronsim.hw.host import HostCPUs
+
+    saved = HostCPUs.fast_path
+    HostCPUs.fast_path = fast
+    try:
+        sim = neuronsim.Simulator("trn1.2xlarge", cpu_quantum_ns=quantum_ns)
+        rt = sim.runtime()
+        log: list[tuple[int, str, int]] = []
+
+        def body(name: str, works: list[int], sleeps: list[int]) -> Any:
+            def run(thread: Any) -> Any:
+                for step, (work, pause) in enumerate(zip(works, sleeps, strict=True)):
+                    yield from thread.compute(work)
+                    log.append((sim.now_ns, name, step))
+                    if pause:
+                        yield thread.sleep(pause)
+                    log.append((sim.now_ns, name, -step))
+                    if name == "a" and step == 3:
+                        sim.spawn(body("late", [100, 100, 50], [0, 0, 0]), rt, cpus="0")
+            return run
+
+        sim.spawn(body("a", [100, 250, 100, 100, 40, 300], [50, 0, 100, 0, 60, 0]), rt, cpus="0")
+        sim.spawn(body("b", [150, 100, 100, 100, 100, 10], [0, 100, 0, 50, 0, 0]), rt, cpus="0-1")
+        sim.spawn(body("c", [300, 5, 5, 5, 500, 5], [0, 0, 0, 345, 0, 0]), rt, cpus="1")
+        sim.spawn(body("d", [100, 100, 100, 100, 100, 100], [100, 100, 100, 100, 100, 100]), rt, cpus="2")
+        sim.run_until_idle()
+        return log, list(sim.hosts[0].busy_ns)
+    finally:
+        HostCPUs.fast_path = saved
+
+
+@pytest.mark.parametrize("quantum_ns", [1, 60, 100, 1_000_000])
+def test_the_host_fast_path_keeps_the_order_of_contending_threads(quantum_ns: int) -> None:
+    slow = host_log(False, quantum_ns)
+    assert host_log(True, quantum_ns) == slow
+    assert len(slow[0]) == 2 * (6 * 4 + 3)
