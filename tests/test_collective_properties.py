@@ -193,13 +193,13 @@ def test_a_core_runs_no_more_collectives_at_once_than_it_has_cc_cores(collective
     held: dict[int, list[tuple[int, int]]] = {}  # core -> [(admitted, released)]
     for record in service.records:  # in start order; world ids are core ids here
         for rank, core in enumerate(record.group):
-            held.setdefault(core, []).append((record.start_ns - service.launch_ns, record.ends_ns[rank]))
+            held.setdefault(core, []).append((record.start_ns - record.launch_ns, record.ends_ns[rank]))
     for intervals in held.values():
         for t, _ in intervals:
             assert sum(1 for a, b in intervals if a <= t < b) <= service.cc_cores_per_core
     for record in service.records:
         group = record.group
-        admitted = record.start_ns - service.launch_ns
+        admitted = record.start_ns - record.launch_ns
         if admitted > record.arrived_ns:
             event("a collective waited for a CC-core")
             assert any(b == admitted for core in group for _, b in held[core])
@@ -211,7 +211,7 @@ def test_a_third_concurrent_collective_waits_for_a_cc_core_at_lnc_1_exactly():
         sim.collectives.fidelity = "analytical"
         sim.collectives.cc_core_limit = limit
         schedule_groups(sim, 2, [((0, 1), 0), ((0, 1), 1), ((0, 1), 2)], size=16 << 20)
-        return sim.collectives.records, sim.collectives.launch_ns
+        return sim.collectives.records, sim.collectives.launch_for(2)
 
     (a, b, c), launch = records(1)
     alone = max(a.ends_ns) - a.start_ns

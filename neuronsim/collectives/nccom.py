@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronsim.topology.spec import COLLECTIVE_ERAS
 from neuronsim.collectives.data import ELEMENT, VariableCounts
 from neuronsim.errors import ConfigError
 from neuronsim.nrt import (
@@ -440,14 +441,15 @@ def run_benches(benches: list[Bench], *, instance: str | None = None, ranks: int
                 iterations: int = 20, warmup: int = 5, neff_iters: int | None = None,
                 neff_warmup: int | None = None, lnc: int | None = None, algorithm: str | None = None,
                 fidelity: str = "step", check: bool | str = False, launch_ns: int | None = None,
-                seed: int = 0, max_rank_operations: int = MAX_RANK_OPERATIONS,
+                era: str | None = None, seed: int = 0, max_rank_operations: int = MAX_RANK_OPERATIONS,
                 announce: Callable[[str], None] | None = None) -> list[list[NccomRow]]:
     """Run streams of operations side by side on a simulated cluster; one list of rows per stream.
 
     Stream ``i`` uses Collectives queue ``i`` (mod the queues per core). At step ``k`` stream ``i``
     runs its ``k``-th size (its last once it has no more). ``check`` (``True`` / ``"random"`` /
     ``"all_ones"``) fills the inputs and compares every rank's output with :func:`expected_outputs`.
-    ``announce`` is called with what is simulated (e.g. ``2 x trn1.32xlarge``) once the arguments are
+    ``launch_ns`` replaces every collective's fixed software cost; ``era`` picks the software era of
+    ``runtime.collective_cost`` (``"2023"`` or ``"2025"``). ``announce`` is called with what is simulated (e.g. ``2 x trn1.32xlarge``) once the arguments are
     checked, before the run. Raises ``ConfigError`` (the CLI's exit 2) for what the tool would refuse."""
     from neuronsim.simulator import Simulator
     from neuronsim.topology import load_spec
@@ -515,6 +517,11 @@ def run_benches(benches: list[Bench], *, instance: str | None = None, ranks: int
     sim.collectives.algorithm = algorithm
     if launch_ns is not None:
         sim.collectives.launch_ns = launch_ns
+    if era is not None:
+        if era not in COLLECTIVE_ERAS:
+            raise ConfigError("nccom-test", f"unknown software era {era!r}: one of {', '.join(COLLECTIVE_ERAS)}",
+                              field="era")
+        sim.collectives.era = era
     queues = sim.topology.spec.runtime.queues.collectives
     runtimes = []
     for node in range(nodes):
@@ -703,7 +710,7 @@ def _row(case: _Case) -> NccomRow:
 def run_nccom(op: str, *, instance: str | None = "trn1.32xlarge", ranks: int = 2, nodes: int = 1, sizes: list[int],
               dtype: str = "uint8", iterations: int = 20, warmup: int = 5, lnc: int | None = None,
               algorithm: str | None = None, fidelity: str = "step", check: bool | str = False,
-              launch_ns: int | None = None, seed: int = 0, groups: list[list[int]] | None = None,
+              launch_ns: int | None = None, era: str | None = None, seed: int = 0, groups: list[list[int]] | None = None,
               pairs: tuple[tuple[int, int], ...] | None = None, metadata: list[VariableCounts] | None = None,
               **options: Any) -> list[NccomRow]:
     """Run nccom-test's measurement of one operation on a simulated instance; one row per size.
@@ -714,7 +721,7 @@ def run_nccom(op: str, *, instance: str | None = "trn1.32xlarge", ranks: int = 2
     bench = Bench(op, dtype, list(sizes), groups, pairs, metadata)
     return run_benches([bench], instance=instance, ranks=ranks, nodes=nodes, iterations=iterations, warmup=warmup,
                        lnc=lnc, algorithm=algorithm, fidelity=fidelity, check=check, launch_ns=launch_ns,
-                       seed=seed, **options)[0]
+                       era=era, seed=seed, **options)[0]
 
 
 # -- output ---------------------------------------------------------------------------------------

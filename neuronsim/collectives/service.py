@@ -6,7 +6,8 @@ rank ``g_device_id`` of a world of ``g_device_count``. A communicator (``nrt.nrt
 group's global ids in rank order. ``nrta_cc_prepare`` checks a rank's tensors and returns a context;
 ``nrta_cc_schedule`` puts a request on one of the rank's Collectives queues. The k-th collective a rank
 schedules on a group meets the k-th of every other rank of the group: when the last of them starts, the
-collective starts (after ``runtime.collective_launch_ns``), inputs are read, the algorithm runs over the
+collective starts (after its fixed software cost, ``runtime.collective_cost``: the era's
+``launch_ns + per_rank_ns x ranks``), inputs are read, the algorithm runs over the
 fabric, and each rank's request completes when its part ends, with its outputs written.
 
 A rank that arrives and whose peers do not all arrive waits until its timeout, then completes with
@@ -87,6 +88,7 @@ class CollectiveRecord:
     ends_ns: list[int] = field(default_factory=list)
     group: tuple[int, ...] = ()  # the ranks' global device ids, in rank order
     tag: Any = None  # the first rank's CCContext.tag
+    launch_ns: int = 0  # its fixed software cost (start_ns - launch_ns: when it could start)
 
     @property
     def duration_ns(self) -> int:
@@ -205,12 +207,16 @@ class CollectiveService:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         efa = sim.topology.spec.efa
-        self.fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns if efa is not None else 0)
+        cost = sim.topology.spec.runtime.collective_cost
+        self.cost = cost
+        # a send over EFA: the network's latency plus its per-message software cost (A35)
+        self.fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns + cost.efa_message_ns if efa is not None else 0)
         self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
         self.world_size = 0
         self._algorithm: str | None = None  # a run-wide override
         self._fidelity = "step"
-        self.launch_ns = sim.topology.spec.runtime.collective_launch_ns  # overridable (a software era)
+        self.era: str | None = None  # a run-wide software era (runtime.collective_cost.era when None)
+        self.launch_ns: int | None = None  # a run-wide fixed cost replacing the era's (--launch-overhead)
         self.neff_launch_ns = sim.topology.spec.runtime.neff_collective_ns or 0  # more, for a NEFF's own collectives
         self.records: list[CollectiveRecord] = []
         self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model
@@ -521,6 +527,13 @@ class CollectiveService:
                 req.unit.end_at(req, now)
         return True
 
+    def launch_for(self, ranks: int) -> int:
+        """Fixed software cost (ns) of one collective over ``ranks`` ranks: the run-wide override if set,
+        else ``runtime.collective_cost`` of the run's era (``launch_ns + per_rank_ns x ranks``)."""
+        if self.launch_ns is not None:
+            return self.launch_ns
+        return self.cost.launch_ns(ranks, self.era)
+
     def _start(self, meeting: _Rendezvous, now: int) -> None:
         requests = meeting.ranked()
         first = requests[0].ctx
@@ -546,10 +559,11 @@ class CollectiveService:
             matrix = transfer_matrix(first.operation, meeting.n, ELEMENT[first.dtype][0],
                                      [req.ctx.counts for req in requests], first.pairs, first.size)
         algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm, matrix)
-        start = now + self.launch_ns
+        launch = self.launch_for(meeting.n)
+        start = now + launch
         topo = self.sim.topology
         record = CollectiveRecord(first.operation, algorithm, meeting.n, first.size, meeting.arrived_ns, start,
-                                  [0] * meeting.n, first.group, first.tag)
+                                  [0] * meeting.n, first.group, first.tag, launch)
         self.records.append(record)
         step_ns = topo.spec.chip.cc.step_latency_ns
         for req in requests:

@@ -382,6 +382,37 @@ class CallCostsSpec(Spec):
     init_ns: Nanoseconds = param("nrt_init / nrt_close.")
 
 
+class CollectiveEraSpec(Spec):
+    """The fixed software cost of one collective in one software era: ``launch_ns + per_rank_ns x ranks``."""
+
+    launch_ns: Nanoseconds = param("Fixed software cost of one collective, whatever its group.")
+    per_rank_ns: Nanoseconds = param("Software cost per rank of the collective's group (synchronisation, "
+                                     "per-peer set-up), added to launch_ns.")
+
+
+COLLECTIVE_ERAS = ("2023", "2025")
+
+
+class CollectiveCostSpec(Spec):
+    """The collectives' software costs (docs/assumptions.md A34-A36).
+
+    A collective starts ``launch_ns + per_rank_ns x ranks`` of its era after its last rank arrives; every
+    send over EFA costs ``efa_message_ns`` besides the EFA latency and the proxy thread's CPU time.
+    ``era`` picks the software generation: ``"2025"`` (Neuron 2.21 and later, the default) or
+    ``"2023"`` (the 2023 runtimes of hardware.md §8.5 A-C)."""
+
+    era: Literal["2023", "2025"] = Field("2025", description="Software era whose fixed costs apply.")
+    era_2025: CollectiveEraSpec
+    era_2023: CollectiveEraSpec
+    efa_message_ns: Nanoseconds = param("Software cost of one send over EFA (the proxy's and the network "
+                                        "stack's), per collective step, on top of the EFA latency.")
+
+    def launch_ns(self, ranks: int, era: str | None = None) -> int:
+        """Fixed cost (ns) of one collective over ``ranks`` ranks in ``era`` (default: ``self.era``)."""
+        chosen = self.era_2023 if (era or self.era) == "2023" else self.era_2025
+        return chosen.launch_ns + chosen.per_rank_ns * ranks
+
+
 class RuntimeSpec(_WithProvenance):
     """Runtime parameters of the simulated Neuron Runtime."""
 
@@ -389,12 +420,12 @@ class RuntimeSpec(_WithProvenance):
     queue_capacity: int = param("Requests an XU queue holds from submit to completion.", ge=1)
     call_costs: CallCostsSpec
     exec_timeout_ns: Nanoseconds = param("Default NEURON_RT_EXEC_TIMEOUT.")
-    collective_launch_ns: Nanoseconds = param("Fixed software cost of one collective operation.")
+    collective_cost: CollectiveCostSpec
     host_copy_bandwidth_bytes_per_ns: BytesPerNs | None = param(
         "Rate of the host-driven device-to-device copy (nrt_tensor_copy, nrta_tensor_copy) per device; absent: "
         "the core's DMA rate.", default=None)
     neff_collective_ns: Nanoseconds | None = param("Fixed cost of a collective a NEFF issues (nrt_load_collectives), "
-                                                   "on top of collective_launch_ns; absent: none.", default=None)
+                                                   "on top of collective_cost; absent: none.", default=None)
     proxy_work_ns: Nanoseconds = param("CPU time a rank's network proxy thread spends per collective step over EFA.")
 
 

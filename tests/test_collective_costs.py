@@ -1,0 +1,91 @@
+"""The collectives' fixed software costs (runtime.collective_cost, docs/assumptions.md A34-A35) in closed
+form, and docs/validation.md showing what benchmarks/bench_validation.py prints."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+import neuronsim
+from neuronsim.collectives import service as service_module
+from neuronsim.collectives.nccom import run_nccom
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cost():
+    return neuronsim.Simulator("trn1.32xlarge", timing_only=True).topology.spec.runtime.collective_cost
+
+
+def time_ns(op: str, ranks: int, size: int, nodes: int = 1, **kwargs) -> int:
+    (row,) = run_nccom(op, instance="trn1.32xlarge", ranks=ranks, nodes=nodes, sizes=[size], dtype="fp32",
+                       iterations=1, warmup=0, fidelity="analytical", **kwargs)
+    return round(row.time_avg_us * 1000)
+
+
+def test_the_shipped_costs_are_the_fitted_ones():
+    c = cost()
+    assert c.era == "2025"
+    assert (c.era_2023.launch_ns, c.era_2023.per_rank_ns) == (48_816, 3_082)  # tables B and C
+    assert (c.era_2025.launch_ns, c.era_2025.per_rank_ns) == (872, 54)  # table D, A34's split
+    assert c.efa_message_ns == 3_726  # M4's 128 B row
+    # the 2023 era's two fitted points: launch + 2 x per_rank and launch + 32 x per_rank
+    assert (c.launch_ns(2, "2023"), c.launch_ns(32, "2023")) == (54_980, 147_440)
+    assert c.launch_ns(32) == 2_600  # table D's 1 KiB row less the model's 3.56 us
+
+
+@pytest.mark.parametrize("era", ["2023", "2025"])
+@pytest.mark.parametrize(("op", "ranks"), [("allr", 2), ("allg", 8), ("allr", 32), ("redsct", 16)])
+def test_a_collective_starts_launch_plus_per_rank_times_ranks_after_its_ranks_meet(era, op, ranks):
+    c = cost()
+    era_spec = c.era_2023 if era == "2023" else c.era_2025
+    without = time_ns(op, ranks, 4096, launch_ns=0)
+    assert time_ns(op, ranks, 4096, era=era) - without == era_spec.launch_ns + era_spec.per_rank_ns * ranks
+
+
+def test_an_override_replaces_the_eras_cost_whatever_the_group():
+    for ranks in (2, 32):
+        assert time_ns("allr", ranks, 1024, launch_ns=10_000) - time_ns("allr", ranks, 1024, launch_ns=0) == 10_000
+
+
+def test_an_unknown_era_is_refused_naming_the_eras():
+    with pytest.raises(neuronsim.ConfigError, match="unknown software era '2024': one of 2023, 2025"):
+        time_ns("allr", 2, 1024, era="2024")
+
+
+def test_each_send_over_efa_costs_efa_message_ns_on_top_of_the_network_latency(monkeypatch):
+    """A small 2-node all-reduce is hierarchical: intra Mesh reduce-scatter, an inter-node Mesh all-reduce
+    (reduce-scatter then all-gather: two sends over EFA, one after the other) and an intra Mesh all-gather;
+    so the EFA message cost lies twice on its critical path."""
+    message = cost().efa_message_ns
+    spec = neuronsim.Simulator("2x trn1.32xlarge", timing_only=True).topology.spec
+    sim = neuronsim.Simulator("2x trn1.32xlarge", timing_only=True)
+    assert sim.collectives.fabric.efa_latency_ns == spec.efa.latency_ns + message
+    with_message = time_ns("allr", 64, 128, nodes=2)
+    real = service_module.Fabric
+
+    def without(systems, z_links, efa_latency_ns):
+        return real(systems, z_links, efa_latency_ns - message)
+
+    monkeypatch.setattr(service_module, "Fabric", without)
+    assert with_message - time_ns("allr", 64, 128, nodes=2) == 2 * message
+    # no EFA on one instance: the cost does not apply
+    one = time_ns("allr", 32, 128)
+    monkeypatch.setattr(service_module, "Fabric", real)
+    assert time_ns("allr", 32, 128) == one
+
+
+def test_the_validation_page_shows_what_the_nccom_validation_benchmark_prints():
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        module = runpy.run_path(str(ROOT / "benchmarks" / "bench_validation.py"), run_name="bench_validation")
+        assert module["main"]([]) == 0
+    page = (ROOT / "docs" / "validation.md").read_text()
+    shown = re.search(r"<!-- validation: benchmarks/bench_validation.py -->\n```text\n(.*?)```", page, re.S)
+    assert shown is not None, "docs/validation.md has no nccom validation block"
+    assert shown.group(1) == buffer.getvalue()
