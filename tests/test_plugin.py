@@ -148,3 +148,61 @@ def test_the_example_suite_catches_the_broken_schedulers(impl, selection, eviden
     assert result.returncode == 1
     assert "1 failed" in result.stdout
     assert evidence in result.stdout
+
+
+def test_the_broken_scheduler_fails_fast_under_the_default_profile(tmp_path):
+    """The docs' "try the broken scheduler" property test under the plugin's neuronsim-ci profile: one
+    failure, shrunk, reported with its replay blob; no explain phase, no second failure shrunk after it
+    (benchmarks/bench_property_failure.py prints how long it takes)."""
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
+    env.update(SCHEDULER_IMPL="MissingWaitScheduler", HYPOTHESIS_STORAGE_DIRECTORY=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests"),
+                             "-k", "honest_status"], capture_output=True, text=True, env=env, cwd=EXAMPLE)
+    assert result.returncode == 1
+    assert "1 failed" in result.stdout
+    # shrunk to the smallest case: one request, no faults
+    assert ("Failing test case: test_every_request_finishes_once_with_an_honest_status(\n"
+            "E           scheduler_class=scheduler_broken.MissingWaitScheduler,\n"
+            "E           plan=[],\nE           n=1,\nE           depth=1,\nE       )") in result.stdout
+    assert "@reproduce_failure(" in result.stdout
+    assert "distinct failures" not in result.stdout  # report_multiple_bugs=False
+    assert "The test always failed when commented parts were varied together" not in result.stdout  # no explain
+
+
+PROFILE_PROBE = """
+from hypothesis import Phase, settings
+
+def test_profile():
+    s = settings()
+    print("PROFILE", settings.get_current_profile_name(), s.max_examples, s.deadline,
+          Phase.explain in s.phases, s.report_multiple_bugs)
+"""
+
+
+def _profile(pytester, *args):
+    import re
+
+    result = pytester.runpytest_subprocess("-s", *args)
+    if "--neuron-hypothesis-profile" not in args or "none" not in args:
+        assert "neuronsim: hypothesis profile" in result.stdout.str() or "mine" in result.stdout.str()
+    return re.findall(r"PROFILE (.*)", result.stdout.str())
+
+
+def test_the_plugin_loads_the_fast_profile_unless_the_session_chose_one(pytester):
+    pytester.makepyfile(PROFILE_PROBE)
+    env_profile = os.environ.pop("HYPOTHESIS_PROFILE", None)
+    try:
+        assert _profile(pytester) == ["neuronsim-ci 25 0:00:05 False False"]
+        assert _profile(pytester, "--neuron-hypothesis-profile", "thorough") == [
+            "neuronsim-thorough 1000 None True True"]
+        assert _profile(pytester, "--neuron-hypothesis-profile", "none") == ["default 100 0:00:00.200000 True True"]
+        pytester.makeconftest("""
+            from hypothesis import settings
+            settings.register_profile("mine", max_examples=7)
+            settings.load_profile("mine")
+        """)
+        assert _profile(pytester) == ["mine 7 0:00:00.200000 True True"]  # the session's own choice is kept
+        assert _profile(pytester, "--neuron-hypothesis-profile", "ci") == ["neuronsim-ci 25 0:00:05 False False"]
+    finally:
+        if env_profile is not None:
+            os.environ["HYPOTHESIS_PROFILE"] = env_profile

@@ -10,6 +10,11 @@
   report in the failure. A test that fails on its own gets the same report as a section.
 * ``--neuron-trace-dir DIR`` writes the simulated timeline (a Chrome trace for Perfetto) of every
   failed test to ``DIR/<test id>.json``.
+* Hypothesis (when installed): the plugin registers the ``neuronsim-ci`` and ``neuronsim-thorough``
+  profiles (:mod:`neuronsim.testing.profiles`) and loads ``neuronsim-ci``, which fails fast, unless the
+  session chose a profile itself (``--hypothesis-profile``, or a conftest that loaded one);
+  ``--neuron-hypothesis-profile ci|thorough`` loads one of the two regardless, ``none`` leaves
+  hypothesis's own. The profile that was active before is restored when the session ends.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ __all__ = ["NeuronSimCheckError"]
 
 DEFAULT_INSTANCE = "trn1.2xlarge"
 _SIM_KEY = pytest.StashKey[Simulator]()
+_PROFILE_KEY = pytest.StashKey[str]()  # the hypothesis profile to restore at the end of the session
+
+try:  # hypothesis is optional (the test extra); the plugin works without it
+    from hypothesis import settings as _hypothesis_settings
+
+    from neuronsim.testing import profiles as _profiles
+
+    # hypothesis's built-in profiles as they are before any conftest re-registers one: loading
+    # ours replaces only these (the session chose nothing)
+    _BUILTIN = {name: _hypothesis_settings.get_profile(name) for name in ("default", "ci")}
+except ImportError:  # pragma: no cover - exercised by the base install in CI (.ci/run)
+    _hypothesis_settings = None
+    _profiles = None  # type: ignore[assignment]
+    _BUILTIN = {}
 
 
 class NeuronSimCheckError(AssertionError):
@@ -47,12 +66,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the simulated timeline of each failed test to DIR/<test id>.json")
     group.addoption("--neuron-no-checks", action="store_true",
                     help="do not fail tests on hazards or invariant violations")
+    group.addoption("--neuron-hypothesis-profile", default=None, choices=["ci", "thorough", "none"],
+                    help="hypothesis profile: ci (neuronsim-ci, fails fast; the default unless the session "
+                         "loaded its own), thorough (neuronsim-thorough, 1,000 examples, full shrinking), "
+                         "none (hypothesis's own)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "neuron_instance(name, lnc=None): the preset the neuron_sim fixture uses")
     config.addinivalue_line("markers", "neuron_instances(*names): run the test once per preset")
     config.addinivalue_line("markers", "neuron_faults(plan): a fault plan (list of dicts or YAML path) for neuron_sim")
+    _load_hypothesis_profile(config)
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """Load ``neuronsim-ci`` unless the session chose a profile; the option chooses explicitly."""
+    chosen = config.getoption("--neuron-hypothesis-profile")
+    if _hypothesis_settings is None:
+        if chosen in ("ci", "thorough"):
+            raise pytest.UsageError("--neuron-hypothesis-profile needs hypothesis: pip install hypothesis")
+        return
+    current = _hypothesis_settings.get_current_profile_name()
+    if chosen is None:
+        untouched = _BUILTIN.get(current) is not None and _hypothesis_settings.get_profile(current) is _BUILTIN[current]
+        if not untouched or config.getoption("hypothesis_profile", None):
+            return  # the session chose a profile (a conftest or --hypothesis-profile): keep it
+        chosen = "ci"
+    if chosen == "none":
+        return
+    config.stash[_PROFILE_KEY] = current
+    _hypothesis_settings.load_profile(_profiles.PROFILES[chosen])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_PROFILE_KEY, None)
+    if previous is not None and _hypothesis_settings is not None:
+        _hypothesis_settings.load_profile(previous)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _hypothesis_settings is None or _PROFILE_KEY not in config.stash:
+        return None
+    return f"neuronsim: hypothesis profile {_hypothesis_settings.get_current_profile_name()}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

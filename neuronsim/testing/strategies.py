@@ -11,6 +11,9 @@ Everything they draw is valid by construction (a test checks it):
 * :func:`api_calls` — sequences of ``nrta_*`` calls, replayed with :func:`replay`;
 * :func:`collectives` — one collective (instance, ranks, operation, dtype, reduction, algorithm and
   every rank's input), run with :func:`run_collective`.
+
+Importing this module registers the hypothesis profiles ``neuronsim-ci`` (fails fast) and
+``neuronsim-thorough`` (:mod:`neuronsim.testing.profiles`); the pytest plugin loads the first by default.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hypothesis import strategies as st
 from neuronsim.idlist import format_id_list
 from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t
 from neuronsim.runtime.neff import DTYPES, FixedCost, Neff, Roofline
+from neuronsim.testing import profiles as _profiles  # noqa: F401 - registers neuronsim-ci and neuronsim-thorough
 from neuronsim.topology.spec import InstanceSpec
 from neuronsim.yaml_loader import load_mapping
 

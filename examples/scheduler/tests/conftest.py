@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# CI runs derandomized (HYPOTHESIS_PROFILE=ci), like neuronsim's own suite
-settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+# neuronsim's plugin loads its fast-failing neuronsim-ci profile; CI (HYPOTHESIS_PROFILE=ci) runs the same
+# derandomized, like neuronsim's own suite
+settings.register_profile("ci", settings.get_profile("neuronsim-ci"), derandomize=True, database=None)
 if os.environ.get("HYPOTHESIS_PROFILE") == "ci":
     settings.load_profile("ci")
 

@@ -73,7 +73,7 @@ def test_runs_on_every_instance(neuron_sim, scheduler_class):
     assert all(t.status == nrt.NRT_SUCCESS for t in sched.run(inputs(8, cores=2)))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # examples, deadline: the profile's
 @given(plan=fault_plans(num_cores=2, allow_hang=False), n=st.integers(1, 16), depth=st.integers(1, 4))
 def test_every_request_finishes_once_with_an_honest_status(scheduler_class, plan, n, depth):
     sim = neuronsim.Simulator("trn1.2xlarge", faults=plan, record=True, detect_races=True)
