@@ -46,3 +46,23 @@ def schedule_execute(rt, model, ins, outs):
     ret, seq = nrt.Ref(), nrt.Ref()
     status = rt.nrta_execute_schedule(model, ins, outs, 0, ret, seq)
     return status, ret, seq
+
+
+def assert_page_shows_benchmark(marker: str, script: str, page: str = "docs/validation.md") -> None:
+    """``page`` holds, after ``<!-- {marker}: benchmarks/{script} -->``, a text block equal to what the
+    benchmark's ``main([])`` prints."""
+    import contextlib
+    import io
+    import re
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        module = runpy.run_path(str(root / "benchmarks" / script), run_name=script.removesuffix(".py"))
+        assert module["main"]([]) == 0
+    text = (root / page).read_text()
+    shown = re.search(rf"<!-- {marker}: benchmarks/{re.escape(script)} -->\n```text\n(.*?)```", text, re.S)
+    assert shown is not None, f"{page} has no {marker} block"
+    assert shown.group(1) == buffer.getvalue()

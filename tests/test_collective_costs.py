@@ -3,10 +3,6 @@ form, and docs/validation.md showing what benchmarks/bench_validation.py prints.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
-import runpy
 from pathlib import Path
 
 import pytest
@@ -14,6 +10,7 @@ import pytest
 import neuronsim
 from neuronsim.collectives import service as service_module
 from neuronsim.collectives.nccom import run_nccom
+from tests.helpers import assert_page_shows_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,11 +78,4 @@ def test_each_send_over_efa_costs_efa_message_ns_on_top_of_the_network_latency(m
 
 
 def test_the_validation_page_shows_what_the_nccom_validation_benchmark_prints():
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        module = runpy.run_path(str(ROOT / "benchmarks" / "bench_validation.py"), run_name="bench_validation")
-        assert module["main"]([]) == 0
-    page = (ROOT / "docs" / "validation.md").read_text()
-    shown = re.search(r"<!-- validation: benchmarks/bench_validation.py -->\n```text\n(.*?)```", page, re.S)
-    assert shown is not None, "docs/validation.md has no nccom validation block"
-    assert shown.group(1) == buffer.getvalue()
+    assert_page_shows_benchmark("validation", "bench_validation.py")

@@ -4,11 +4,7 @@ derivation, and docs/validation.md's timing section equal to what benchmarks/ben
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import re
-import runpy
 from pathlib import Path
 
 import pytest
@@ -21,7 +17,7 @@ from neuronsim import nrt
 from neuronsim.workload.models import architecture_neff, derive
 from neuronsim.workload.runner import run_workload
 from neuronsim.workload.spec import ArchitectureSpec, WorkloadSpec, load_workload
-from tests.helpers import model_with_io, open_runtime, schedule_execute, tensor
+from tests.helpers import assert_page_shows_benchmark, model_with_io, open_runtime, schedule_execute, tensor
 
 ROOT = Path(__file__).parents[1]
 SCHEDULE = 2000  # runtime.call_costs.schedule_ns (A5)
@@ -170,14 +166,7 @@ def test_nrt_tensor_copy_is_host_based_at_the_published_rate():
 
 
 def test_the_validation_page_shows_what_the_timing_benchmark_prints():
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        module = runpy.run_path(str(ROOT / "benchmarks" / "bench_timing.py"), run_name="bench_timing")
-        assert module["main"]([]) == 0
-    page = (ROOT / "docs" / "validation.md").read_text()
-    shown = re.search(r"<!-- timing: benchmarks/bench_timing.py -->\n```text\n(.*?)```", page, re.S)
-    assert shown is not None, "docs/validation.md has no timing block"
-    assert shown.group(1) == buffer.getvalue()
+    assert_page_shows_benchmark("timing", "bench_timing.py")
 
 
 def test_a_tensor_parallel_model_needs_its_ranks_in_one_thread(tmp_path):
