@@ -369,7 +369,7 @@ class FlowNetwork:
             f.event_at = end
             heapq.heappush(self._offline, (end, seq, 0, f))
             return f
-        # _schedule_end inlined (the hot path): an already-succeeded event at its end
+        # _succeeded_at inlined (the hot path): an already-succeeded event at its end
         event = Event(env)
         event._ok = True  # noqa: SLF001
         event._value = f  # noqa: SLF001
@@ -759,13 +759,7 @@ class FlowNetwork:
             return
         if f.event is not None:
             f.event.callbacks.clear()
-        event = Event(env)
-        event._ok = True  # noqa: SLF001 - an already-succeeded event, scheduled at the end
-        event._value = f  # noqa: SLF001
-        event.callbacks.append(self._ended)
-        now = env._now  # noqa: SLF001
-        env.schedule(event, NORMAL, end - now if end > now else 0)
-        f.event = event
+        f.event = _succeeded_at(env, end, f, self._ended)
         f.event_at = end
         self.events += 1
 
@@ -803,13 +797,7 @@ class FlowNetwork:
             return
         if self._wake is not None:
             self._wake.callbacks.clear()
-        event = Event(env)
-        event._ok = True  # noqa: SLF001
-        event._value = None  # noqa: SLF001
-        event.callbacks.append(self._woken)
-        now = env._now  # noqa: SLF001
-        env.schedule(event, NORMAL, at - now if at > now else 0)
-        self._wake = event
+        self._wake = _succeeded_at(env, at, None, self._woken)
         self._wake_at = at
         self.events += 1
 
@@ -820,3 +808,15 @@ class FlowNetwork:
         self._wake_at = -1
         self.advance(self.env._now)  # noqa: SLF001
         self._arm()
+
+
+def _succeeded_at(env: Any, at: int, value: Any, callback: Callable[[Event], None]) -> Event:
+    """An already-succeeded event carrying ``value``, scheduled at time ``at`` (or now, if that has passed),
+    that calls ``callback``: one heap entry, no process. The add-flow hot path inlines the same lines."""
+    event = Event(env)
+    event._ok = True  # noqa: SLF001
+    event._value = value  # noqa: SLF001
+    event.callbacks.append(callback)
+    now = env._now  # noqa: SLF001
+    env.schedule(event, NORMAL, at - now if at > now else 0)
+    return event
