@@ -17,7 +17,7 @@ import numpy as np
 from neuronsim.nrt import NRT_STATUS
 from neuronsim.runtime.neff import Neff
 from neuronsim.text import plural
-from neuronsim.units import format_bytes, format_ns, parse_bytes, parse_time_ns
+from neuronsim.units import format_bytes, format_ns, parse_bytes, parse_duration
 
 __all__ = ["add_run_parser", "run_demo", "summarise"]
 
@@ -50,6 +50,9 @@ def add_run_parser(sub: Any) -> None:
     run.set_defaults(handler=_cmd_run)
 
 
+DEMO_DEFAULTS = {"cores": 2, "iterations": 50, "depth": 2, "size": "1 MiB", "duration": "200 us"}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from neuronsim.errors import ConfigError
     from neuronsim.units import UnitError
@@ -74,7 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("neuronsim run", "needs a WORKLOAD", field="--set")
     try:
         size = parse_bytes(args.size)
-        duration = parse_time_ns(args.duration)
+        duration = parse_duration(args.duration)
     except UnitError as exc:
         raise ConfigError("neuronsim run", str(exc)) from None
     for name in ("cores", "iterations", "depth"):
@@ -160,6 +163,8 @@ def _pct(values: list[int], q: float) -> int:
 
 def summarise(result: dict[str, Any]) -> str:
     """The text report of a :func:`run_demo` result."""
+    from neuronsim.workload.metrics import SATURATED
+
     elapsed = result["elapsed_ns"]
     lines = [
         f"neuronsim run: demo pipeline on {result['instance']} (LNC={result['lnc']}), seed {result['seed']}",
@@ -181,6 +186,9 @@ def summarise(result: dict[str, Any]) -> str:
     if busiest is not None:
         lines.append(f"busiest link or memory: {busiest[0]} ({busiest[1] * 100:.1f} % busy)")
     top = max(result["units"] + ([(busiest[0], busiest[1], 0)] if busiest else []), key=lambda u: u[1])
-    lines.append(f"bottleneck:      {top[0]} ({top[1] * 100:.1f} % busy)")
+    if top[1] >= SATURATED:  # only a saturated resource is a bottleneck (docs/assumptions.md A100)
+        lines.append(f"bottleneck:      {top[0]} ({top[1] * 100:.1f} % busy)")
+    else:
+        lines.append(f"bottleneck:      none saturated (busiest: {top[0]}, {top[1] * 100:.1f} % busy)")
     lines.append(f"data check:      {'all outputs correct' if result['wrong'] == 0 else str(result['wrong']) + ' wrong'}")
     return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.threads import HostThread
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
 from neuronsim.topology.model import Topology
+from neuronsim.topology.load import load_spec, with_runtime
 
 __all__ = ["Simulator"]
 
@@ -56,6 +57,13 @@ class Simulator:
             made while nothing is in flight, before the run stops likewise (A73): such a poll is a plain
             query, so only an endless loop of them reaches this.
         cpu_quantum_ns: the time slice of process-mode threads sharing a CPU (A24).
+        runtime: a partial override of the preset's runtime parameters, merged onto them field by field
+            (``{"queue_capacity": 4, "call_costs": {"schedule_ns": 500}}``; the fields are those of a
+            topology file's ``runtime``, docs/reference/topology.md); a value without a provenance entry
+            is recorded as ``assumed: A101``.
+        queue_capacity: requests an execution-unit queue holds (the preset's: 8, A1); shorthand for
+            ``runtime={"queue_capacity": N}``.
+        exec_timeout_ns: the default ``NEURON_RT_EXEC_TIMEOUT`` (30 s); shorthand as above.
         polling_threads: run the runtime's completion-polling threads (read, write, execute per core) on
             the devices' CPUs; each polls for ``poll_cpu_ns`` every ``poll_interval_ns`` while its queues
             have work (A26). Off by default: they cost events and, as the seed says, little else.
@@ -81,9 +89,20 @@ class Simulator:
         polling_threads: bool = False,
         poll_cpu_ns: int = 200,
         poll_interval_ns: int = 5_000,
+        runtime: Mapping[str, Any] | None = None,
+        queue_capacity: int | None = None,
+        exec_timeout_ns: int | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError("Simulator", f"seed must be an int >= 0, not {seed!r}", field="seed")
+        override = dict(runtime or {})
+        if queue_capacity is not None:
+            override["queue_capacity"] = queue_capacity
+        if exec_timeout_ns is not None:
+            override["exec_timeout_ns"] = exec_timeout_ns
+        if override:
+            spec = topology if isinstance(topology, (InstanceSpec, ClusterSpec)) else load_spec(topology)
+            topology = with_runtime(spec, override, "Simulator")
         self.topology = load_topology(topology, lnc=lnc)
         self.seed = seed
         self.seed_sequence = np.random.SeedSequence(seed)

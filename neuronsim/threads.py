@@ -7,7 +7,10 @@
   where it waits behind other threads, then the call acts;
 * ``yield from thread.compute(ns)`` is the thread's own work (CPU time);
 * ``yield from thread.wait(seq)`` blocks, without using a CPU, until a request completes;
-* ``yield thread.sleep(ns)`` sleeps.
+* ``yield thread.sleep(ns)`` sleeps;
+* ``with thread.iteration() as it:`` marks one iteration of a Python workload (``neuronsim run
+  FILE.py:FUNCTION``): it arrives when the block is entered (or at ``arrival_ns``) and is done when the
+  block ends; ``it.failed += 1`` counts a failed step. The summary's throughput and latency count these.
 
 Blocking mirror calls (``nrt_execute`` in synchronous mode, ``nrt_tensor_read`` / ``nrt_tensor_write`` /
 ``nrt_tensor_copy``) block the thread, not the simulation: ``status = yield from thread.call(rt.nrt_execute,
@@ -20,7 +23,8 @@ more than once (``nrt_execute_repeat``, batches) belong to direct mode; from a t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -51,6 +55,7 @@ class HostThread:
         self.process: simpy.Process | None = None
         self.last_request: Any = None  # the request of the thread's last blocking call
         self.private: simpy.Event | None = None  # the last event only this thread's process waited on (A122)
+        self.iterations: list[Any] = []  # IterationRecords marked with iteration()
 
     def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
         """The thread's own work: ``duration_ns`` of CPU time."""
@@ -113,6 +118,26 @@ class HostThread:
             self.private = event
             yield event
         self.rt._observe(unit, num)  # noqa: SLF001
+
+    @contextmanager
+    def iteration(self, arrival_ns: int | None = None) -> Iterator[Any]:
+        """Mark one iteration (a request served, a training step) of a Python workload.
+
+        ``with thread.iteration() as it:`` around the code of one iteration (``yield from`` inside the
+        block is fine): it arrives at ``arrival_ns`` (default: when the block is entered; give the due
+        time of an open-loop arrival that waited), is opened when the block is entered and done when it
+        ends normally; ``it.failed += 1`` counts a failed step. Returns the
+        :class:`~neuronsim.workload.runner.IterationRecord`, which ``thread.iterations`` keeps and the
+        workload summary reads (an iteration whose block never ended has ``done_ns == -1``).
+        """
+        from neuronsim.workload.runner import IterationRecord
+
+        now = self.sim.now_ns
+        record = IterationRecord(self.name, len(self.iterations), (), now if arrival_ns is None else int(arrival_ns),
+                                 opened_ns=now)
+        self.iterations.append(record)
+        yield record
+        record.done_ns = self.sim.now_ns
 
     def sleep(self, duration_ns: int) -> simpy.Event:
         return self.sim.env.timeout(duration_ns)

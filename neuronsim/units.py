@@ -40,6 +40,7 @@ __all__ = [
     "MAX_BANDWIDTH",
     "parse_bytes",
     "parse_time_ns",
+    "parse_duration",
     "parse_bandwidth",
     "transfer_time_ns",
     "TRANSFER_SLACK",
@@ -194,6 +195,25 @@ def parse_time_ns(value: str | int) -> int:
         raise UnitError(f"{value!r} is not a duration")
     number, unit = _split(value, "time", _TIME_UNITS)
     return _exact_int(_EXACT.multiply(number, Decimal(_TIME_UNITS[unit])), value, "nanoseconds", MAX_NS)
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Parse a duration that must carry its unit (``"30 us"``) into integer nanoseconds.
+
+    The rule for times whose field or option name does not say the unit (a workload's ``compute``,
+    ``sleep``, ``duration``, ``until``; ``--until``): a bare number is refused, never read as
+    nanoseconds. Fields whose names end in ``_ns`` take bare nanoseconds (:func:`parse_time_ns`).
+
+    Raises:
+        UnitError: on a bare number (``30`` or ``"30"``: "30 has no unit: write 30 ns, 30 us, 30 ms or
+            30 s"), and as :func:`parse_time_ns` does.
+    """
+    bare = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*", value):
+        bare = value.strip()
+    if bare is not None:
+        raise UnitError(f"{bare} has no unit: write {bare} ns, {bare} us, {bare} ms or {bare} s")
+    return parse_time_ns(value)
 
 
 def parse_bandwidth(value: str | float | int) -> float:

@@ -309,7 +309,7 @@ def test_missing_and_malformed_files_exit_2(tmp_path, capsys):
     assert main(["run", str(bad)]) == 2
     assert f"{bad}: name[1]: malformed YAML at line 2, column 1: " in capsys.readouterr().err
     with pytest.raises(ConfigError, match="give iterations or duration"):
-        load_workload({"schema_version": 1, "name": "x", "models": {"m": {"cost": {"duration": 1}}},
+        load_workload({"schema_version": 1, "name": "x", "models": {"m": {"cost": {"duration": "1 ns"}}},
                        "threads": [{"program": [{"execute": "m"}]}]})
 
 

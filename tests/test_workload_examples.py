@@ -1,8 +1,14 @@
-"""The example workloads run, and print exactly the summaries docs/examples/workloads.md shows."""
+"""The example workloads run, and print exactly the summaries docs/examples/workloads.md shows.
+
+``python -m pytest tests/test_workload_examples.py --update-golden`` regenerates the page's summaries
+(and nothing else on it) from the current model, and the plots it links (docs/examples/plots/), so
+numbers on the page change only by regeneration.
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -11,16 +17,25 @@ from neuronsim.cli import main
 
 ROOT = Path(__file__).parents[1]
 PAGE = ROOT / "docs" / "examples" / "workloads.md"
-BLOCK = re.compile(r"<!-- summary: (\S+) -->\n```text\n(.*?)```", re.S)
+BLOCK = re.compile(r"<!-- summary: (.+?) -->\n```text\n(.*?)```", re.S)
 EXAMPLES = BLOCK.findall(PAGE.read_text())
 
 
 def test_every_example_workload_has_its_summary_in_the_docs():
-    shown = {path for path, _ in EXAMPLES}
-    assert shown == {f"examples/workloads/{p.name}" for p in (ROOT / "examples" / "workloads").glob("*.yaml")}
+    shown = {shlex.split(command)[0].partition(":")[0] for command, _ in EXAMPLES}
+    assert shown == {f"examples/workloads/{p.name}" for p in (ROOT / "examples" / "workloads").iterdir()
+                     if p.suffix in (".yaml", ".py")}
 
 
-@pytest.mark.parametrize(("path", "expected"), EXAMPLES, ids=[Path(p).stem for p, _ in EXAMPLES])
-def test_example_prints_the_documented_summary(path, expected, capsys):
-    assert main(["run", str(ROOT / path), "--no-progress"]) == 0
-    assert capsys.readouterr().out == expected
+@pytest.mark.parametrize(("command", "expected"), EXAMPLES,
+                         ids=[Path(shlex.split(c)[0].partition(":")[0]).stem for c, _ in EXAMPLES])
+def test_example_prints_the_documented_summary(command, expected, capsys, request):
+    path, *args = shlex.split(command)
+    assert main(["run", str(ROOT / path), *args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    if request.config.getoption("--update-golden"):
+        text = PAGE.read_text()
+        PAGE.write_text(text.replace(f"<!-- summary: {command} -->\n```text\n{expected}```",
+                                     f"<!-- summary: {command} -->\n```text\n{out}```"))
+        return
+    assert out == expected

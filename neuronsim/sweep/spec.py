@@ -19,8 +19,9 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from neuronsim.errors import ConfigError
-from neuronsim.topology.spec import Nanoseconds, Spec, _fail
+from neuronsim.topology.spec import Spec, _fail
 from neuronsim.yaml_loader import issues_from_validation, load_mapping, validate
+from neuronsim.workload.spec import Duration
 
 __all__ = ["SweepSpec", "load_sweep", "with_values", "DEFAULT_METRICS"]
 
@@ -80,7 +81,7 @@ class SweepSpec(Spec):
     description: str = ""
     workload: str | dict[str, Any] = Field(description="A workload file (relative to the sweep) or one inline.")
     instance: str | None = None
-    until: Nanoseconds | None = None
+    until: Duration | None = None
     seed: int = Field(0, ge=0)
     repetitions: int = Field(1, ge=1, le=MAX_POINTS)
     parameters: dict[str, Any] = Field(min_length=1, description="path -> a list of values, {range: ...} or "

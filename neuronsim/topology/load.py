@@ -9,6 +9,7 @@ loader, :mod:`neuronsim.yaml_loader` (duplicate keys, nesting and encoding rules
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -18,12 +19,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from neuronsim.errors import ConfigError
+from neuronsim.errors import ConfigError, ConfigIssue
 from neuronsim.topology.model import Topology
-from neuronsim.topology.spec import ClusterSpec, InstanceSpec
-from neuronsim.yaml_loader import issues_from_validation, load_mapping
+from neuronsim.topology.spec import ClusterSpec, InstanceSpec, RuntimeSpec
+from neuronsim.yaml_loader import _join, issues_from_validation, load_mapping
 
-__all__ = ["preset_names", "load_topology", "load_spec", "preset_path", "cluster_of", "issues_from_validation"]
+__all__ = ["preset_names", "load_topology", "load_spec", "preset_path", "cluster_of", "issues_from_validation",
+           "merge_runtime", "with_runtime"]
 
 _CLUSTER_SHORTHAND = re.compile(r"^\s*(\d+)\s*x\s*(\S+)\s*$")
 
@@ -90,6 +92,57 @@ def _resolve_parts(data: dict[str, Any], source: str, reads: _Reads) -> None:
             path = _part_path(field, value, source)
             reads.read(path)
             data[field] = load_mapping(path, str(path))
+    runtime = data.get("runtime")
+    if isinstance(runtime, dict) and not set(RuntimeSpec.model_fields) - {"provenance"} <= set(runtime):
+        # a partial runtime (queue_capacity: 4) merges onto the shipped default runtime
+        default = _part_path("runtime", "default", source)
+        reads.read(default)
+        base = load_mapping(default, source)
+        data["runtime"] = merge_runtime(base, runtime, source)
+
+
+OVERRIDE_PROVENANCE = "assumed: A101 set by {source} (a partial override of the runtime parameters)"
+
+
+def merge_runtime(base: dict[str, Any], override: dict[str, Any], source: str) -> dict[str, Any]:
+    """``base`` (runtime data) with ``override``'s fields merged in, nested mappings field by field.
+
+    A parameter the override sets without a provenance entry of its own gets
+    :data:`OVERRIDE_PROVENANCE` (docs/assumptions.md A101); the base's entries stay for the rest.
+    """
+    merged = copy.deepcopy(base)
+    provenance = dict(merged.get("provenance") or {})
+    given = dict(override.get("provenance") or {}) if isinstance(override.get("provenance"), dict) else {}
+
+    def walk(into: dict[str, Any], items: dict[str, Any], prefix: str) -> None:
+        for key, value in items.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                walk(into[key], value, f"{path}.")
+            else:
+                into[key] = value
+                provenance[path] = given.get(path, OVERRIDE_PROVENANCE.format(source=source))
+
+    walk(merged, {k: v for k, v in override.items() if k != "provenance"}, "")
+    provenance.update(given)
+    merged["provenance"] = provenance
+    return merged
+
+
+def with_runtime(spec: InstanceSpec | ClusterSpec, override: dict[str, Any], source: str) -> InstanceSpec | ClusterSpec:
+    """``spec`` with its runtime parameters partially overridden (:func:`merge_runtime`), validated."""
+    instance = spec.instance if isinstance(spec, ClusterSpec) else spec
+    if not isinstance(override, dict):
+        raise ConfigError(source, f"must be a mapping of runtime fields, not {type(override).__name__}",
+                          field="runtime")
+    merged = merge_runtime(instance.runtime.model_dump(mode="json"), override, source)
+    try:
+        runtime = RuntimeSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(source, [ConfigIssue(_join("runtime", i.field), i.reason)
+                                   for i in issues_from_validation(exc)]) from None
+    instance = instance.model_copy(update={"runtime": runtime})
+    return spec.model_copy(update={"instance": instance}) if isinstance(spec, ClusterSpec) else instance
 
 
 def _resolve(ref: str, base: Path | None) -> tuple[Path, str]:

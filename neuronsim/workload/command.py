@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.errors import ConfigError
-from neuronsim.units import UnitError, format_ns, parse_time_ns
+from neuronsim.units import UnitError, format_ns, parse_duration
 
 __all__ = ["run_command", "Progress", "check_output"]
 
@@ -90,7 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     until = None
     if args.until is not None:
         try:
-            until = parse_time_ns(args.until)
+            until = parse_duration(args.until)
         except UnitError as exc:
             raise ConfigError("neuronsim run", str(exc), field="--until") from None
         if until <= 0:

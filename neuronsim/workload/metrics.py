@@ -22,13 +22,16 @@ import numpy as np
 from neuronsim.hw.channel import channel_busy_ns
 from neuronsim.units import format_bytes, format_ns
 
-__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats", "unit_label"]
+__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats", "unit_label",
+           "SATURATED"]
 
 _KINDS = (("/hbm", "HBM stack"), ("/cc-dma", "DMA engine"), ("/dma", "DMA engine"), ("/hdma", "DMA engine"),
           ("pcie", "PCIe"), ("link.", "NeuronLink"), ("z.", "NeuronLink"), ("efa", "EFA"))
 _SECTIONS = (("DMA engine", "dma"), ("HBM stack", "hbm"), ("PCIe", "pcie"), ("NeuronLink", "links"), ("EFA", "efa"))
 TOP = 8  # rows per section in the text summary
 BOTTLENECK_TIE = 0.02
+SATURATED = 0.95  # a resource busy this share of the window is saturated (docs/assumptions.md A100)
+KEEPS_UP = 0.95  # open arrivals: completions at this share of the arrival rate keep pace with it
 _PRIORITY = {"host thread": 1, "host CPU": 2, "execution-unit queue": 3}  # hardware channels: 0
 
 
@@ -108,6 +111,7 @@ def summary(run: Any) -> dict[str, Any]:
         "workload": spec.name if spec is not None else "python workload",
         "instance": sim.topology.name, "lnc": sim.topology.lnc, "seed": sim.seed,
         "start_ns": lo, "elapsed_ns": hi - lo, "until_ns": run.until_ns,
+        "num_instances": sim.topology.num_instances,
     }
     threads = []
     done_all = 0
@@ -173,17 +177,88 @@ def summary(run: Any) -> dict[str, Any]:
         candidates += [(kind, c["name"], c["utilisation"]) for c in channels[key]]
     candidates += [("host CPU", c["name"], c["utilisation"]) for c in cpus]
     candidates += [("host thread", t["name"], t["cpu_utilisation"]) for t in threads]
-    if candidates:
-        # a queue is busy while its requests wait for what they use: among the resources within
-        # BOTTLENECK_TIE of the busiest, name hardware first, then a host thread, a CPU, a queue
-        top = max(c[2] for c in candidates)
-        near = [c for c in candidates if c[2] >= top - BOTTLENECK_TIE]
-        kind, name, util = min(near, key=lambda c: (_PRIORITY.get(c[0], 0), -c[2], _natural(c[1])))
-        out["bottleneck"] = {"kind": kind, "name": name, "utilisation": util}
-    else:
-        out["bottleneck"] = None
+    out["bottleneck"], out["limit"] = _limit(run, candidates, threads)
+    out["instances_used"] = _instances_used(run)
+    out["iterations_marked"] = bool(run.iterations)
     out["errors"] = list(run.errors)
     return out
+
+
+def _limit(run: Any, candidates: list[tuple[str, str, float]],
+           threads: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(bottleneck, limit)``: the bottleneck is a saturated resource (busy >= SATURATED of the window)
+    or None; the limit says what bounds the run (``verdict``) with its evidence (a list of lines):
+
+    * ``saturated`` / ``host-bound``: a resource is saturated (host-bound when it is a host thread or
+      CPU); among those within BOTTLENECK_TIE of the busiest, hardware (a channel) is named first, then
+      a host thread, a CPU, a queue (a queue is busy while its requests wait for what they use);
+    * ``arrival-limited``: nothing is saturated and every thread has open arrivals (fixed, poisson) whose
+      completions keep pace with them while they arrive (at least KEEPS_UP of the arrival rate): the
+      work offered is the limit;
+    * ``in-flight-limited``: nothing is saturated and a thread's in-flight window is what waits: a closed
+      loop opens an iteration only when one ends (throughput = in_flight / latency), or open arrivals
+      fell behind while queued on the host for a slot;
+    * ``unsaturated``: nothing is saturated in a Python workload (its arrivals are its own).
+    """
+    if not candidates:
+        return None, None
+    top = max(c[2] for c in candidates)
+    near = [c for c in candidates if c[2] >= top - BOTTLENECK_TIE]
+    kind, name, util = min(near, key=lambda c: (_PRIORITY.get(c[0], 0), -c[2], _natural(c[1])))
+    busiest = {"kind": kind, "name": name, "utilisation": util}
+    below = f"busiest: {kind} {name}, {util * 100:.1f} % busy (saturated from {SATURATED * 100:.0f} %)"
+
+    def limit(verdict: str, *evidence: str) -> dict[str, Any]:
+        return {"verdict": verdict, "evidence": list(evidence), "busiest": busiest}
+
+    if util >= SATURATED:
+        verdict = "host-bound" if kind in ("host thread", "host CPU") else "saturated"
+        return busiest, limit(verdict, f"busy {util * 100:.1f} % of the window (saturated from "
+                                       f"{SATURATED * 100:.0f} %)")
+    spec = run.spec
+    if spec is None:
+        return None, limit("unsaturated", below)
+    named = [(thread.name or f"thread{t}", thread) for t, thread in enumerate(spec.threads)]
+    closed = [(n, t) for n, t in named if t.arrivals.kind == "closed"]
+    open_threads = [(n, t) for n, t in named if t.arrivals.kind != "closed"]
+    by_window: dict[int, list[str]] = {}
+    for n, t in closed or open_threads:
+        by_window.setdefault(t.in_flight, []).append(n)
+    windows = "; ".join(f"in_flight {k}: {', '.join(v)}" for k, v in sorted(by_window.items()))
+    if closed:
+        return None, limit("in-flight-limited", f"closed loop ({windows}): an iteration opens when one ends, "
+                           "so throughput is in_flight / latency", below)
+    names = {n for n, _ in open_threads}
+    arrived = [i for i in run.iterations if i.thread in names]
+    waited = sum(1 for i in arrived if i.opened_ns > i.arrival_ns)
+    offered = sum(t.arrivals.rate for _, t in open_threads)
+    kinds = "/".join(sorted({t.arrivals.kind for _, t in open_threads}))
+    pace = f"{len(arrived)} iteration(s)"
+    keeps_up = True
+    done = sorted(i.done_ns - i.arrival_ns for i in arrived if i.done_ns >= 0)
+    if arrived and done:
+        # do completions keep pace with arrivals (no growing backlog)? compare equal spans, the
+        # completions' one a median latency later
+        lag = done[len(done) // 2]
+        first, last = min(i.arrival_ns for i in arrived), max(i.arrival_ns for i in arrived)
+        span = last - lag - first
+        if span > 0:
+            came = sum(1 for i in arrived if i.arrival_ns <= first + span) * 1e9 / span
+            went = sum(1 for i in arrived if first + lag <= i.done_ns <= last) * 1e9 / span
+            keeps_up = went >= KEEPS_UP * came
+            pace = f"{went:,.0f}/s completed as {came:,.0f}/s arrived"
+    slots = f"{waited} of {len(arrived)} waited on the host for an in-flight slot ({windows})"
+    if keeps_up:
+        return None, limit("arrival-limited", f"offered {offered:,.0f}/s ({kinds}); {pace}", slots, below)
+    return None, limit("in-flight-limited", f"completions fall behind arrivals: offered {offered:,.0f}/s ({kinds}); "
+                       f"{pace}", slots, below)
+
+
+def _instances_used(run: Any) -> list[int]:
+    """The instances of a cluster the workload ran on: its threads' (a file), its runtimes' (Python)."""
+    if run.spec is not None:
+        return sorted({t.instance for t in run.spec.threads})
+    return sorted({rt.instance for rt in run.sim.runtimes})
 
 
 def _pct(value: float) -> str:
@@ -195,8 +270,12 @@ def render(figures: dict[str, Any]) -> str:
     until = f" (until {format_ns(figures['until_ns'])})" if figures["until_ns"] is not None else ""
     lines = [f"neuronsim run: {figures['workload']} on {figures['instance']} (LNC={figures['lnc']}), "
              f"seed {figures['seed']}",
+             *_instance_lines(figures),
              f"simulated time:  {format_ns(figures['elapsed_ns'])}{until}",
              f"throughput:      {figures['throughput_per_s']:,.1f} iterations/s"]
+    if not figures.get("iterations_marked", True) and figures["workload"] == "python workload":
+        lines.append("iterations:      none marked: a Python workload marks each with `with thread.iteration():` "
+                     "(docs/reference/workload.md); throughput and latency below count none")
     lines.append("threads (iterations, throughput, latency p50 / p90 / p99, CPU):")
     for t in figures["threads"]:
         lat = t["latency"]
@@ -222,14 +301,37 @@ def render(figures: dict[str, Any]) -> str:
     if figures["cpus"]:
         lines.append("host CPUs (utilisation):")
         lines += _rows(figures["cpus"], lambda c: _pct(c["utilisation"]))
-    b = figures["bottleneck"]
-    if b is not None:
-        lines.append(f"bottleneck:      {b['kind']} {b['name']} ({b['utilisation'] * 100:.1f} % busy)")
+    lines += _limit_lines(figures)
     for error in figures["errors"][:10]:
         lines.append(f"error: {error}")
     if len(figures["errors"]) > 10:
         lines.append(f"error: ... {len(figures['errors']) - 10} more")
     return "\n".join(lines) + "\n"
+
+
+def _instance_lines(figures: dict[str, Any]) -> list[str]:
+    from neuronsim.idlist import format_id_list
+
+    used, count = figures.get("instances_used", [0]), figures.get("num_instances", 1)
+    if count <= 1 or len(used) == count:
+        return []
+    idle = [i for i in range(count) if i not in used]
+    which = f"instance {format_id_list(used)}" if len(used) == 1 else f"instances {format_id_list(used)}"
+    rest = f"instance {format_id_list(idle)} is" if len(idle) == 1 else f"instances {format_id_list(idle)} are"
+    return [f"instances:       the workload uses {which} of {count} only; {rest} idle "
+            "(a thread's instance: field places it)"]
+
+
+def _limit_lines(figures: dict[str, Any]) -> list[str]:
+    b, limit = figures["bottleneck"], figures.get("limit")
+    if limit is None:
+        return []
+    if b is not None:
+        busy = "of a CPU" if b["kind"] == "host thread" else "busy"
+        head = f"{b['kind']} {b['name']} ({b['utilisation'] * 100:.1f} % {busy})"
+        return [f"bottleneck:      {head}" + (": host-bound" if limit["verdict"] == "host-bound" else "")]
+    verdict = "" if limit["verdict"] == "unsaturated" else f": {limit['verdict']}"
+    return [f"bottleneck:      none saturated{verdict}"] + [f"  {line}" for line in limit["evidence"]]
 
 
 def _rows(items: list[dict[str, Any]], cell: Any) -> list[str]:
@@ -261,6 +363,9 @@ def csv_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     b = figures["bottleneck"]
     if b is not None:
         rows.append(("bottleneck", b["name"], b["kind"], b["utilisation"]))
+    limit = figures.get("limit")
+    if limit is not None:
+        rows += [("limit", "", "verdict", limit["verdict"]), ("limit", "", "evidence", "; ".join(limit["evidence"]))]
     return rows
 
 
@@ -301,6 +406,8 @@ SUMMARY_SCHEMA: dict[str, Any] = {
     "dma": _CHANNEL, "hbm": _CHANNEL, "pcie": _CHANNEL, "links": _CHANNEL, "efa": _CHANNEL,
     "cpus": [{"name": str, "utilisation": float}],
     "bottleneck": {"kind": str, "name": str, "utilisation": float},
+    "limit": {"verdict": str, "evidence": [str], "busiest": {"kind": str, "name": str, "utilisation": float}},
+    "num_instances": int, "instances_used": [int], "iterations_marked": bool,
     "errors": [str],
 }
 

@@ -81,6 +81,7 @@ class IterationRecord:
     arrival_ns: int
     done_ns: int = -1
     failed: int = 0
+    opened_ns: int = -1  # when the thread opened it: later than arrival_ns if it waited for an in-flight slot
 
 
 @dataclass
@@ -208,7 +209,7 @@ class _ThreadRunner:
             ordinal = self.lane_ordinal[lanes[0]]
             # a closed loop's iteration arrives when it is opened; an open loop's when it was due
             arrival = now if self.spec.arrivals.kind == "closed" else self.next_arrival
-            record = IterationRecord(self.name, self.opened, lanes, arrival)
+            record = IterationRecord(self.name, self.opened, lanes, arrival, opened_ns=now)
             self.run.iterations.append(record)
             self.open.append(_Iteration(record, lanes, ordinal % in_flight, ordinal, self.program))
             for lane in lanes:
@@ -510,7 +511,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     until_ns = until_ns if until_ns is not None else (spec.until if spec else None)
     faults = list(spec.faults) if spec and spec.faults else None
     try:
-        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults)
+        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults,
+                        runtime=spec.runtime if spec else None)
     except ConfigError as exc:
         if instance is None and exc.source == name:  # the workload's instance does not load: name the file
             raise ConfigError(source, [ConfigIssue("instance", issue.render(name).removeprefix(f"{name}: "))
@@ -518,6 +520,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         if faults and exc.source == "faults":  # a fault of the workload's plan names what does not exist
             raise ConfigError(source, [ConfigIssue(("faults" if i.field.startswith("[") else "") + i.field, i.reason)
                                        for i in exc.issues]) from None
+        if exc.source == "Simulator":  # a bad runtime override: the workload file's field
+            raise ConfigError(source, exc.issues) from None
         raise
     for system in sim.systems:
         for channel in system.channels():
@@ -535,6 +539,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     run.threads = list(sim.threads)
     if spec is None:
         run.requests = [r for rt in sim.runtimes for r in rt.history]
+        # iterations a Python workload marked with thread.iteration()
+        run.iterations = sorted((r for t in sim.threads for r in t.iterations), key=lambda r: (r.arrival_ns, r.thread))
     _report_hangs(run)
     return run
 

@@ -14,18 +14,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, PlainSerializer, Tag, model_validator
 
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
 from neuronsim.idlist import parse_id_list
 from neuronsim.runtime.faults import FaultSpec
 from neuronsim.runtime.neff import DTYPES
-from neuronsim.topology.spec import MAX_INSTANCES, Bytes, CpuList, Nanoseconds, Spec, _fail
-from neuronsim.units import UnitError, parse_bytes
+from neuronsim.topology.spec import MAX_INSTANCES, Bytes, CpuList, Spec, _fail
+from neuronsim.units import UnitError, parse_bytes, parse_duration
 from neuronsim.yaml_loader import load_mapping, load_yaml_text, validate
 
-__all__ = ["WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "ArchitectureSpec", "load_workload", "apply_overrides",
+__all__ = ["Duration", "WorkloadSpec", "ThreadSpec", "StepSpec", "ModelSpec", "ArchitectureSpec", "load_workload", "apply_overrides",
            "STEP_KINDS", "set_path"]
 
 STEP_KINDS = ("write", "read", "execute", "collective", "compute", "sleep")
@@ -41,6 +41,23 @@ MAX_RATE = 1e9
 """The highest arrival rate, per second: one per nanosecond, the clock's resolution (A113)."""
 DEVICE_STEPS = ("write", "read", "execute", "collective")
 COLLECTIVE_OPS = ("allreduce", "allgather", "reducescatter", "alltoall", "permute")
+
+
+def _duration(value: Any) -> Any:
+    """A time with its unit (``30 us``); a bare number is refused (:func:`neuronsim.units.parse_duration`)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            return parse_duration(value)
+        except UnitError as exc:
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError("unit", "{reason}", {"reason": str(exc)}) from None
+    return value
+
+
+# a time whose field name does not say its unit: "30 us", never a bare 30 (docs/reference/workload.md)
+# (written back as "N ns" in JSON mode, so a dumped workload loads again)
+Duration = Annotated[int, BeforeValidator(_duration), Field(ge=0), PlainSerializer(lambda ns: f"{ns} ns", when_used="json")]
 
 
 def _tensor_decl(value: Any) -> Any:
@@ -72,15 +89,15 @@ class TensorDecl(Spec):
 class CostSpec(Spec):
     """A model's cost: a fixed ``duration``, or a roofline (``flops`` and optionally ``hbm_bytes``)."""
 
-    duration: Nanoseconds | None = None
+    duration: Duration | None = None
     flops: float | None = Field(None, ge=0)
     hbm_bytes: Bytes | None = None
     precision: Literal["bf16", "fp32", "fp8", "int8"] = "bf16"
     efficiency: float = Field(1.0, ge=1e-6, le=1, description="Fraction of peak compute, 1e-6 to 1 (A113).")
     memory_efficiency: float = Field(1.0, ge=1e-6, le=1, description="Fraction of peak HBM bandwidth, 1e-6 to 1.")
-    fixed: Nanoseconds = 0
+    fixed: Duration = 0
     layers: int = Field(0, ge=0)
-    layer: Nanoseconds = 0
+    layer: Duration = 0
 
     @model_validator(mode="after")
     def _one(self) -> CostSpec:
@@ -127,8 +144,8 @@ class ArchitectureSpec(Spec):
     kv_len: int | None = Field(None, ge=1, description="Tokens in the KV cache a decode step attends to.")
     compute_efficiency: float | None = Field(None, ge=1e-6, le=1)
     memory_efficiency: float | None = Field(None, ge=1e-6, le=1)
-    launch: Nanoseconds | None = None
-    layer_cost: Nanoseconds | None = None
+    launch: Duration | None = None
+    layer_cost: Duration | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> ArchitectureSpec:
@@ -210,8 +227,8 @@ class StepSpec(Spec):
     read: str | None = None
     execute: str | None = None
     collective: CollectiveStepSpec | None = None
-    compute: Nanoseconds | None = None
-    sleep: Nanoseconds | None = None
+    compute: Duration | None = None
+    sleep: Duration | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
@@ -260,7 +277,7 @@ class ThreadSpec(Spec):
     style: Literal["nrta", "sync", "implicit_async"] = "nrta"
     in_flight: int = Field(2, ge=1, le=63)
     iterations: int | None = Field(None, ge=1, le=MAX_ITERATIONS)
-    duration: Nanoseconds | None = None
+    duration: Duration | None = None
     arrivals: Annotated[ArrivalSpec, BeforeValidator(_arrivals)] = ArrivalSpec()
     program: tuple[StepSpec, ...] = Field(min_length=1)
 
@@ -297,8 +314,10 @@ class WorkloadSpec(Spec):
     instance: str | None = None
     lnc: int | None = Field(None, ge=1, le=2)
     seed: int = Field(0, ge=0)
-    until: Nanoseconds | None = None
+    until: Duration | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    runtime: dict[str, Any] | None = Field(None, description="A partial override of the instance's runtime "
+                                           "parameters (queue_capacity: 4), merged onto the preset's.")
     collectives: CollectivesConfig = CollectivesConfig()
     faults: tuple[FaultSpec, ...] = ()
     models: dict[str, AnyModelSpec] = Field(min_length=1)
