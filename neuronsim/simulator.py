@@ -31,8 +31,8 @@ from neuronsim.runtime.races import Hazard, RaceDetector
 from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.threads import HostThread
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
-from neuronsim.topology.model import Topology
 from neuronsim.topology.load import load_spec, with_runtime
+from neuronsim.topology.model import Topology
 
 __all__ = ["Simulator"]
 

@@ -20,8 +20,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from neuronsim.errors import ConfigError
 from neuronsim.topology.spec import Spec, _fail
-from neuronsim.yaml_loader import issues_from_validation, load_mapping, validate
 from neuronsim.workload.spec import Duration
+from neuronsim.yaml_loader import issues_from_validation, load_mapping, validate
 
 __all__ = ["SweepSpec", "load_sweep", "with_values", "DEFAULT_METRICS"]
 
