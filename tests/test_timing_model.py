@@ -115,7 +115,7 @@ def test_the_architecture_neff_uses_the_chip_terms():
     assert neff.cost.fixed_ns == execution.launch_ns and neff.cost.layer_ns == execution.layer_ns
     assert neff.cost.layers == 2 and neff.cost.efficiency == execution.compute_efficiency
     assert [c.operation for c in neff.collectives] == ["allreduce"] * 4 + ["allgather"]
-    own = architecture_neff("m", ArchitectureSpec(**{**SMALL, "launch": 1000, "compute_efficiency": 0.5}), execution)
+    own = architecture_neff("m", ArchitectureSpec(**{**SMALL, "launch": "1000 ns", "compute_efficiency": 0.5}), execution)
     assert own.cost.fixed_ns == 1000 and own.cost.efficiency == 0.5
 
 

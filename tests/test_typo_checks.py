@@ -80,7 +80,8 @@ def test_a_misspelt_sweep_metric_is_exit_2_before_any_point_runs(tmp_path, capsy
     ("bottleneck.kind.x", "bottleneck.kind is a value (str), it has no 'x'"),
     ("througput_per_s", "the summary has no 'througput_per_s' (did you mean 'throughput_per_s'?); it has workload, "
                         "instance, lnc, seed, start_ns, elapsed_ns, until_ns, threads, throughput_per_s, requests, "
-                        "queues, dma, hbm, pcie, links, efa, cpus, bottleneck, errors"),
+                        "queues, dma, hbm, pcie, links, efa, cpus, bottleneck, limit, num_instances, instances_used, "
+                        "iterations_marked, errors"),
 ])
 def test_metric_paths_are_checked_against_the_summary_schema(path, problem):
     assert metric_problem(path) == problem
