@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.topology.spec import ExecutionSpec
 from neuronsim.workload.spec import ArchitectureSpec

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, PlainSerializer, Tag, model_validator
 
@@ -183,7 +183,7 @@ def _model_kind(value: Any) -> str:
     return "ArchitectureSpec" if isinstance(value, ArchitectureSpec) else "ModelSpec"
 
 
-AnyModelSpec = Annotated[Union[Annotated[ModelSpec, Tag("ModelSpec")], Annotated[ArchitectureSpec, Tag("ArchitectureSpec")]],
+AnyModelSpec = Annotated[Annotated[ModelSpec, Tag("ModelSpec")] | Annotated[ArchitectureSpec, Tag("ArchitectureSpec")],
                          Discriminator(_model_kind)]
 
 
