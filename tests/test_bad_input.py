@@ -304,7 +304,7 @@ def test_the_longest_compute_step():
 
     _spec(program=[{"compute": "1000 s"}])
     with pytest.raises(ConfigError) as info:
-        _spec(program=[{"compute": MAX_COMPUTE_NS + 1}])
+        _spec(program=[{"compute": f"{MAX_COMPUTE_NS + 1} ns"}])  # a time takes its unit
     assert str(info.value) == ("w.yaml: threads[0].program[0].compute: 1,000,000,000,001 ns is more than 1,000 s, the "
                                "longest host compute step (it runs as 1 ms CPU slices: split it, or use sleep)")
 

@@ -113,7 +113,7 @@ def test_rows_of_another_neuronsim_run_again(tmp_path, monkeypatch):
 
 def test_the_key_is_the_sha256_of_the_resolved_point(tmp_path):
     base = workload("100 us")
-    path = write(tmp_path, base, until=5_000_000, seed=3)
+    path = write(tmp_path, base, until="5 ms", seed=3)
     spec, loaded, source = load_sweep(path)
     result = run_sweep(spec, loaded, source, tmp_path / "r.csv")
     for point, row in zip(points(spec), result.rows, strict=True):
