@@ -3,7 +3,7 @@
     python benchmarks/bench_best_practices.py
 """
 
-from neuronsim.scenarios import render
+from neuronsim.workload.best_practices import render
 
 if __name__ == "__main__":
     for instance in ("trn1.32xlarge", "trn2.48xlarge"):

@@ -1,7 +1,5 @@
 """neuronsim: a hardware-faithful discrete-event simulator of AWS Neuron devices and the Neuron Runtime API."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from neuronsim import nrt
 from neuronsim.errors import ConfigError, DeadlockError, NeuronSimError, NrtError
 from neuronsim.facade import Future, NeuronRuntime
@@ -15,11 +13,7 @@ from neuronsim.runtime.runtime import RuntimeBase
 from neuronsim.simulator import Simulator
 from neuronsim.threads import HostThread
 from neuronsim.topology import Topology, load_topology, preset_names
-
-try:
-    __version__ = version("neuronsim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+from neuronsim.version import __version__
 
 __all__ = [
     "ConfigError",

@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("file", metavar="FILE|PRESET")
     show.add_argument("--lnc", type=_lnc)
 
-    from neuronsim.demo import add_run_parser
+    from neuronsim.workload.builtin_pipeline import add_run_parser
 
     add_run_parser(sub)
     from neuronsim.sweep.command import add_sweep_parser
@@ -232,7 +232,7 @@ def _cmd_capi(args: argparse.Namespace) -> int:
 
 
 def _cmd_best_practices(args: argparse.Namespace) -> int:
-    from neuronsim.scenarios import render
+    from neuronsim.workload.best_practices import render
 
     load_topology(args.instance)  # a bad preset is a usage error (exit 2), before anything runs
     sys.stdout.write(render(args.instance, args.scenario))

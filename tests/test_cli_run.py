@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neuronsim.cli import main
-from neuronsim.demo import run_demo
+from neuronsim.workload.builtin_pipeline import run_demo
 
 
 def test_run_prints_a_summary(capsys):

@@ -6,7 +6,7 @@ import numpy as np
 
 import neuronsim
 from neuronsim import nrt
-from neuronsim.scenarios import execution_loop
+from neuronsim.workload.best_practices import execution_loop
 from tests.helpers import model_with_io, tensor
 
 D = 1_000_000

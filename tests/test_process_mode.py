@@ -7,7 +7,7 @@ import pytest
 import neuronsim
 from neuronsim import nrt
 from neuronsim.errors import ConfigError, NeuronSimError
-from neuronsim.scenarios import collective_latencies
+from neuronsim.workload.best_practices import collective_latencies
 from tests.helpers import model_with_io
 
 QUANTUM = 1_000_000

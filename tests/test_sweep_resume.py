@@ -104,7 +104,7 @@ def test_rows_of_another_neuronsim_run_again(tmp_path, monkeypatch):
     path = write(tmp_path, workload("100 us"))
     first = sweep(path, out)
     assert [r[VERSION_COLUMN] for r in read_rows(out)] == [neuronsim.__version__] * 2
-    monkeypatch.setattr(neuronsim, "__version__", "99.0.0")
+    monkeypatch.setattr(neuronsim.version, "__version__", "99.0.0")
     again = sweep(path, out)
     assert (again.ran, again.skipped) == (2, 0)
     assert [r[VERSION_COLUMN] for r in read_rows(out)] == ["99.0.0"] * 2

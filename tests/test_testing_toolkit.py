@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import neuronsim
 from neuronsim import nrt
-from neuronsim.demo import run_demo
+from neuronsim.workload.builtin_pipeline import run_demo
 from neuronsim.runtime.faults import load_fault_plan
 from neuronsim.testing import strategies as ns
 from neuronsim.testing.contract import NrtaContract, ReferenceWrapper

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neuronsim import version as _version
 from neuronsim.errors import ConfigError
 from neuronsim.sweep.spec import SweepSpec, with_values
 
@@ -85,11 +86,9 @@ def resolve(spec: SweepSpec, base: dict[str, Any], source: str, point: Point,
     ``seed``, ``instance`` (the sweep's, else the workload's) and ``topology`` (the SHA-256 of that
     instance's validated content as canonical JSON, so an edited topology file or preset counts),
     ``until`` (the sweep's) and ``metrics``."""
-    import neuronsim
-
     data = with_values(base, dict(point.values), source)
     instance = spec.instance if spec.instance is not None else data.get("instance")
-    return {"neuronsim": neuronsim.__version__, "workload": data, "parameters": dict(point.values),
+    return {"neuronsim": _version.__version__, "workload": data, "parameters": dict(point.values),
             "repetition": point.repetition, "seed": point.seed, "instance": instance,
             "topology": _topology(instance, topologies if topologies is not None else {}), "until": spec.until,
             "metrics": list(spec.metrics)}
@@ -237,7 +236,6 @@ def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Pat
             address (``tcp://host:8786``).
         progress: called as ``progress(done, total, "points")`` as points finish.
     """
-    import neuronsim
     from neuronsim.workload.command import check_output
 
     if workers < 1:
@@ -256,7 +254,7 @@ def run_sweep(spec: SweepSpec, base: dict[str, Any], source: str, out: str | Pat
     todo = [p for p in all_points if keys[p.index] not in rows]
     tasks = [{"index": p.index, "values": dict(p.values), "repetition": p.repetition, "seed": p.seed,
               "key": keys[p.index], "base": base, "source": source, "metrics": list(spec.metrics),
-              "instance": spec.instance, "until": spec.until, "version": neuronsim.__version__} for p in todo]
+              "instance": spec.instance, "until": spec.until, "version": _version.__version__} for p in todo]
     skipped = len(rows)
     dropped = sum(1 for r in earlier if r.get("key") not in order)
     last_write = time.monotonic()

@@ -132,7 +132,7 @@ def host_buffers(size: int) -> st.SearchStrategy[np.ndarray]:
 
 
 def workloads(max_cores: int = 2) -> st.SearchStrategy[dict[str, Any]]:
-    """Keyword arguments of :func:`neuronsim.demo.run_demo` (the pipeline ``neuronsim run`` simulates)."""
+    """Keyword arguments of :func:`neuronsim.workload.builtin_pipeline.run_demo` (the pipeline ``neuronsim run`` simulates)."""
     return st.fixed_dictionaries({
         "cores": st.integers(1, max_cores),
         "iterations": st.integers(1, 12),

@@ -166,7 +166,7 @@ def proxy_isolation(instance: str = "trn1.32xlarge", iterations: int = 30) -> li
 
 def numa_placement(instance: str = "trn1.32xlarge") -> list[tuple[str, int, float]]:
     """(c): (placement, 64 MiB write time ns, pipeline executions per second) for local and remote memory."""
-    from neuronsim.demo import run_demo
+    from neuronsim.workload.builtin_pipeline import run_demo
     from neuronsim.simulator import Simulator
 
     out = []
