@@ -238,3 +238,51 @@ def test_remote_numa_host_memory_pays_the_configured_penalty_exactly():
 def test_numa_node_must_exist():
     with pytest.raises(neuronsim.ConfigError, match="NUMA node 5 does not exist"):
         neuronsim.Simulator("trn1.32xlarge").runtime(numa_node=5)
+
+
+
+class _RefSub(nrt.Ref):
+    """A Ref subclass: accepted by the mirror, but it takes the general path, not the hot one (A123)."""
+
+
+def _mixed_calls(general: bool, caplog):
+    """Writes, executes and reads, some refused, through the hot path (plain ints and ``nrt.Ref``) or the
+    general one (numpy integers and a Ref subclass): every status, sequence id, end, byte and log line."""
+    caplog.clear()
+    sim, rt = open_runtime()
+    neff = neuronsim.Neff(inputs={"x": ((16,), "float32")}, outputs={"y": ((16,), "float32")}, duration_ns=3_000)
+    model, ins, outs = model_with_io(rt, neff)
+    x = tensor(rt, 256, name="x2")
+    host = np.arange(256, dtype=np.uint8)
+    back = np.zeros(256, dtype=np.uint8)
+    i = np.int64 if general else int
+    cell = _RefSub if general else nrt.Ref
+    seen = []
+    for k in range(40):
+        ret, seq = cell(), cell()
+        if k % 4 == 0:
+            status = rt.nrta_tensor_write(x, host, i(k % 7), i(64), i(0), i(0), ret, seq)
+        elif k % 4 == 1:
+            status = rt.nrta_execute_schedule(model, ins, outs, i(0), ret, seq)
+        elif k % 4 == 2:
+            status = rt.nrta_tensor_read(back, x, i(0), i(256 if k % 3 else 300), i(0), i(1), ret, seq)
+        else:
+            status = rt.nrta_tensor_write(x, host, i(0), i(16), i(1), i(0), ret, seq)  # lnc 1: the other core of the device
+        seen.append((int(status), seq.value, sim.now_ns, ret))
+    sim.run_until_idle()
+    done = [(s, q, t, None if ret.value is None else int(ret.value),
+             rt.request(q).end_ns if q is not None else None) for s, q, t, ret in seen]
+    return done, back.tobytes(), sim.now_ns, [r.getMessage() for r in caplog.records]
+
+
+def test_the_hot_nrta_path_and_the_general_one_agree(caplog):
+    """A123: a well-formed nrta_tensor_write / read / execute_schedule takes an inlined path; the same
+    calls with numpy integers and a Ref subclass take the general one: same statuses, ids, times, bytes."""
+    fast = _mixed_calls(False, caplog)
+    general = _mixed_calls(True, caplog)
+    assert fast == general
+    statuses = [s for s, *_ in fast[0]]
+    assert statuses.count(int(nrt.NRT_SUCCESS)) >= 20 and int(nrt.NRT_INVALID) in statuses
+    assert any("outside tensor" in line for line in fast[3])
+    assert fast[1] != bytes(256)  # the reads brought back what the writes wrote
+    assert len({q for _, q, *_ in fast[0] if q is not None}) == statuses.count(int(nrt.NRT_SUCCESS))

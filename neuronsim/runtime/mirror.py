@@ -72,7 +72,7 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
                 if spend:
                     self._advance_to(self._env._now + spend)  # noqa: SLF001 - hot path
             try:
-                return fn(self, *args, **kwargs)
+                return fn(self, *args, **kwargs) if kwargs else fn(self, *args)
             except _Status as exc:
                 self._log.refused(name, exc.reason, exc.status)
                 return exc.status

@@ -12,14 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from neuronsim import nrt as nrt_constants
-from neuronsim.nrt import NRT_STATUS, nrta_xu_t
-from neuronsim.runtime.mirror import _mirror, _ref, _refuse
+from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t
+from neuronsim.runtime.mirror import _host_buffer, _mirror, _ref, _refuse
+from neuronsim.runtime.objects import Model, Tensor
+from neuronsim.runtime.requests import ReadRequest, WriteRequest
 from neuronsim.runtime.runtime import RuntimeBase
 
 if TYPE_CHECKING:
     from neuronsim.hw.system import CoreHW
     from neuronsim.hw.xu import ExecutionUnit
-    from neuronsim.runtime.objects import Tensor
 
 __all__ = ["NrtRuntime"]
 
@@ -45,11 +46,35 @@ class NrtRuntime(RuntimeBase):
                     f"{t.core.device.index} (A12)")
         return t, xu, core
 
+    def _fast_tensor_op(self, t: Tensor, offset: Any, size: Any, lnc_idx: Any, queue: Any
+                        ) -> tuple[CoreHW, ExecutionUnit] | None:
+        """The hot path of a tensor read or write (A123): ``(core, Tensor Op unit)`` when every argument check of
+        ``_tensor_op`` and ``_range`` passes on plain ints, else ``None`` (the general path then makes the
+        same checks in their order and refuses with their reasons)."""
+        if type(lnc_idx) is not int or type(queue) is not int or type(offset) is not int or type(size) is not int:
+            return None
+        xu = self._xus.get((lnc_idx, TENSOR_OP, queue))
+        if xu is None or t.freed or t.owner is not self or t.core_only is None or offset < 0 or size <= 0 \
+                or offset + size > t.size:
+            return None
+        core = self._cores[lnc_idx]
+        if core.device is not t.core.device:
+            return None
+        return core, xu
+
     @_mirror("schedule_ns")
     def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
                           ret: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
+            fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
+            if fast is not None:  # a well-formed call: the checks below all pass, made inline
+                core, xu = fast
+                host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=False)
+                request = WriteRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, True),
+                                       host, ret, self.numa_node is not None and core.device.numa_node != self.numa_node)
+                return self._schedule(xu, request, req_sequence)
         ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
         return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
@@ -59,6 +84,14 @@ class NrtRuntime(RuntimeBase):
                          ret: Any, req_sequence: Any) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
+        if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
+            fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
+            if fast is not None:  # a well-formed call: the checks below all pass, made inline
+                core, xu = fast
+                host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=True)
+                request = ReadRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, False),
+                                      host, ret, self.numa_node is not None and core.device.numa_node != self.numa_node)
+                return self._schedule(xu, request, req_sequence)
         ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
         return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
@@ -78,6 +111,11 @@ class NrtRuntime(RuntimeBase):
                               req_sequence: Any) -> NRT_STATUS:
         """``nrta_execute_schedule(nrt_model_t *model, const nrt_tensor_set_t *input, nrt_tensor_set_t *output,
         int queue, NRT_STATUS *ret, nrta_seq_t *req_sequence)``: queue must be 0."""
+        if type(model) is Model and type(ret) is Ref and type(req_sequence) is Ref and type(queue) is int \
+                and model.owner is self and not model.unloaded:
+            xu = self._xus.get((model.vnc, COMPUTE, queue))
+            if xu is not None:  # a well-formed call (A123): the model and queue checks below pass
+                return self._execute(model, xu, input, output, ret, req_sequence)
         ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         m = self._model(model)
         return self._execute(m, self._xu(m.vnc, COMPUTE, queue), input, output, ret_cell, seq_cell)
