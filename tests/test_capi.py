@@ -214,6 +214,10 @@ def test_trace_and_runtime_variables(flags, tmp_path):
     result = run(binary, NEURONSIM_INSTANCE="trn1.2xlarge", NEURONSIM_TRACE=str(trace))
     assert result.returncode == 0, result.stderr
     events = json.loads(trace.read_text())["traceEvents"]
+    from neuronsim.trace.check import flow_problems
+
+    assert flow_problems({"traceEvents": events}) == []  # every arrow binds to a slice, as Perfetto binds it
+    assert sum(1 for e in events if e["ph"] == "s") >= 20  # at least the 20 executions' arrows
     names = [e["name"] for e in events if e["ph"] == "X"]
     assert sum(1 for n in names if n.startswith("execute scale.neff")) == 20
     # the runtime's own variables are read at nrt_init, as the real runtime reads them

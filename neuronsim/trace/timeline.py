@@ -12,8 +12,11 @@ Processes (``pid``) and their tracks:
   sequence id; the full record in ``args``) and a zero-length ``done`` slice when it completes, its
   DMA rings as tracks, and a queue-depth counter per queue.
 
-Every request has a flow: from the call that scheduled it, to the start of its slice, to its
-completion. Times are microseconds (the format's unit) with nanosecond decimals. The trace is built
+Every request that took time has a flow arrow from the call that scheduled it to its slice: it starts
+inside the call's slice and ends inside the request's, so Perfetto binds both ends
+(:mod:`neuronsim.trace.check`); requests that no workload thread's call recorded (a Python workload's,
+or ones made outside its threads) get a call slice on a ``runtime (no workload thread)`` track ending
+when they were submitted (:func:`~neuronsim.trace.chrome.call_slices`). Times are microseconds (the format's unit) with nanosecond decimals. The trace is built
 after the run from what it recorded, so it never changes what was simulated; the same run gives the
 same bytes (events are emitted in a fixed order and the JSON keys are sorted).
 """
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.nrt import status_as_str
-from neuronsim.trace.chrome import _addresses, _label
+from neuronsim.trace.chrome import _addresses, _label, call_slices, inside
 
 __all__ = ["timeline", "write_timeline"]
 
@@ -103,15 +106,23 @@ def timeline(run: Any) -> dict[str, Any]:
     call_of: dict[int, tuple[int, int, float]] = {}  # id(request) -> (pid, tid, ts inside the call slice)
     thread_tids = {thread.name: tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
                    for thread in run.threads}
-    for call in run.calls:
+    last_end: dict[int, int] = {}
+    for call in sorted(run.calls, key=lambda c: (thread_tids[c.thread], c.begin_ns, c.end_ns)):
         tid = thread_tids[call.thread]
         label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
         args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
-        events.append({"ph": "X", "pid": 0, "tid": tid, "name": label, "cat": "api", "ts": _us(call.begin_ns),
-                       "dur": _us(call.end_ns - call.begin_ns), "args": args})
+        begin = call.begin_ns
+        if call.end_ns - begin < 2:  # a call that cost (almost) nothing: 2 ns, after the thread's previous slice
+            begin = max(call.end_ns - 2, last_end.get(tid, 0))
+        last_end[tid] = call.end_ns
+        events.append({"ph": "X", "pid": 0, "tid": tid, "name": label, "cat": "api", "ts": _us(begin),
+                       "dur": _us(call.end_ns - begin), "args": args})
         if call.request is not None:
-            call_of[id(call.request)] = (0, tid, _us(call.begin_ns + (call.end_ns - call.begin_ns) // 2))
+            call_of[id(call.request)] = (0, tid, inside(begin, call.end_ns))
     direct_tid = None
+    direct_origin: dict[int, float | None] = {}
+    unrecorded = [r for r in run.requests if id(r) not in call_of]
+    direct_calls = call_slices((r.submit_ns for r in unrecorded), sim.topology.spec.runtime.call_costs.schedule_ns)
     # requests on their queues, with flows and depth counters
     depth_points: dict[tuple[int, str], list[tuple[int, int]]] = {}
     ordered = sorted(run.requests, key=lambda r: (r.submit_ns, r.unit.instance, r.unit.core_id, r.unit.name, r.seq_num))
@@ -136,21 +147,25 @@ def timeline(run: Any) -> dict[str, Any]:
         if origin is None:
             if direct_tid is None:
                 direct_tid = tracks.thread(0, "runtime (no workload thread)")
-            origin = (0, direct_tid, _us(req.submit_ns))
-            events.append({"ph": "X", "pid": 0, "tid": direct_tid, "name": f"schedule {label}", "cat": "api",
-                           "ts": _us(req.submit_ns), "dur": 0})
-        events.append({"ph": "s", "pid": origin[0], "tid": origin[1], "id": flow_id, "cat": "request",
-                       "name": "request", "ts": origin[2]})
+            begin, end = direct_calls.pop(req.submit_ns, (None, None))
+            if begin is not None:  # one slice for the calls that submitted at this nanosecond
+                events.append({"ph": "X", "pid": 0, "tid": direct_tid, "name": f"schedule {label}", "cat": "api",
+                               "ts": _us(begin), "dur": _us(end - begin)})
+                direct_origin = {req.submit_ns: inside(begin, end)}
+            origin = (0, direct_tid, direct_origin.get(req.submit_ns))
         if done is None:
             continue
         events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
                        "dur": _us(req.end_ns - req.start_ns), "args": args})
-        events.append({"ph": "t", "pid": pid, "tid": tid, "id": flow_id, "cat": "request", "name": "request",
-                       "ts": _us(req.start_ns)})
         events.append({"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",
                        "ts": _us(done), "dur": 0})
+        target = inside(req.start_ns, req.end_ns)
+        if origin[2] is None or target is None:
+            continue  # a call or a request that took no time encloses no arrow end
+        events.append({"ph": "s", "pid": origin[0], "tid": origin[1], "id": flow_id, "cat": "request",
+                       "name": "request", "ts": origin[2]})
         events.append({"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": flow_id, "cat": "request",
-                       "name": "request", "ts": _us(done)})
+                       "name": "request", "ts": target})
         key = (pid, unit.name.split("/", 1)[-1])
         depth_points.setdefault(key, []).extend([(req.submit_ns, 1), (done, -1)])
     for (pid, name), deltas in sorted(depth_points.items()):
