@@ -167,6 +167,7 @@ class _Rendezvous:
 
 
 FIDELITIES = ("step", "analytical")
+PLAN_ENTRIES = 4096  # plans cached per simulation (emptied when full)
 
 
 def _check_choice(what: str, value: Any, choices: tuple[str, ...], none_ok: bool = False) -> None:
@@ -214,6 +215,7 @@ class CollectiveService:
         self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
         self.world_size = 0
         self._algorithm: str | None = None  # a run-wide override
+        self._plans: dict[tuple[Any, ...], tuple[str, list[Phase]]] = {}  # plan_for's cache
         self._fidelity = "step"
         self.era: str | None = None  # a run-wide software era (runtime.collective_cost.era when None)
         self.launch_ns: int | None = None  # a run-wide fixed cost replacing the era's (--launch-overhead)
@@ -423,6 +425,12 @@ class CollectiveService:
         back to Ring off a power of two, KangaRing where some chip is not whole (hardware.md §8.2).
         All-to-all, permute and the variable-size operations always write directly and are labelled
         ``mesh``; ``matrix`` gives their bytes per (source, destination) where they are not uniform."""
+        key = None
+        if matrix is None:  # cached per (group, operation, size, algorithm asked for): plans are immutable
+            key = (tuple(map(id, cores)), operation, size, requested, self._algorithm)  # cores live as long as it
+            cached = self._plans.get(key)
+            if cached is not None:
+                return cached
         topo = self.sim.topology
         n = len(cores)
         devices = {c.device.global_index for c in cores}
@@ -445,7 +453,12 @@ class CollectiveService:
         phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok, matrix)
         if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
             algorithm = "ring"
-        return algorithm, phases
+        planned = (algorithm, phases)
+        if key is not None:
+            if len(self._plans) >= PLAN_ENTRIES:
+                self._plans.clear()
+            self._plans[key] = planned
+        return planned
 
     def _faults(self, requests: list[Any], cores: list[Any], phases: list[Phase],
                 start: int) -> Callable[[Any, int], int] | None:

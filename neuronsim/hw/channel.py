@@ -57,6 +57,7 @@ __all__ = ["Channel", "Flow", "FlowNetwork", "TIME_SLACK_NS", "solo_ns", "channe
 _SLACK = 1 - TRANSFER_SLACK
 TIME_SLACK_NS = 1e-6  # absolute float slack (ns) before a continuous instant is rounded up to a whole ns
 _FULL = 1e-9  # a channel within this fraction of its bandwidth is full (saturated)
+COMPACT_MIN = 4096  # the shared heap is compacted once it holds this many entries and 4x its valid ones
 
 # flow states
 PENDING, ACTIVE, DELIVERED, ENDED, CANCELLED, SOLO = 0, 1, 2, 3, 4, 5
@@ -250,6 +251,7 @@ class FlowNetwork:
         self.env = env
         self.now = 0.0  # every internal event at or before this has been processed
         self._shared: list[tuple[float, int, int, int, Flow]] = []  # (t, 0 end / 1 arrival, seq, version, flow)
+        self._compact_at = COMPACT_MIN  # drop stale entries from _shared when it grows past this
         self._offline: list[tuple[int, int, int, Flow]] = []  # offline ends: (end_ns, seq, version, flow)
         self._seq = 0
         self._mark = 0
@@ -737,12 +739,35 @@ class FlowNetwork:
             for g, a in channel.flows.items():
                 used += a * g.new_rate
             channel._set_used(t, used)
+        heap = self._shared
+        push = heapq.heappush
         for g in flows:
-            if g.new_rate == g.rate:  # its projection, invariant under settling, still holds
+            rate = g.new_rate
+            if rate == g.rate:  # its projection, invariant under settling, still holds
                 continue
-            g.rate = g.new_rate
-            self._project(g, t)
-            heapq.heappush(self._shared, (g.finish_at, 0, g.seq, g.version, g))
+            g.rate = rate
+            # _project, inlined (this loop runs over the whole component)
+            version = g.version = g.version + 1
+            rem = g.rem
+            d = rem / rate if rem > g.size * 1e-12 else 0.0
+            deliver = ceil(t + d - d * TRANSFER_SLACK - TIME_SLACK_NS)  # _deliver_ns
+            finish = t + d
+            g.finish_at = finish = finish if finish < deliver else float(deliver)
+            g.deliver_ns = deliver
+            end = deliver + g.latency_ns
+            g.end_ns = end if end > g.not_before else g.not_before
+            push(heap, (finish, 0, g.seq, version, g))
+        if len(heap) > self._compact_at:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the shared heap's stale entries (a flow re-projected leaves its old one behind): every re-solve
+        of a component pushes one entry per flow whose rate changed, so without this the heap grows with the
+        number of solves, not of flows. Valid entries keep their keys, so the order of processing is the same."""
+        heap = self._shared  # in place: callers up the stack hold it
+        heap[:] = [e for e in heap if e[4].version == e[3] and e[4].state == (PENDING if e[1] else ACTIVE)]
+        heapq.heapify(heap)
+        self._compact_at = max(COMPACT_MIN, 4 * len(heap))
 
     # -- events ------------------------------------------------------------------------------------
 
