@@ -6,6 +6,8 @@ NeuronCore lists (``NEURON_RT_VISIBLE_CORES``). No dependencies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = ["IdListError", "MAX_ID", "parse_id_list", "format_id_list", "is_contiguous"]
 
 MAX_ID = 65_535
@@ -56,14 +58,14 @@ def is_contiguous(ids: tuple[int, ...] | list[int]) -> bool:
     return all(b == a + 1 for a, b in zip(ordered, ordered[1:], strict=False))
 
 
-def format_id_list(ids: tuple[int, ...] | list[int]) -> str:
+def format_id_list(ids: Iterable[int]) -> str:
     """Format ids as ranges in ascending order: ``(0, 1, 2, 5)`` -> ``"0-2,5"``."""
     ordered = sorted(ids)
     if not ordered:
         return ""
     parts: list[str] = []
     start = prev = ordered[0]
-    for value in ordered[1:] + [None]:  # type: ignore[list-item]
+    for value in [*ordered[1:], None]:
         if value is not None and value == prev + 1:
             prev = value
             continue

@@ -56,6 +56,18 @@ def test_the_docs_examples_type_check(tmp_path):
     assert status == 0, report
 
 
+def test_the_package_type_checks():
+    """``mypy`` with the project's configuration ([tool.mypy] in pyproject.toml) finds no error in ``neuronsim/``.
+
+    The configuration's ``ignore_errors`` overrides name the modules that are not yet clean; that list only shrinks.
+    """
+    out, err, status = mypy_api.run(["--config-file", str(ROOT / "pyproject.toml"), "--no-incremental",
+                                     "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
+                                     str(ROOT / "neuronsim")])
+    assert status == 0, out + err
+    assert "Success: no issues found" in out
+
+
 def test_a_wrongly_typed_call_is_caught():
     """The check can fail: a 2.28 runtime has no status cells on nrta_tensor_write."""
     bad = ("import neuronsim\nfrom neuronsim import nrt\nsim = neuronsim.Simulator('inf2.xlarge')\n"
