@@ -209,12 +209,16 @@ def parse_duration(value: str | int | float) -> int:
         UnitError: on a bare non-zero number (``30`` or ``"30"``: "30 has no unit: write 30 ns, 30 us, 30 ms or
             30 s"), and as :func:`parse_time_ns` does.
     """
-    bare = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*", value):
+    bare: str | int | float
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        bare = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*", value):
         bare = value.strip()
-    if bare is not None and float(bare) != 0:  # zero is zero in any unit
+    else:
+        return parse_time_ns(value)
+    if float(bare) != 0:  # zero is zero in any unit
         raise UnitError(f"{bare} has no unit: write {bare} ns, {bare} us, {bare} ms or {bare} s")
-    return parse_time_ns(0 if bare is not None else value)
+    return parse_time_ns(0)
 
 
 def parse_bandwidth(value: str | float | int) -> float:
