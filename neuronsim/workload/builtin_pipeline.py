@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +19,10 @@ from neuronsim.nrt import NRT_STATUS
 from neuronsim.runtime.neff import Neff
 from neuronsim.text import plural
 from neuronsim.units import format_bytes, format_ns, parse_bytes, parse_duration
+
+if TYPE_CHECKING:
+    from neuronsim.facade import Future
+    from neuronsim.runtime.objects import Model, Tensor
 
 __all__ = ["add_run_parser", "run_demo", "summarise"]
 
@@ -89,6 +94,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if result["failed"] == 0 else 1
 
 
+@dataclass
+class _Lane:
+    """One logical core's pipeline: its model, its ``depth`` input and output buffers, and per iteration the
+    execution, the read of its output and the input written."""
+
+    model: Model
+    ins: list[Tensor]
+    outs: list[Tensor]
+    execs: list[Future] = field(default_factory=list)
+    reads: list[Future] = field(default_factory=list)
+    data: list[np.ndarray] = field(default_factory=list)
+
+
 def run_demo(instance: str, *, lnc: int | None = None, cores: int = 2, iterations: int = 50, depth: int = 2,
              size_bytes: int = 1 << 20, duration_ns: int = 200_000, seed: int = 0,
              numa_node: int | None = None) -> dict[str, Any]:
@@ -105,13 +123,13 @@ def run_demo(instance: str, *, lnc: int | None = None, cores: int = 2, iteration
     elements = max(1, size_bytes // 4)
     neff = Neff(inputs={"x": ((elements,), "float32")}, outputs={"y": ((elements,), "float32")},
                 duration_ns=duration_ns, kernel=lambda x: {"y": x * 2}, name="demo.neff")
-    lanes = []
+    lanes: list[_Lane] = []
     rng = np.random.default_rng(sim.seed_sequence.spawn(1)[0])
     for core in range(cores):
         model = rt.load(neff, core)
         ins = [rt.allocate(elements * 4, core, f"x{k}") for k in range(depth)]
         outs = [rt.allocate(elements * 4, core, f"y{k}") for k in range(depth)]
-        lanes.append({"model": model, "ins": ins, "outs": outs, "execs": [], "reads": [], "data": []})
+        lanes.append(_Lane(model, ins, outs))
     start_ns = sim.now_ns
     wrong = 0
     for i in range(iterations):
@@ -119,23 +137,23 @@ def run_demo(instance: str, *, lnc: int | None = None, cores: int = 2, iteration
         for lane in lanes:
             if depth == 1 and i >= 1:
                 # one buffer: the previous output must be read out before the next execution overwrites it
-                lane["execs"][i - 1].wait()
-                lane["reads"].append(rt.read(lane["outs"][0], queue=1))
+                lane.execs[i - 1].wait()
+                lane.reads.append(rt.read(lane.outs[0], queue=1))
             if i >= depth:
-                lane["reads"][i - depth].wait()  # the output buffer is free again
+                lane.reads[i - depth].wait()  # the output buffer is free again
             data = rng.standard_normal(elements).astype(np.float32)
-            lane["data"].append(data)
-            rt.write(lane["ins"][slot], data).wait()
-            lane["execs"].append(rt.execute(lane["model"], {"x": lane["ins"][slot]}, {"y": lane["outs"][slot]}))
+            lane.data.append(data)
+            rt.write(lane.ins[slot], data).wait()
+            lane.execs.append(rt.execute(lane.model, {"x": lane.ins[slot]}, {"y": lane.outs[slot]}))
             if depth > 1 and i >= 1:
-                lane["execs"][i - 1].wait()
-                lane["reads"].append(rt.read(lane["outs"][(i - 1) % depth], queue=1))
+                lane.execs[i - 1].wait()
+                lane.reads.append(rt.read(lane.outs[(i - 1) % depth], queue=1))
     for lane in lanes:
-        lane["execs"][-1].wait()
-        lane["reads"].append(rt.read(lane["outs"][(iterations - 1) % depth], queue=1))
+        lane.execs[-1].wait()
+        lane.reads.append(rt.read(lane.outs[(iterations - 1) % depth], queue=1))
     rt.wait_all()
     for lane in lanes:
-        for read, data in zip(lane["reads"], lane["data"], strict=True):
+        for read, data in zip(lane.reads, lane.data, strict=True):
             if not np.array_equal(read.result().view(np.float32), data * 2):
                 wrong += 1
     elapsed = sim.now_ns - start_ns
