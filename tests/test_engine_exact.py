@@ -286,3 +286,25 @@ def test_the_hot_nrta_path_and_the_general_one_agree(caplog):
     assert any("outside tensor" in line for line in fast[3])
     assert fast[1] != bytes(256)  # the reads brought back what the writes wrote
     assert len({q for _, q, *_ in fast[0] if q is not None}) == statuses.count(int(nrt.NRT_SUCCESS))
+
+
+def test_mirror_calls_by_keyword_and_by_position_are_the_same_call():
+    """The wrapper takes a mirror method's parameters by name: positional, keyword and mixed calls reach
+    the same method; a wrong call is still the general wrapper's TypeError."""
+    sim, rt = open_runtime()
+    x = tensor(rt, 64)
+    host = np.ones(64, dtype=np.uint8)
+    seqs = []
+    for call in (lambda r, s: rt.nrta_tensor_write(x, host, 0, 64, 0, 0, r, s),
+                 lambda r, s: rt.nrta_tensor_write(x, host, 0, 64, 0, 0, ret=r, req_sequence=s),
+                 lambda r, s: rt.nrta_tensor_write(req_sequence=s, ret=r, queue=0, lnc_idx=0, size=64, offset=0,
+                                                   buf=host, tensor=x)):
+        ret, seq = nrt.Ref(), nrt.Ref()
+        assert call(ret, seq) == nrt.NRT_SUCCESS
+        seqs.append(seq.value & 0xFFFF)
+    assert seqs == [1, 2, 3]
+    with pytest.raises(TypeError, match=r"^nrta_tensor_write\(\): got an unexpected keyword argument 'bogus'$"):
+        rt.nrta_tensor_write(x, host, 0, 64, 0, 0, nrt.Ref(), nrt.Ref(), bogus=1)
+    with pytest.raises(TypeError, match=r"^nrta_tensor_write\(\): missing a required argument: 'offset'$"):
+        rt.nrta_tensor_write(x, host, size=64, lnc_idx=0, queue=0, ret=nrt.Ref(), req_sequence=nrt.Ref())
+    assert rt.nrt_tensor_free.__wrapped__.__name__ == "nrt_tensor_free"

@@ -77,10 +77,55 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
                 self._log.refused(name, exc.reason, exc.status)
                 return exc.status
 
+        if arity > 0:
+            wrapper = _positional(wrapper, fn, [p.name for p in params], name, needs_init, cost)
         wrapper.cost_kind = cost  # type: ignore[attr-defined] - which call cost it spends (process mode reads it)
         return wrapper
 
     return decorate
+
+
+_MISSING = object()
+
+
+def _positional(general: Callable, fn: Callable, names: list[str], name: str, needs_init: bool,
+                cost: str | None) -> Callable:
+    """The wrapper of a method with ``len(names)`` plain parameters, taking them as parameters instead of
+    ``*args`` (a call with all of them given spends ~100 ns less: no argument tuple, a direct call). Any
+    other call (too few, too many, unknown keywords) goes to ``general``, the ``*args`` wrapper, which
+    binds it against the signature and raises its ``TypeError``. Same checks, costs and refusals."""
+    params = ", ".join(f"{n}=_MISSING" for n in names)
+    given = " or ".join(f"{n} is _MISSING" for n in names)
+    call = ", ".join(names)
+    lines = [f"def {name}(self, {params}, *_w_args, **_w_kwargs):",
+             "    if _w_args:  # every parameter was given by position, and more",
+             f"        return _w_general(self, {call}, *_w_args, **_w_kwargs)",
+             f"    if _w_kwargs or {given}:",
+             f"        _w_pos, _w_named = _w_split({names!r}, ({call},))",
+             "        return _w_general(self, *_w_pos, **_w_named, **_w_kwargs)"]
+    if needs_init:
+        lines += ["    if self._state != 'open':",
+                  f"        return _w_general(self, {call})  # refused there, with its log line"]
+    if cost is not None:
+        lines += [f"    _w_spend = self._cost_table[{cost!r}]",
+                  "    if _w_spend:",
+                  "        self._advance_to(self._env._now + _w_spend)"]
+    lines += ["    try:",
+              f"        return _w_fn(self, {call})",
+              "    except _Status as _w_exc:",
+              f"        self._log.refused({name!r}, _w_exc.reason, _w_exc.status)",
+              "        return _w_exc.status"]
+    namespace: dict[str, Any] = {"_MISSING": _MISSING, "_w_general": general, "_w_fn": fn, "_Status": _Status,
+                                 "_w_split": _split}
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the method's own parameter names
+    return functools.wraps(fn)(namespace[name])
+
+
+def _split(names: list[str], values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A call the generated wrapper cannot take, rebuilt for the general one: the given values before the
+    first missing one by position, the rest by name (as the caller could have given them)."""
+    cut = next((i for i, v in enumerate(values) if v is _MISSING), len(values))
+    return values[:cut], {n: v for n, v in zip(names[cut:], values[cut:], strict=True) if v is not _MISSING}
 
 
 def _ref(cell: Any, what: str = "out-parameter") -> Ref:
