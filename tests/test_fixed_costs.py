@@ -86,7 +86,7 @@ def run_bytes(tmp_path: Path, tag: str, **switches: bool) -> tuple[str, bytes, i
     HostCPUs.fast_path = switches.get("host", True)
     try:
         with long_run_gc(enabled=switches.get("gc", True)):
-            run = run_workload(spec)
+            run = run_workload(spec, records=True)
     finally:
         HostCPUs.fast_path = saved
     trace = tmp_path / f"{tag}.json"

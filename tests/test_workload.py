@@ -178,7 +178,7 @@ def test_python_function_workload():
 
         sim.spawn(body, rt, cpus="0", name="app")
 
-    run = run_workload(app, instance="trn1.2xlarge")
+    run = run_workload(app, instance="trn1.2xlarge", records=True)
     figures = summary(run)
     assert figures["requests"]["execute"]["count"] == 3
     assert figures["requests"]["execute"]["p50_ns"] == 10_000
@@ -219,7 +219,7 @@ def _trace_run(seed=0):
     spec = workload([{"write": "x"}, {"execute": "m"}, {"read": "y", "queue": 1}, {"compute": "20 us"}],
                     models=models, cores="0-1", dispatch="round_robin", iterations=12,
                     arrivals={"kind": "poisson", "rate": 4000})
-    return run_workload(spec, seed=seed)
+    return run_workload(spec, seed=seed, records=True)
 
 
 def test_trace_is_a_chrome_trace_with_a_flow_for_every_request():
@@ -417,7 +417,7 @@ def _two_instances(**collective):
 
 
 def test_threads_on_two_instances_meet_in_one_collective_over_efa():
-    run = run_workload(load_workload(_two_instances()))
+    run = run_workload(load_workload(_two_instances()), records=True)
     ccs = [r for r in run.requests if r.kind == "collective"]
     assert len(ccs) == 12 and all(r.status == 0 for r in ccs)
     assert {r.ctx.group for r in ccs} == {(0, 1, 2, 3)}  # global ids: instance 0's cores, then instance 1's

@@ -81,7 +81,13 @@ def _bandwidth_points(log: list[tuple[int, int, int]]) -> list[tuple[int, float]
 
 
 def timeline(run: Any) -> dict[str, Any]:
-    """The trace of a :class:`~neuronsim.workload.runner.WorkloadRun` as a ``{"traceEvents": [...]}`` dict."""
+    """The trace of a :class:`~neuronsim.workload.runner.WorkloadRun` as a ``{"traceEvents": [...]}`` dict.
+
+    Raises:
+        ValueError: the run did not keep its records (``run_workload(..., records=True)``).
+    """
+    if not getattr(run, "records", True):
+        raise ValueError("the run kept no records to trace: run it with run_workload(..., records=True)")
     sim = run.sim
     tracks = _Tracks()
     events: list[dict[str, Any]] = []

@@ -80,6 +80,15 @@ class Progress:
             self.stream.flush()
 
 
+def _plots(out: str | None) -> bool:
+    """Whether ``--out`` will write plots (matplotlib installed): they are timelines, built from every record."""
+    if not out:
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def run_command(args: argparse.Namespace) -> int:
     from neuronsim.gctune import long_run_gc
     from neuronsim.trace.timeline import write_timeline
@@ -116,7 +125,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         with long_run_gc():  # fewer collector passes over the long-lived graph (A121), restored after
             run = run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
-                               source=source, progress=show)
+                               source=source, progress=show, records=bool(args.trace) or _plots(args.out))
     finally:
         if show is not None:
             show.close()

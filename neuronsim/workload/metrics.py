@@ -154,16 +154,19 @@ def summary(run: Any) -> dict[str, Any]:
     channels: dict[str, list[dict[str, Any]]] = {key: [] for _, key in _SECTIONS}
     section = dict(_SECTIONS)
     all_channels = [c for system in sim.systems for c in system.channels()] + [link.channel for link in sim.z_links.values()]
+    meters = getattr(run, "meters", None)  # the logs' running totals (A116), or the whole logs
     for channel in all_channels:
-        if not channel.log:
+        if not (channel.log if meters is None else meters.used(channel)):
             continue
         key = section.get(channel_kind(channel.name))
         if key is None:
             continue
-        moved = sum(n for b, e, n in channel.log if lo <= b < hi)
+        if meters is None:
+            moved, busy = sum(n for b, e, n in channel.log if lo <= b < hi), channel_busy_ns(channel, lo, hi)
+        else:
+            moved, busy = meters.bytes_moved(channel, lo, hi), meters.busy_ns(channel, lo, hi)
         # a channel's log holds constant-rate intervals: its utilisation is bytes over bandwidth (A50)
-        channels[key].append({"name": channel.name, "utilisation": channel_busy_ns(channel, lo, hi) / window,
-                              "bytes": moved})
+        channels[key].append({"name": channel.name, "utilisation": busy / window, "bytes": moved})
     out.update({key: _busiest_first(items) for key, items in channels.items()})
     cpus = []
     for i, host in enumerate(sim.hosts):
@@ -370,7 +373,8 @@ def csv_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
 
 
 def write_outputs(run: Any, figures: dict[str, Any], directory: str | Path) -> list[Path]:
-    """Write ``summary.json``, ``summary.csv`` and, with matplotlib, plots into ``directory``."""
+    """Write ``summary.json``, ``summary.csv`` and, with matplotlib and a run that kept its records
+    (``run_workload(..., records=True)``), plots into ``directory``."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     written = [target / "summary.json", target / "summary.csv"]
@@ -379,6 +383,8 @@ def write_outputs(run: Any, figures: dict[str, Any], directory: str | Path) -> l
         writer = csv.writer(handle)
         writer.writerow(["section", "name", "metric", "value"])
         writer.writerows(csv_rows(figures))
+    if not getattr(run, "records", True):
+        return written  # the plots are timelines: they need every record
     try:
         from neuronsim.workload.plots import write_plots
     except ImportError:  # matplotlib is an optional extra

@@ -41,6 +41,7 @@ from neuronsim.nrt import (
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
 from neuronsim.workload.models import architecture_neff
+from neuronsim.workload.record import COMPACT_EVERY, ChannelMeters
 from neuronsim.workload.spec import DEVICE_STEPS, ArchitectureSpec, StepSpec, ThreadSpec, WorkloadSpec
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ class WorkloadRun:
     errors: list[str] = field(default_factory=list)
     events: int = 0  # SimPy events the run processed
     completed: int = 0  # iterations completed so far
+    meters: ChannelMeters | None = None  # the channels' running totals (A116)
+    records: bool = True  # whether every record a trace or plots need was kept (run_workload(records=True))
 
     @property
     def elapsed_ns(self) -> int:
@@ -488,7 +491,8 @@ def _check(status: int, what: str, source: str) -> None:
 
 def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
                  lnc: int | None = None, seed: int | None = None, until_ns: int | None = None,
-                 source: str = "workload", progress: Callable[[int, int, str], None] | None = None) -> WorkloadRun:
+                 source: str = "workload", progress: Callable[[int, int, str], None] | None = None,
+                 records: bool = False) -> WorkloadRun:
     """Simulate a workload; returns the :class:`WorkloadRun` the summary and trace are built from.
 
     Args:
@@ -499,6 +503,9 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         progress: called as ``progress(done, total, unit)`` as the run goes on: simulated time (``"ns"``)
             on a run with an end time, else completed iterations (``"iterations"``) when all threads
             have a count, else simulated time up to the longest thread ``duration``.
+        records: keep every channel's interval log whole (``Channel.log``), as a trace or plots need;
+            otherwise the logs are folded into running totals as the run goes (A116) and the run's
+            memory does not grow with them.
     """
     from neuronsim.simulator import Simulator
 
@@ -523,17 +530,19 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         if exc.source == "Simulator":  # a bad runtime override: the workload file's field
             raise ConfigError(source, exc.issues) from None
         raise
-    for system in sim.systems:
-        for channel in system.channels():
-            channel.log = []
-    for link in sim.z_links.values():
-        link.channel.log = []
+    channels = [c for system in sim.systems for c in system.channels()] + [link.channel for link in sim.z_links.values()]
+    # the logs are folded into running totals as the run goes, unless every interval is wanted or a
+    # bandwidth changes during the run (A116)
+    meters = ChannelMeters(channels, fold=not records and not any(f.degrade for f in faults or ()))
     if spec is None:
         start = sim.now_ns
         workload(sim)  # type: ignore[operator]
         run = WorkloadRun(None, sim, start, start, until_ns)
     else:
         run = _start(spec, sim, until_ns, source)
+    run.meters = meters
+    run.records = records
+    meters.start(run.start_ns)
     run.events = _advance(sim, until_ns, progress, run)
     run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
     run.threads = list(sim.threads)
@@ -580,10 +589,13 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
         if spec is not None and until_ns is None and not total else 0
     events = 0
+    meters = run.meters
     while queue and queue[0][0] <= end:
         if chunk:
             limit = min(end, queue[0][0] + chunk)
-            while queue and queue[0][0] <= limit:
+            for _ in range(COMPACT_EVERY):
+                if not queue or queue[0][0] > limit:
+                    break
                 step()
                 events += 1
         else:
@@ -592,6 +604,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
                     break
                 step()
                 events += 1
+        if meters is not None:
+            meters.compact(env._now)  # noqa: SLF001 - fold what can no longer change (A116)
         if progress is None:
             continue
         if until_ns is not None:

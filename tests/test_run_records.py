@@ -1,0 +1,60 @@
+"""A run keeps what was asked for (A116): folded channel logs give the same summary, bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from neuronsim.hw.channel import channel_busy_ns
+from neuronsim.workload import runner
+from neuronsim.workload.metrics import summary
+from neuronsim.workload.runner import run_workload
+from neuronsim.workload.spec import load_workload
+
+ROOT = Path(__file__).parents[1]
+CASES = [("llm-decode.yaml", ["threads.0.iterations=6"], None),
+         ("inference-server.yaml", [f"threads.{t}.iterations=40" for t in range(4)], None),
+         ("inference-server.yaml", [f"threads.{t}.iterations=40" for t in range(4)], 7_000_000),
+         ("dp-training.yaml", ["threads.0.iterations=2"], None)]
+
+
+@pytest.mark.parametrize(("name", "sets", "until"), CASES, ids=["decode", "server", "server-until", "training"])
+def test_folded_logs_give_the_summary_of_whole_logs(name, sets, until, monkeypatch):
+    monkeypatch.setattr(runner, "COMPACT_EVERY", 37)  # fold often, at odd places
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 37)
+    spec = load_workload(ROOT / "examples" / "workloads" / name, sets)
+    whole = run_workload(spec, until_ns=until, records=True)
+    folded = run_workload(spec, until_ns=until)
+    assert whole.events == folded.events and whole.end_ns == folded.end_ns
+    meters = folded.meters
+    assert meters is not None and meters.fold
+    channels = meters.channels
+    folded_count = sum(m.folded for m in meters._meters.values())  # noqa: SLF001
+    assert folded_count > 0  # something was folded...
+    kept = sum(len(c.log) for c in channels)
+    assert kept < sum(len(c.log) for c in whole.meters.channels)  # ... and dropped
+    assert summary(folded) == summary(whole)  # the same floats, not only the same text
+    for a, b in zip(whole.meters.channels, channels, strict=True):
+        assert meters.busy_ns(b, folded.start_ns, folded.end_ns) == channel_busy_ns(a, whole.start_ns, whole.end_ns)
+
+
+def test_a_run_without_records_cannot_be_traced():
+    from neuronsim.trace.timeline import timeline
+
+    spec = load_workload(ROOT / "examples" / "workloads" / "llm-decode.yaml", ["threads.0.iterations=1"])
+    with pytest.raises(ValueError, match=r"records=True"):
+        timeline(run_workload(spec))
+
+
+def test_a_degrade_fault_keeps_the_logs_whole():
+    spec = load_workload(ROOT / "examples" / "workloads" / "llm-decode.yaml", ["threads.0.iterations=1"])
+    spec = spec.model_copy(update={"faults": (*spec.faults, _degrade())})
+    run = run_workload(spec)
+    assert run.meters is not None and not run.meters.fold
+
+
+def _degrade():
+    from neuronsim.runtime.faults import FaultSpec
+
+    return FaultSpec(target="hbm", device=0, stack=0, degrade=2.0, at_ns=1_000_000)
