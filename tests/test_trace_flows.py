@@ -83,7 +83,7 @@ def test_the_plugins_failure_trace_binds_every_flow(pytester):
 def test_workload_traces_bind_every_flow(path):
     overrides = [] if path == "inference-server.yaml" else ["threads.0.iterations=2"]
     run = run_workload(load_workload(ROOT / "examples" / "workloads" / path, overrides),
-                       until_ns=20_000_000 if path == "inference-server.yaml" else None)
+                       until_ns=20_000_000 if path == "inference-server.yaml" else None, records=True)
     events = timeline(run)["traceEvents"]
     assert flow_problems({"traceEvents": events}) == []
     finished = [r for r in run.requests if r.completions and r.end_ns > r.start_ns and r.end_ns <= run.sim.now_ns]
@@ -92,7 +92,7 @@ def test_workload_traces_bind_every_flow(path):
 
 def test_a_python_workloads_trace_binds_every_flow():
     run = run_workload(load_python_workload(f"{ROOT / 'examples' / 'workloads' / 'serving_loop.py'}:workload"),
-                       instance="inf2.xlarge")
+                       instance="inf2.xlarge", records=True)
     events = timeline(run)["traceEvents"]
     assert flow_problems({"traceEvents": events}) == []
     assert sum(1 for e in events if e["ph"] == "s") == len(run.requests) == 1200
