@@ -162,11 +162,13 @@ def summary(run: Any) -> dict[str, Any]:
         if key is None:
             continue
         if meters is None:
-            moved, busy = sum(n for b, e, n in channel.log if lo <= b < hi), channel_busy_ns(channel, lo, hi)
+            moved = sum(n for b, e, n in channel.log if lo <= b < hi)
+            full_ns = channel_busy_ns(channel, lo, hi)
         else:
-            moved, busy = meters.bytes_moved(channel, lo, hi), meters.busy_ns(channel, lo, hi)
+            moved = meters.bytes_moved(channel, lo, hi)
+            full_ns = meters.busy_ns(channel, lo, hi)
         # a channel's log holds constant-rate intervals: its utilisation is bytes over bandwidth (A50)
-        channels[key].append({"name": channel.name, "utilisation": busy / window, "bytes": moved})
+        channels[key].append({"name": channel.name, "utilisation": full_ns / window, "bytes": moved})
     out.update({key: _busiest_first(items) for key, items in channels.items()})
     cpus = []
     for i, host in enumerate(sim.hosts):
