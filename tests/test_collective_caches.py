@@ -73,3 +73,20 @@ def test_the_memo_is_bounded(monkeypatch):
         _, phases = sim.collectives.plan_for(cores, "allgather", size << 10)
         analytical_ns(fabric, cores, phases, step_ns)
         assert len(fabric.memo) <= 3
+
+
+def test_a_step_shifted_in_time_is_not_solved_again_and_ends_the_same():
+    """A124: steps of one shape whose ranks start with the same offsets reuse the solved ends, shifted; the
+    results equal solving every step (Mesh stages, hierarchical plans, rings out of lockstep)."""
+    cases = [("trn2.48xlarge", 64, "allreduce", 1 << 10, None), ("trn2.48xlarge", 64, "allreduce", 64 << 10, None),
+             ("trn2.48xlarge", 64, "allreduce", 8 << 20, "ring"), ("trn2.48xlarge", 16, "allgather", 1 << 20, "mesh"),
+             ("trn2-ultraserver", 64, "allreduce", 1 << 10, None), ("trn2-ultraserver", 64, "allreduce", 1 << 30, None)]
+    for instance, ranks, operation, size, algorithm in cases:
+        sim, cores = _ranks(instance, ranks)
+        fabric = sim.collectives.fabric
+        step_ns = sim.topology.spec.chip.cc.step_latency_ns
+        proxy_ns = sim.topology.spec.runtime.proxy_work_ns
+        _, phases = sim.collectives.plan_for(cores, operation, size, algorithm)
+        reused = _analytical(fabric, cores, phases, step_ns, proxy_ns)[0]
+        solved = _analytical(fabric, cores, phases, step_ns, proxy_ns, reuse_steps=False)[0]
+        assert reused == solved, (instance, ranks, operation, size, algorithm)

@@ -159,14 +159,29 @@ def _symmetric_rate(routed: list[tuple[Any, ...]]) -> float:
     return rate
 
 
-def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float) -> list[int]:
-    """When each transfer of one step ends, its senders starting at ``ready``, alone on the fabric."""
+def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float,
+               seen: dict[tuple[int, tuple[int, ...]], tuple[int, list[int]]] | None = None,
+               shape: int = 0) -> list[int]:
+    """When each transfer of one step ends, its senders starting at ``ready``, alone on the fabric.
+
+    ``seen`` (with ``shape``, the id of the step's transfers): steps of this shape solved before, by their
+    start times relative to the earliest; a step of the same shape whose ranks start with the same offsets
+    ends with the same offsets (the model is invariant under a shift in time; A124), so it is not solved
+    again (a Mesh all-reduce's two stages, a hierarchical plan's intra-instance stages)."""
     starts = [ready[item[0]] for item in routed]
-    if rate and min(starts) == max(starts):
+    first = min(starts)
+    if rate and first == max(starts):
         # symmetric and in lockstep: every flow gets ``rate`` from setup to the end (closed form)
         setup, size = routed[0][4], routed[0][5]
         deliver = _deliver_ns(float(starts[0] + setup), size / rate)
         return [deliver + item[3] for item in routed]
+    key = None
+    if seen is not None:
+        key = (shape, tuple(start - first for start in starts))
+        hit = seen.get(key)
+        if hit is not None:
+            shift = first - hit[0]
+            return [end + shift for end in hit[1]]
     network = FlowNetwork(None)  # the step level's shares, event by event, offline
     flows = [network.start(start, item[2], item[4], item[3], size=item[5]) for start, item in
              sorted(zip(starts, routed, strict=True), key=lambda pair: pair[0])]
@@ -175,6 +190,8 @@ def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float) -> 
     ends = [0] * len(routed)
     for i, flow in zip(order, flows, strict=True):
         ends[i] = flow.end_ns
+    if key is not None:
+        seen[key] = (first, ends)  # type: ignore[index]
     return ends
 
 
@@ -210,8 +227,9 @@ MEMO_ENTRIES = 4096  # analytical results kept per fabric (a plan's phases stay 
 
 
 def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_latency_ns: int,
-                proxy_ns: int) -> tuple[int, dict[Channel, Channel]]:
-    """:func:`analytical_ns` without its memo: the duration, and the channels it read (with their shadows)."""
+                proxy_ns: int, reuse_steps: bool = True) -> tuple[int, dict[Channel, Channel]]:
+    """:func:`analytical_ns` without its memo: the duration, and the channels it read (with their shadows).
+    ``reuse_steps=False`` solves every step, even one shifted in time from a step solved before (A124)."""
     n = len(cores)
     ready = [0] * n
     shadows: dict[Channel, Channel] = {}
@@ -224,6 +242,7 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
 
     # phases repeat transfers: each distinct one is routed once
     costed: dict[Transfer, tuple[Any, ...]] = {}
+    seen: dict[tuple[int, tuple[int, ...]], tuple[int, list[int]]] | None = {} if reuse_steps else None
     for phase in phases:
         routed = []
         for t in phase.transfers:
@@ -240,7 +259,7 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
         increments: list[int] | None = None
         for done_steps in range(phase.repeat):
             after = list(ready)
-            for item, end in zip(routed, _step_ends(routed, ready, rate), strict=True):
+            for item, end in zip(routed, _step_ends(routed, ready, rate, seen, id(phase.transfers)), strict=True):
                 for rank in item[1]:
                     if end > after[rank]:
                         after[rank] = end
