@@ -28,7 +28,7 @@ from neuronsim.collectives.algorithms import Phase, Transfer
 from neuronsim.hw.channel import Channel, Flow, FlowNetwork, _deliver_ns
 from neuronsim.hw.system import CoreHW, Link, System
 
-__all__ = ["Fabric", "analytical_ns", "StepRun"]
+__all__ = ["Fabric", "analytical_ns", "StepRun", "sends_over_efa"]
 
 
 class Fabric:
@@ -303,6 +303,11 @@ def _prepare(fabric: Fabric, cores: list[CoreHW], phases: list[Phase]) -> list[_
         fabric.prepared.clear()
     fabric.prepared[key] = (phases, out)
     return out
+
+
+def sends_over_efa(fabric: Fabric, cores: list[CoreHW], phases: list[Phase]) -> bool:
+    """Whether any transfer of ``phases`` over ``cores`` leaves its instance over EFA (cached with the plan)."""
+    return any(any(efa) for _, _, efa in _prepare(fabric, cores, phases))
 
 
 class StepRun:

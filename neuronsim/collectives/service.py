@@ -33,7 +33,7 @@ from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import ALGORITHMS, Phase, plan, select_algorithm
 from neuronsim.collectives.data import VARIABLE, ELEMENT, collective_outputs, counts_agree, transfer_matrix
-from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns
+from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns, sends_over_efa
 from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ class CollectiveService:
     def group_of(self, replica_group: Any) -> tuple[int, ...]:
         if replica_group is None:
             return tuple(range(self.world_size))
-        return tuple(int(g) for g in replica_group)
+        return tuple(map(int, replica_group))
 
     def arrive(self, request: Any, now: int) -> None:
         ctx: CCContext = request.ctx
@@ -603,8 +603,10 @@ class CollectiveService:
             for rank in range(meeting.n):
                 done(rank, end)
         else:
-            proxies = [(self.sim.hosts[c.device.instance], req.ctx.owner.proxy_affinity(c))
-                       for c, req in zip(cores, requests, strict=True)]
+            proxies = None  # needed only when a send crosses EFA (its rank's network proxy thread drives it)
+            if proxy_ns and sends_over_efa(self.fabric, cores, phases):
+                proxies = [(self.sim.hosts[c.device.instance], req.ctx.owner.proxy_affinity(c))
+                           for c, req in zip(cores, requests, strict=True)]
             StepRun(self.sim.env, self.fabric, cores, phases, step_ns, done, proxies, proxy_ns).start(start)
 
 

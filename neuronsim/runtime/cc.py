@@ -98,8 +98,9 @@ class CollectivesMixin:
             _refuse(f"comm is {_show(comm)}, not an nrt_cc_comm_t")
         service = self.sim.collectives
         replica_group = comm.replica_group
-        if replica_group is not None and (not isinstance(replica_group, (list, tuple)) or not all(
-                type(g) is int or (isinstance(g, np.integer)) for g in replica_group)):
+        if replica_group is not None and (not isinstance(replica_group, (list, tuple)) or (
+                not set(map(type, replica_group)) <= {int}  # the common case, checked at C speed
+                and not all(type(g) is int or (isinstance(g, np.integer)) for g in replica_group))):
             _refuse(f"comm.replica_group is {_show(replica_group)}, not a list of global device ids (or None)")
         group = service.group_of(replica_group)
         rank, vnc, rank_n = _int(comm.rank, "comm.rank"), _int(comm.vnc, "comm.vnc"), _int(comm.rank_n, "comm.rank_n")

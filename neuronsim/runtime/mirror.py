@@ -51,8 +51,13 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
         name = fn.__name__
         signature = inspect.signature(fn)
         params = list(signature.parameters.values())[1:]
-        arity = len(params) if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
-                                   for p in params) else -1
+        # a call with exactly the required positional parameters (and no keywords) binds without checking
+        # when every other parameter is keyword-only with a default (neuronsim's extensions to a C call)
+        positional = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        arity = len(positional) if params[:len(positional)] == positional and all(
+            p.default is p.empty for p in positional) and all(
+            p.kind is p.KEYWORD_ONLY and p.default is not p.empty for p in params[len(positional):]) else -1
+        params = positional
 
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
