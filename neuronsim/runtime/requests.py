@@ -133,7 +133,8 @@ class WriteRequest(_Transfer):
         if storage is not None and self.snapshot is not None and self.status == _SUCCESS:
             storage.write(self.tensor.offset + self.offset, self.snapshot)
         self.snapshot = None
-        self._complete()
+        if self.ret is not None:  # _complete, inlined (every transfer passes here)
+            self.ret.value = self.status
 
     def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
         lo = self.tensor.offset + self.offset
@@ -154,7 +155,8 @@ class ReadRequest(_Transfer):
         if self.snapshot is not None and self.host is not None and self.status == _SUCCESS:
             self.host[:self.size] = self.snapshot
         self.snapshot = None
-        self._complete()
+        if self.ret is not None:  # _complete, inlined (every transfer passes here)
+            self.ret.value = self.status
 
     def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
         lo = self.tensor.offset + self.offset
@@ -374,14 +376,17 @@ class ExecuteRequest(_Request):
         return out
 
     def finish(self, now_ns: int) -> None:
-        if self.status == _NUM_ERR:
-            self._nan_outputs()
-            self.snapshot = None
-        elif self.status != _SUCCESS:
-            self.snapshot = None
+        status = self.status
+        if status is not _SUCCESS:  # the common case skips both comparisons
+            if status == _NUM_ERR:
+                self._nan_outputs()
+                self.snapshot = None
+            elif status != _SUCCESS:
+                self.snapshot = None
         if self.snapshot is not None:
             self._run_kernel()
-        self._complete()
+        if self.ret is not None:  # _complete, inlined
+            self.ret.value = self.status
 
     def _run_kernel(self) -> None:
         """Run the NEFF's kernel on the inputs read at start and write its outputs."""
