@@ -16,7 +16,7 @@ import statistics
 import time
 
 import numpy as np
-from rawsimpy import raw_simpy_timeouts_per_s
+from rawsimpy import engine_build, raw_simpy_timeouts_per_s
 
 import neuronsim
 from neuronsim import nrt
@@ -71,6 +71,7 @@ def main() -> None:
         raws.append(raw)
         mirrors.append(mirror)
         ratios.append(mirror / raw)
+    print(f"engine: {engine_build()}")
     print(f"raw SimPy timeouts per CPU s:   {statistics.median(raws):12,.0f}  (median of {args.repeats})")
     print(f"mirror requests per CPU s:      {statistics.median(mirrors):12,.0f}  (median of {args.repeats}; "
           f"{args.requests} requests, {sim_ns / 1e6:.1f} ms simulated)")

@@ -24,7 +24,7 @@ import random
 import time
 
 import simpy
-from rawsimpy import raw_simpy_timeouts_per_s
+from rawsimpy import engine_build, raw_simpy_timeouts_per_s
 
 from neuronsim.hw.channel import Channel, FlowNetwork
 
@@ -66,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     raw = raw_simpy_timeouts_per_s(1_000_000, time.process_time)
     print(f"raw SimPy timeouts per CPU second: {raw:12,.0f}  ({1e6 / raw:.2f} us each)")
+    print(f"engine: {engine_build()}")
     print("in flight  paths  CPU us/transfer  (raw timeouts)  events/transfer  solves/transfer")
     for k in (1, 10, 100, 1000):
         for shared in (True, False):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench_engine import mirror_requests_per_s
-from rawsimpy import raw_simpy_timeouts_per_s
+from rawsimpy import engine_build, raw_simpy_timeouts_per_s
 
 import neuronsim
 from neuronsim.gctune import long_run_gc
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30_000)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of each decode variant")
     args = parser.parse_args()
+    print(f"engine: {engine_build()}")
     construction(20)
     engine_ratio(args.pairs, args.requests)
     raw = raw_simpy_timeouts_per_s(1_000_000, time.process_time)

@@ -24,3 +24,14 @@ def raw_simpy_seconds(n: int, clock=time.perf_counter) -> float:
 
 def raw_simpy_timeouts_per_s(n: int, clock=time.perf_counter) -> float:
     return n / raw_simpy_seconds(n, clock)
+
+
+def engine_build() -> str:
+    """Which flow network this process runs: the compiled build (``NEURONSIM_ACCEL=1``, neuronsim.hw.accel)
+    or the pure-Python modules."""
+    import neuronsim.hw.channel as channel
+    import neuronsim.hw.xu as xu
+
+    compiled = [m.__name__.rsplit(".", 1)[1] for m in (channel, xu)
+                if m.__file__ and m.__file__.endswith((".so", ".pyd"))]
+    return f"compiled ({', '.join(compiled)}; NEURONSIM_ACCEL=1)" if compiled else "pure Python"

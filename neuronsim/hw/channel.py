@@ -192,26 +192,33 @@ class Flow:
             5 alone on its channels from start to end (as long as no other flow joins them).
     """
 
-    # class defaults: a flow alone sets only what differs (this is the hot path of every transfer)
-    rem = 0.0
-    rate = 0.0
-    t0 = 0.0
-    version = 0
-    shared = False
+    # set by FlowNetwork.start for every flow
+    seq: int
+    size: int
+    arrive_ns: int
+    hops: list[tuple[Channel, float, int]]
+    state: int
+    # class defaults: a flow alone sets only what differs (this is the hot path of every transfer); annotated,
+    # so that the optional compiled build (neuronsim.accel) knows every attribute
+    rem: float = 0.0
+    rate: float = 0.0
+    t0: float = 0.0
+    version: int = 0
+    shared: bool = False
     event: Any = None
-    event_at = -1
-    end_ns = -1
-    deliver_ns = -1
-    delivered_at = -1.0
-    finish_at = inf
-    mark = 0
-    new_rate = 0.0
+    event_at: int = -1
+    end_ns: int = -1
+    deliver_ns: int = -1
+    delivered_at: float = -1.0
+    finish_at: float = inf
+    mark: int = 0
+    new_rate: float = 0.0
     tag: Any = None
-    logged = False
-    latency_ns = 0
-    not_before = 0
-    cap = inf
-    weight = 1.0
+    logged: Any = False
+    latency_ns: int = 0
+    not_before: int = 0
+    cap: float = inf
+    weight: float = 1.0
     on_done: Any = None
 
     @property
@@ -465,7 +472,7 @@ class FlowNetwork:
                 f.state = ENDED
                 last = end
                 if end > self.now:
-                    self.now = end
+                    self.now = float(end)
                 if f.on_done is not None:
                     f.on_done(f)
 
@@ -512,8 +519,8 @@ class FlowNetwork:
             if logged and channel.log:
                 entry = logged[i]
                 log = channel.log
-                for k in range(len(log) - 1, -1, -1):
-                    if log[k] is entry:
+                for k in range(len(log) - 1, -1, -1):  # it is the last (see above); equal, not identical:
+                    if log[k] == entry:  # the compiled build (neuronsim.hw.accel) re-boxes tuples
                         del log[k]
                         break
         g.logged = False
