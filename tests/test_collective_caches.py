@@ -38,7 +38,9 @@ def test_paths_from_the_cache_are_what_the_route_gives():
     src, dst, dup = cores[t.src], cores[t.dst], cores[t.dup]
     route = fabric.route(src.device.global_index, dst.device.global_index)
     expected = [(src.cc_dma, t.size), (src.hbm.channel, t.size)] + [(link.channel, t.size) for link in route]
-    expected += [(dst.hbm.channel, t.size), (dup.hbm.channel, t.size)]
+    # a reduce-scatter step's write also reads the destination's partial sum (A36)
+    assert t.reduce == 4
+    expected += [(dst.hbm.channel, 2 * t.size), (dup.hbm.channel, t.size)]
     assert path == expected and latency == sum(link.latency_ns for link in route)
     # a copy within one core's stack: the stack carries the bytes twice, once in the path
     same = type(t)(t.src, t.src, 100)

@@ -3,12 +3,15 @@ form, and docs/validation.md showing what benchmarks/bench_validation.py prints.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 import neuronsim
 from neuronsim.collectives import service as service_module
+from neuronsim.collectives.algorithms import Transfer
+from neuronsim.collectives.engine import _cap, _path
 from neuronsim.collectives.nccom import run_nccom
 from tests.helpers import assert_page_shows_benchmark
 
@@ -79,3 +82,60 @@ def test_each_send_over_efa_costs_efa_message_ns_on_top_of_the_network_latency(m
 
 def test_the_validation_page_shows_what_the_nccom_validation_benchmark_prints():
     assert_page_shows_benchmark("validation", "bench_validation.py")
+
+
+# -- accumulating writes (cc.accumulate_rate, cc.accumulate_elements_per_ns; docs/assumptions.md A36-A37) --
+
+def chip_cc():
+    return neuronsim.Simulator("trn1.32xlarge", timing_only=True).topology.spec.chip.cc
+
+
+def two_rank_ns(op: str, size: int, dtype: str, fidelity: str = "analytical") -> int:
+    """Two ranks on trn1.32xlarge's device 0 (no NeuronLink), Ring, no fixed software cost."""
+    (row,) = run_nccom(op, instance="trn1.32xlarge", ranks=2, sizes=[size], dtype=dtype, iterations=1,
+                       warmup=0, fidelity=fidelity, algorithm="ring", launch_ns=0)
+    return round(row.time_avg_us * 1000)
+
+
+def test_the_shipped_accumulate_terms_are_the_published_and_fitted_ones():
+    cc = chip_cc()
+    assert cc.accumulate_rate == 0.5  # hardware.md §4.2: accumulate DMA at 50 % before NeuronCore-v4
+    assert cc.accumulate_elements_per_ns == 32.7  # table A (uint8) against table B (fp32), A37
+    assert cc.dma_bandwidth_bytes_per_ns == pytest.approx(85.05)  # table B's 1 GiB point, A36
+    for chip in ("inf2.48xlarge", "trn2.48xlarge"):
+        other = neuronsim.Simulator(chip, timing_only=True).topology.spec.chip.cc
+        assert (other.accumulate_rate, other.accumulate_elements_per_ns) == (0.5, 32.7)
+
+
+@pytest.mark.parametrize(("dtype", "element"), [("fp32", 4), ("bf16", 2), ("uint8", 1)])
+@pytest.mark.parametrize("fidelity", ["analytical", "step"])
+def test_a_two_rank_ring_all_reduce_accumulates_at_the_slower_of_half_the_copy_rate_and_the_element_rate(
+        dtype, element, fidelity):
+    """Ring all-reduce over two ranks: one reduce-scatter step (the chunk accumulated into the peer's
+    partial sum, capped at min(0.5 x 85.05, 32.7 x element bytes) B/ns) then one all-gather step at the
+    collective DMA's copy rate; each step costs its 1.5 us setup first (no link: one device)."""
+    cc = chip_cc()
+    chunk = 16 << 20
+    accumulate = min(cc.accumulate_rate * cc.dma_bandwidth_bytes_per_ns, cc.accumulate_elements_per_ns * element)
+    expected = (2 * cc.step_latency_ns + math.ceil(chunk / accumulate - 1e-6)
+                + math.ceil(chunk / cc.dma_bandwidth_bytes_per_ns - 1e-6))
+    assert abs(two_rank_ns("allr", 2 * chunk, dtype, fidelity) - expected) <= 1
+    # all-gather alone moves at the copy rate, whatever the dtype
+    assert abs(two_rank_ns("allg", 2 * chunk, dtype, fidelity)
+               - (cc.step_latency_ns + math.ceil(chunk / cc.dma_bandwidth_bytes_per_ns - 1e-6))) <= 1
+
+
+def test_only_reduce_scatter_transfers_accumulate_and_they_read_the_destinations_partial_sum():
+    sim = neuronsim.Simulator("trn1.32xlarge", timing_only=True)
+    cores = sim.system.cores[:4]
+    for algorithm in ("ring", "mesh", "rdh"):
+        _, phases = sim.collectives.plan_for(cores, "allreduce", 1 << 20, algorithm, element_bytes=2)
+        for phase in phases:
+            reducing = "reduce-scatter" in phase.name or "halving" in phase.name
+            assert {t.reduce for t in phase.transfers} == ({2} if reducing else {0}), phase.name
+    a, b = cores[0], cores[1]
+    loads, _ = _path(sim.collectives.fabric, cores, Transfer(0, 1, 1000, reduce=4))
+    assert dict(loads) == {a.cc_dma: 1000, a.hbm.channel: 1000, b.hbm.channel: 2000}
+    assert _cap(cores, Transfer(0, 1, 1000, reduce=4)) == pytest.approx(0.5 * a.cc_dma.bw)
+    assert _cap(cores, Transfer(0, 1, 1000, reduce=1)) == pytest.approx(32.7)
+    assert _cap(cores, Transfer(0, 1, 1000)) == math.inf

@@ -38,12 +38,16 @@ RDH_BYTES_PER_RANK = (56 << 20) // 64  # 56 MiB at 64 ranks
 
 @dataclass(frozen=True)
 class Transfer:
-    """``src`` sends ``size`` bytes to ``dst`` (rank indices); ``dup`` is a duplicated write target."""
+    """``src`` sends ``size`` bytes to ``dst`` (rank indices); ``dup`` is a duplicated write target;
+    ``reduce``: 0 for a copy, else the element size (bytes) of a write that accumulates into what ``dst``
+    holds (a reduce-scatter step): it runs at the chip's accumulate rate (``cc.accumulate_rate``, and at
+    most ``cc.accumulate_elements_per_ns`` elements a ns) and reads the destination's partial sum too."""
 
     src: int
     dst: int
     size: int
     dup: int = -1
+    reduce: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,9 @@ def ring_order(locations: list[tuple[int, int]], side: int | None = None) -> lis
     return sorted(range(len(locations)), key=key)
 
 
-def _pairs(order: list[int], size: int) -> tuple[Transfer, ...]:
+def _pairs(order: list[int], size: int, reduce: int = 0) -> tuple[Transfer, ...]:
     n = len(order)
-    return tuple(Transfer(order[i], order[(i + 1) % n], size) for i in range(n))
+    return tuple(Transfer(order[i], order[(i + 1) % n], size, reduce=reduce) for i in range(n))
 
 
 def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, instances: int = 1) -> str:
@@ -92,8 +96,8 @@ def select_algorithm(operation: str, n: int, size: int, kangaring_ok: bool, inst
 
 def _on(phases: list[Phase], members: list[int]) -> list[Phase]:
     """``phases`` planned over a subgroup (local rank indices), on the ranks ``members`` names."""
-    return [Phase(p.name, tuple(Transfer(members[t.src], members[t.dst], t.size, members[t.dup] if t.dup >= 0 else -1)
-                                for t in p.transfers), p.repeat) for p in phases]
+    return [Phase(p.name, tuple(Transfer(members[t.src], members[t.dst], t.size, members[t.dup] if t.dup >= 0 else -1,
+                                         t.reduce) for t in p.transfers), p.repeat) for p in phases]
 
 
 def _side_by_side(plans: list[list[Phase]], level: str) -> list[Phase]:
@@ -104,7 +108,7 @@ def _side_by_side(plans: list[list[Phase]], level: str) -> list[Phase]:
 
 def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: int, side: int | None,
                       instance_of: list[int], primaries: list[int] | None = None,
-                      kangaring_ok: bool = False) -> list[Phase] | None:
+                      kangaring_ok: bool = False, element_bytes: int = 4) -> list[Phase] | None:
     """Hierarchical schemes across instances (internode-collective-comm.rst): all-reduce = intra-instance
     reduce-scatter, inter-instance all-reduce among same-position ranks, intra-instance all-gather;
     all-gather = inter then intra; reduce-scatter = intra then inter. Each level picks its own algorithm
@@ -129,7 +133,8 @@ def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: in
             return []
         algorithm = select_algorithm(op, n, nbytes, kangaring_ok and intra)
         plans = [_on(plan(op, algorithm, [locations[r] for r in g], nbytes, side,
-                          [i for i, r in enumerate(g) if r in primary] if intra else None), g) for g in groups_]
+                          [i for i, r in enumerate(g) if r in primary] if intra else None,
+                          element_bytes=element_bytes), g) for g in groups_]
         return _side_by_side(plans, name)
 
     share = max(1, size // m)  # what each rank holds after the intra-instance reduce-scatter
@@ -144,8 +149,9 @@ def plan_hierarchical(operation: str, locations: list[tuple[int, int]], size: in
 def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size: int,
          side: int | None = None, primaries: list[int] | None = None,
          instance_of: list[int] | None = None, kangaring_ok: bool = False,
-         matrix: list[list[int]] | None = None) -> list[Phase]:
+         matrix: list[list[int]] | None = None, element_bytes: int = 4) -> list[Phase]:
     """The phases of ``operation`` by ``algorithm`` over ranks at ``locations`` ((device, core) each).
+    A reduce-scatter step's transfers accumulate ``element_bytes``-byte elements (``Transfer.reduce``).
 
     ``matrix`` (bytes ``[src][dst]``): the variable-size operations and a permute over named pairs write
     every block directly, in one step."""
@@ -162,21 +168,21 @@ def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size:
         return [Phase("permute", tuple(Transfer(i, (i + 1) % n, size) for i in range(n)), 1)]
     if algorithm == "hier":
         hierarchical = plan_hierarchical(operation, locations, size, side, instance_of or [0] * n, primaries,
-                                         kangaring_ok)
+                                         kangaring_ok, element_bytes)
         if hierarchical is not None:
             return hierarchical
         algorithm = "ring"
     if algorithm == "mesh" or operation == "alltoall":
-        every = tuple(Transfer(i, j, chunk) for i in range(n) for j in range(n) if i != j)
         stages = {"allreduce": ["reduce-scatter", "all-gather"], "allgather": ["all-gather"],
                   "reducescatter": ["reduce-scatter"], "alltoall": ["all-to-all"]}[operation]
-        return [Phase(f"mesh {stage}", every, 1) for stage in stages]
+        return [Phase(f"mesh {stage}", tuple(Transfer(i, j, chunk, reduce=element_bytes if stage == "reduce-scatter" else 0)
+                                            for i in range(n) for j in range(n) if i != j), 1) for stage in stages]
     if algorithm == "rdh":
         if n & (n - 1):
             raise ValueError(f"RDH needs a power-of-two rank count, not {n}")
         steps = n.bit_length() - 1
-        halving = [Phase(f"rdh halving {k}", tuple(Transfer(i, i ^ (1 << k), max(1, size >> (k + 1)))
-                                                  for i in range(n)), 1) for k in range(steps)]
+        halving = [Phase(f"rdh halving {k}", tuple(Transfer(i, i ^ (1 << k), max(1, size >> (k + 1)),
+                                                           reduce=element_bytes) for i in range(n)), 1) for k in range(steps)]
         doubling = [Phase(f"rdh doubling {k}", tuple(Transfer(i, i ^ (1 << k), chunk << k) for i in range(n)), 1)
                     for k in reversed(range(steps))]
         return {"allreduce": halving + doubling, "reducescatter": halving, "allgather": doubling}[operation]
@@ -185,13 +191,12 @@ def plan(operation: str, algorithm: str, locations: list[tuple[int, int]], size:
         prim = [i for i in order if i in set(primaries)]
         secondary = {p: s for p, s in zip(prim, [i for i in order if i not in set(primaries)], strict=False)}
         big = max(1, 2 * size // n)
-        transfers = tuple(Transfer(prim[i], prim[(i + 1) % len(prim)], big,
-                                   secondary.get(prim[(i + 1) % len(prim)], -1)) for i in range(len(prim)))
         steps = len(prim) - 1
-        scatter, gather = (Phase("kangaring reduce-scatter", transfers, steps),
-                           Phase("kangaring all-gather", transfers, steps))
+        scatter, gather = (Phase(f"kangaring {name}", tuple(
+            Transfer(prim[i], prim[(i + 1) % len(prim)], big, secondary.get(prim[(i + 1) % len(prim)], -1), reduce)
+            for i in range(len(prim))), steps) for name, reduce in (("reduce-scatter", element_bytes), ("all-gather", 0)))
         return {"allreduce": [scatter, gather], "reducescatter": [scatter], "allgather": [gather]}[operation]
-    ring = _pairs(order, chunk)
+    ring, reducing = _pairs(order, chunk), _pairs(order, chunk, reduce=element_bytes)
     if operation == "allreduce":
-        return [Phase("ring reduce-scatter", ring, n - 1), Phase("ring all-gather", ring, n - 1)]
-    return [Phase(f"ring {operation}", ring, n - 1)]
+        return [Phase("ring reduce-scatter", reducing, n - 1), Phase("ring all-gather", ring, n - 1)]
+    return [Phase(f"ring {operation}", reducing if operation == "reducescatter" else ring, n - 1)]

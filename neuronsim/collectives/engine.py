@@ -3,7 +3,11 @@
 A transfer from rank ``a`` to rank ``b`` is a flow (docs/explanation/hardware-model.md) over: the
 sender's collective DMA channel, the sender's HBM stack (read), every NeuronLink direction on the route
 (shortest path over the instance's link graph, ties broken by neighbour order), and the receiver's
-HBM stack (write; and the duplicated write's stack for KangaRing). A step costs ``cc.step_latency_ns``
+HBM stack (write; and the duplicated write's stack for KangaRing). A reduce-scatter transfer accumulates
+into the receiver's partial sum: it also reads that stack, and it moves at most ``cc.accumulate_rate``
+of the sender's collective DMA bandwidth (accumulating DMA at 50 % of the copy rate before
+NeuronCore-v4, reference/hardware.md §4.2) and at most ``cc.accumulate_elements_per_ns`` elements a ns
+(the flow's *cap*; its bytes on every channel are its own). A step costs ``cc.step_latency_ns``
 of setup, then its bytes at their max-min fair rate, then the route's link latencies.
 
 * **Step level** (``fidelity="step"``): rank ``r`` starts step ``k`` when its own step ``k - 1`` sends
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from math import inf
 from typing import Any
 
 from simpy.events import Timeout
@@ -62,7 +67,7 @@ class Fabric:
         self._routes: dict[tuple[int, int], list[Link]] = {}
         self._next: dict[int, dict[int, int]] = {}
         # ids of (src core, dst core, dup core or None) -> (channel, bytes per byte sent) in path order, latency
-        self._paths: dict[tuple[int, int, int], tuple[tuple[tuple[Channel, int], ...], int]] = {}
+        self._paths: dict[tuple[int, int, int, bool], tuple[tuple[tuple[Channel, int], ...], int]] = {}
         # analytical results: (id(phases), cores, step, proxy) -> (phases, result, ((channel, bandwidth), ...))
         self.memo: dict[tuple[Any, ...], tuple[Any, int, tuple[tuple[Channel, float], ...]]] = {}
         self.prepared: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # StepRun's per-phase sends (_prepare)
@@ -112,12 +117,26 @@ def crosses_efa(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> bool:
     return bool(route) and route[0].efa
 
 
-def _shape(fabric: Fabric, src: CoreHW, dst: CoreHW, dup: CoreHW | None
+def _cap(cores: list[CoreHW], t: Transfer) -> float:
+    """The most bytes per ns transfer ``t`` moves: unbounded for a copy; for an accumulating write
+    (``t.reduce``, its element size) the slower of ``cc.accumulate_rate`` x the sender's collective DMA
+    bandwidth and ``cc.accumulate_elements_per_ns`` x its element size."""
+    if not t.reduce:
+        return inf
+    core = cores[t.src]
+    rate = inf if core.cc_accumulate_rate >= 1 else core.cc_dma.bw * core.cc_accumulate_rate
+    if core.cc_accumulate_elements_per_ns is not None:
+        rate = min(rate, core.cc_accumulate_elements_per_ns * t.reduce)
+    return rate
+
+
+def _shape(fabric: Fabric, src: CoreHW, dst: CoreHW, dup: CoreHW | None, reduce: bool = False
            ) -> tuple[tuple[tuple[Channel, int], ...], int]:
     """The channels a transfer from ``src`` to ``dst`` (and ``dup``'s duplicated write) crosses, each with the
     bytes it carries per byte sent, in path order, and the route's latency; cached per core triple (routes
-    and channels are static per topology)."""
-    key = (id(src), id(dst), id(dup))  # cores live as long as the fabric
+    and channels are static per topology). An accumulating write (``reduce``) also reads the destination's
+    partial sum (2R1W): its destination stack carries its bytes twice."""
+    key = (id(src), id(dst), id(dup), reduce)  # cores live as long as the fabric
     found = fabric._paths.get(key)  # noqa: SLF001
     if found is None:
         loads: dict[Channel, int] = {src.cc_dma: 1}
@@ -126,7 +145,7 @@ def _shape(fabric: Fabric, src: CoreHW, dst: CoreHW, dup: CoreHW | None
         for link in fabric.route(src.device.global_index, dst.device.global_index):
             loads[link.channel] = loads.get(link.channel, 0) + 1
             latency += link.latency_ns
-        loads[dst.hbm.channel] = loads.get(dst.hbm.channel, 0) + 1
+        loads[dst.hbm.channel] = loads.get(dst.hbm.channel, 0) + (2 if reduce else 1)
         if dup is not None:
             loads[dup.hbm.channel] = loads.get(dup.hbm.channel, 0) + 1
         found = fabric._paths[key] = (tuple(loads.items()), latency)  # noqa: SLF001
@@ -135,7 +154,8 @@ def _shape(fabric: Fabric, src: CoreHW, dst: CoreHW, dup: CoreHW | None
 
 def _path(fabric: Fabric, cores: list[CoreHW], t: Transfer) -> tuple[list[tuple[Channel, int]], int]:
     """``[(channel, bytes)]`` of transfer ``t`` over ``cores`` in path order, and its route latency."""
-    shape, latency = _shape(fabric, cores[t.src], cores[t.dst], cores[t.dup] if t.dup >= 0 else None)
+    shape, latency = _shape(fabric, cores[t.src], cores[t.dst], cores[t.dup] if t.dup >= 0 else None,
+                            bool(t.reduce))
     size = t.size
     return [(channel, k * size) for channel, k in shape], latency
 
@@ -145,14 +165,16 @@ def _symmetric_rate(routed: list[tuple[Any, ...]]) -> float:
     (equal sizes, and every flow crosses a channel that the common rate fills); 0 if not symmetric."""
     if not routed:
         return 0.0
-    size = routed[0][5]
-    if size <= 0 or any(item[5] != size or item[4] != routed[0][4] for item in routed):
+    size, cap = routed[0][5], routed[0][6]
+    if size <= 0 or any(item[5] != size or item[4] != routed[0][4] or item[6] != cap for item in routed):
         return 0.0
     load: dict[Channel, float] = {}
     for item in routed:
         for channel, n in item[2]:
             load[channel] = load.get(channel, 0.0) + n / size
     rate = min(channel.bw / demand for channel, demand in load.items())
+    if cap < rate * (1 + 1e-9):
+        return cap  # every flow at its cap: nothing is full
     for item in routed:
         if not any(channel.bw / load[channel] <= rate * (1 + 1e-9) for channel, _ in item[2]):
             return 0.0
@@ -183,7 +205,7 @@ def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float,
             shift = first - hit[0]
             return [end + shift for end in hit[1]]
     network = FlowNetwork(None)  # the step level's shares, event by event, offline
-    flows = [network.start(start, item[2], item[4], item[3], size=item[5]) for start, item in
+    flows = [network.start(start, item[2], item[4], item[3], size=item[5], cap=item[6]) for start, item in
              sorted(zip(starts, routed, strict=True), key=lambda pair: pair[0])]
     network.run()
     order = sorted(range(len(routed)), key=lambda i: starts[i])
@@ -252,7 +274,7 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
                 setup = step_latency_ns + (proxy_ns if proxy_ns and crosses_efa(fabric, cores, t) else 0)
                 touched = (t.src, t.dst, t.dup) if t.dup >= 0 else (t.src, t.dst)
                 cost = costed[t] = (t.src, touched, [(shadow(ch), size) for ch, size in path], latency,
-                                    setup, t.size)
+                                    setup, t.size, _cap(cores, t))
             routed.append(cost)
         routed.sort(key=lambda item: item[0])  # by sender: the order among senders ready at once
         rate = _symmetric_rate(routed)
@@ -273,11 +295,11 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
     return max(ready, default=0), shadows
 
 
-_Prepared = tuple[list[list[tuple[Transfer, list[tuple[Channel, int]], int]]], list[int], list[bool]]
+_Prepared = tuple[list[list[tuple[Transfer, list[tuple[Channel, int]], int, float]]], list[int], list[bool]]
 
 
 def _prepare(fabric: Fabric, cores: list[CoreHW], phases: list[Phase]) -> list[_Prepared]:
-    """Per phase: each rank's sends as ``(transfer, path, latency)``, the arrivals each rank waits for, and
+    """Per phase: each rank's sends as ``(transfer, path, latency, cap)``, the arrivals each rank waits for, and
     whether each rank sends over EFA; cached per plan and group (a plan's phases are immutable, its paths
     static per topology), so a collective repeated with the same shape is not prepared again."""
     key = (id(phases), tuple(map(id, cores)))  # the cached value keeps phases alive: ids are not reused
@@ -287,12 +309,12 @@ def _prepare(fabric: Fabric, cores: list[CoreHW], phases: list[Phase]) -> list[_
     n = len(cores)
     out: list[_Prepared] = []
     for phase in phases:
-        sends: list[list[tuple[Transfer, list[tuple[Channel, int]], int]]] = [[] for _ in range(n)]
+        sends: list[list[tuple[Transfer, list[tuple[Channel, int]], int, float]]] = [[] for _ in range(n)]
         expected = [0] * n
         efa = [False] * n
         for t in phase.transfers:
             path, latency = _path(fabric, cores, t)
-            sends[t.src].append((t, path, latency))
+            sends[t.src].append((t, path, latency, _cap(cores, t)))
             if not efa[t.src] and crosses_efa(fabric, cores, t):
                 efa[t.src] = True
             expected[t.dst] += 1
@@ -385,9 +407,10 @@ class StepRun:
         self.events += len(sends)
         start = self.network.start
         setup = self.step_latency_ns
-        for t, path, latency in sends:
+        for t, path, latency, cap in sends:
             start(now, path, setup, latency,
-                  lambda flow, t=t, rank=rank, step=step: self._delivered(flow, t, rank, step), size=t.size)
+                  lambda flow, t=t, rank=rank, step=step: self._delivered(flow, t, rank, step), size=t.size,
+                  cap=cap)
 
     def _delivered(self, flow: Flow, t: Transfer, rank: int, step: int) -> None:
         end = flow.end_ns

@@ -418,8 +418,9 @@ class CollectiveService:
         Timeout(self.sim.env, at - now).callbacks.append(lambda _e: self._admit(int(self.sim.env.now)))
 
     def plan_for(self, cores: list[Any], operation: str, size: int, requested: str | None = None,
-                 matrix: list[list[int]] | None = None) -> tuple[str, list[Phase]]:
-        """The algorithm a collective of ``operation`` over ``cores`` (in rank order) runs, and its phases.
+                 matrix: list[list[int]] | None = None, element_bytes: int = 4) -> tuple[str, list[Phase]]:
+        """The algorithm a collective of ``operation`` over ``cores`` (in rank order) runs, and its phases
+        (its reduce-scatter steps accumulate ``element_bytes``-byte elements).
 
         ``requested`` (per call), else the run-wide ``algorithm``, else the runtime's selection; RDH falls
         back to Ring off a power of two, KangaRing where some chip is not whole (hardware.md §8.2).
@@ -450,7 +451,8 @@ class CollectiveService:
         side = round(topo.num_devices ** 0.5) if topo.spec.neuronlink and topo.spec.neuronlink.topology == "torus-2d" \
             else None
         primaries = [i for i, c in enumerate(cores) if c.local_index % 2 == 0]
-        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok, matrix)
+        phases = plan(operation, algorithm, locations, size, side, primaries, instance_of, kangaring_ok, matrix,
+                      element_bytes)
         if algorithm == "hier" and not any(p.name.startswith("hier") for p in phases) and phases:
             algorithm = "ring"
         planned = (algorithm, phases)
@@ -571,7 +573,8 @@ class CollectiveService:
         if first.operation in VARIABLE or first.pairs is not None:
             matrix = transfer_matrix(first.operation, meeting.n, ELEMENT[first.dtype][0],
                                      [req.ctx.counts for req in requests], first.pairs, first.size)
-        algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm, matrix)
+        algorithm, phases = self.plan_for(cores, first.operation, first.size, first.algorithm, matrix,
+                                          ELEMENT[first.dtype][0])
         launch = self.launch_for(meeting.n)
         start = now + launch
         topo = self.sim.topology

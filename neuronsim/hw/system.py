@@ -81,6 +81,8 @@ class CoreHW:
     fp32_flops_per_ns: float
     fp8_flops_per_ns: float | None = None
     int8_ops_per_ns: float | None = None
+    cc_accumulate_rate: float = 1.0  # an accumulating collective write's rate over cc_dma's (cc.accumulate_rate)
+    cc_accumulate_elements_per_ns: float | None = None  # and its element rate at most (cc.accumulate_elements_per_ns)
 
     @property
     def name(self) -> str:
@@ -155,6 +157,9 @@ def _core_hw(topology: Topology, device: Device, core: Any, pre: str, tag: str =
                           if chip.compute.fp8_flops_per_ns is not None else None),
         int8_ops_per_ns=(chip.compute.int8_ops_per_ns * physical
                          if chip.compute.int8_ops_per_ns is not None else None),
+        cc_accumulate_rate=chip.cc.accumulate_rate,
+        cc_accumulate_elements_per_ns=(chip.cc.accumulate_elements_per_ns * physical
+                                       if chip.cc.accumulate_elements_per_ns is not None else None),
     )
 
 

@@ -233,6 +233,12 @@ class CCSpec(Spec):
 
     dma_bandwidth_bytes_per_ns: BytesPerNs = param("Collective DMA bandwidth of one physical core, per direction.")
     step_latency_ns: Nanoseconds = param("Fixed cost of one algorithm step (CC-core semaphores, DMA setup).")
+    accumulate_rate: float = param("Rate of an accumulating collective write (a reduce-scatter step: the DMA "
+                                   "adds into the destination's partial sum) as a fraction of the copy rate "
+                                   "dma_bandwidth_bytes_per_ns.", default=1.0, gt=0, le=1)
+    accumulate_elements_per_ns: float | None = param(
+        "Elements an accumulating collective write adds per ns on one physical core: a narrow type (1-byte "
+        "elements) is bound by it rather than by accumulate_rate; absent: no element bound.", default=None, gt=0)
 
 
 class LNCSpec(Spec):
