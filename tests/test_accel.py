@@ -86,10 +86,7 @@ def test_the_compiled_flow_network_gives_the_same_results(tmp_path_factory):
     from neuronsim.hw import accel
 
     root = Path(os.environ.get("NEURONSIM_ACCEL_DIR") or Path.home() / ".cache" / "neuronsim" / "accel")
-    try:
-        accel.build()
-    except RuntimeError as exc:  # a machine whose compiler cannot build extensions: nothing to compare
-        pytest.skip(str(exc).splitlines()[0])
+    accel.build()  # a mypyc error here is a change to channel.py or xu.py that the compiled build rejects
     pure, compiled = _run("0", root), _run("1", root)
     assert pure.pop("compiled") is False and compiled.pop("compiled") is True
     assert compiled == pure
