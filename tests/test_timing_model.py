@@ -179,3 +179,30 @@ def test_a_tensor_parallel_model_needs_its_ranks_in_one_thread(tmp_path):
         load_workload(path)
     assert str(info.value) == (f"{path}: threads[0].program[0].execute: model 'm' is tensor parallel over 2 ranks: "
                                "its thread needs dispatch: all over 2 cores (it has 8, dispatch all)")
+
+
+@settings(deadline=None)
+@given(layers=ints, heads=st.sampled_from([1, 2, 4]), hd=st.sampled_from([8, 64]), ffn=st.integers(1, 4096),
+       vocab=st.integers(1, 50_000), batch=ints, kv=st.integers(1, 4096),
+       which=st.sampled_from(["layers", "ffn", "vocab", "batch", "kv_len", "hidden"]),
+       kind=st.sampled_from(["transformer", "encoder"]))
+def test_simulated_time_is_monotone_in_every_size_and_in_layers(layers, heads, hd, ffn, vocab, batch, kv, which,
+                                                                kind):
+    """Through the engine (one rank, the chip's fitted execution terms): doubling any size of the model
+    never makes its execution faster, and the same model takes the same time twice."""
+    execution = neuronsim.Simulator("trn1.2xlarge", timing_only=True).topology.spec.chip.execution
+    base = {"kind": kind, "layers": layers, "hidden": heads * hd, "heads": heads, "ffn": ffn, "batch": batch}
+    base.update({"vocab": vocab, "kv_len": kv} if kind == "transformer" else {"seq": kv})
+    key = "seq" if which == "kv_len" and kind == "encoder" else which
+    if key == "vocab" and kind == "encoder":
+        key = "batch"
+    bigger = {**base, key: base[key] * 2} if key != "hidden" else {**base, "hidden": heads * hd * 2}
+
+    def ns(spec: dict) -> int:
+        cost = architecture_neff("m", ArchitectureSpec(**spec), execution).cost
+        assert isinstance(cost, neuronsim.Roofline)
+        return _run(cost)
+
+    small = ns(base)
+    assert ns(bigger) >= small
+    assert ns(base) == small
