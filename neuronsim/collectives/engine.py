@@ -189,7 +189,7 @@ def _step_ends(routed: list[tuple[Any, ...]], ready: list[int], rate: float,
     ``seen`` (with ``shape``, the id of the step's transfers): steps of this shape solved before, by their
     start times relative to the earliest; a step of the same shape whose ranks start with the same offsets
     ends with the same offsets (the model is invariant under a shift in time; A124), so it is not solved
-    again (a Mesh all-reduce's two stages, a hierarchical plan's intra-instance stages)."""
+    again (a ring's steps once its ranks are out of lockstep)."""
     starts = [ready[item[0]] for item in routed]
     first = min(starts)
     if rate and first == max(starts):
