@@ -378,7 +378,7 @@ def test_a_core_fault_on_one_rank_fails_that_collective_on_every_rank(tmp_path, 
     fault's status on all four ranks, each rank's Collectives unit dies (the status is fatal, A16), every
     later collective completes or is refused with NRT_EXEC_UNIT_UNRECOVERABLE, and all 25 iterations end."""
     spec = load_workload(_write(tmp_path, CORE_FAULT.replace("IN_FLIGHT", str(in_flight))))
-    run = run_workload(spec)
+    run = run_workload(spec, records=True)
     assert check_invariants(run.sim) == []
     collectives = [r for r in run.requests if r.kind == "collective"]
     by_core = {c: [r for r in collectives if r.unit.core_id == c] for c in range(4)}
@@ -401,7 +401,7 @@ def test_a_queue_is_never_more_than_100_percent_busy_when_the_run_is_cut(tmp_pat
     three more queued behind it."""
     text = RANK1_NEVER.replace("iterations: 3", "iterations: 6\n    in_flight: 4").replace(
         "iterations: 2", "iterations: 1")
-    run = run_workload(load_workload(_write(tmp_path, text)), until_ns=10_000_000)
+    run = run_workload(load_workload(_write(tmp_path, text)), until_ns=10_000_000, records=True)
     figures = summary(run)
     queue = next(q for q in figures["queues"] if q["name"] == "nc0/xu.collectives.0")
     head = next(r for r in run.requests if r.unit.name == "nc0/xu.collectives.0" and not r.completions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ def test_folded_logs_give_the_summary_of_whole_logs(name, sets, until, monkeypat
     kept = sum(len(c.log) for c in channels)
     assert kept < sum(len(c.log) for c in whole.meters.channels)  # ... and dropped
     assert summary(folded) == summary(whole)  # the same floats, not only the same text
+    # ... as the figures computed from every request and every whole log
+    assert summary(folded) == summary(dataclasses.replace(whole, stats=None, meters=None))
+    assert folded.requests == [] and folded.calls == [] and len(whole.requests) > 0
     for a, b in zip(whole.meters.channels, channels, strict=True):
         assert meters.busy_ns(b, folded.start_ns, folded.end_ns) == channel_busy_ns(a, whole.start_ns, whole.end_ns)
 
@@ -58,3 +62,48 @@ def _degrade():
     from neuronsim.runtime.faults import FaultSpec
 
     return FaultSpec(target="hbm", device=0, stack=0, degrade=2.0, at_ns=1_000_000)
+
+
+def test_a_python_workload_is_summarised_from_its_runtimes_requests():
+    from neuronsim.workload.runner import load_python_workload
+
+    fn = load_python_workload(f"{ROOT / 'examples' / 'workloads' / 'serving_loop.py'}:workload")
+    kept = run_workload(fn, instance="inf2.xlarge", records=True)
+    folded = run_workload(fn, instance="inf2.xlarge")
+    assert summary(folded) == summary(dataclasses.replace(kept, stats=None, meters=None))
+    assert folded.requests == [] and len(kept.requests) == 1200
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_quantiles_are_numpys_nearest_percentiles_while_exact(seed):
+    import numpy as np
+
+    from neuronsim.workload.metrics import _percentiles
+    from neuronsim.workload.record import Quantiles
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    values = [int(v) for v in rng.integers(0, int(rng.choice([3, 50, 10**6, 10**12])), n)]
+    q = Quantiles()
+    for v in values:
+        q.add(v)
+    assert q.exact and q.percentiles() == _percentiles(values)
+
+
+def test_quantiles_beyond_the_exact_limit_are_within_their_bound(monkeypatch):
+    import numpy as np
+
+    from neuronsim.workload import record
+    from neuronsim.workload.metrics import _percentiles
+
+    monkeypatch.setattr(record, "EXACT_VALUES", 500)
+    rng = np.random.default_rng(7)
+    values = [int(v) for v in rng.lognormal(12, 2, 20_000)]
+    q = record.Quantiles()
+    for v in values:
+        q.add(v)
+    assert not q.exact and len(q.counts) < 20_000
+    got, exact = q.percentiles(), _percentiles(values)
+    assert got["mean_ns"] == exact["mean_ns"]  # the mean stays exact
+    for key in ("p50_ns", "p90_ns", "p99_ns"):
+        assert abs(got[key] - exact[key]) <= exact[key] * 2**-12, key  # A117's bound

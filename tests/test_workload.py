@@ -63,7 +63,7 @@ def test_pipeline_limited_by_its_execution():
 
 def test_pipeline_limited_by_its_writes():
     size = 64 << 20
-    run = run_workload(_pipeline(size, "100 us"))
+    run = run_workload(_pipeline(size, "100 us"), records=True)
     system = run.sim.system
     device = system.devices[0]
     path = [device.h2d_engines[0], device.pcie_h2d, device.hbm[0].channel]
@@ -93,7 +93,7 @@ def test_sync_style_never_overlaps_the_steps_of_one_thread():
         "schema_version": 1, "name": "sync", "instance": "trn1.2xlarge",
         "models": {"m": {"inputs": {"x": "1 MiB"}, "outputs": {"y": "1 MiB"}, "cost": {"duration": "100 us"}}},
         "threads": [{"cpus": "0", "cores": "0-1", "style": "sync", "iterations": 6,
-                     "program": [{"write": "x"}, {"execute": "m"}, {"read": "y"}]}]}))
+                     "program": [{"write": "x"}, {"execute": "m"}, {"read": "y"}]}]}), records=True)
     reqs = sorted(run.requests, key=lambda r: r.submit_ns)
     assert [r.kind for r in reqs[:3]] == ["tensor_write", "execute", "tensor_read"]
     assert all(r.unit.name.split("/")[1].startswith("sync.") or r.kind == "execute" for r in reqs)
@@ -146,7 +146,7 @@ def test_collectives_in_a_workload():
         "models": {"m": {"outputs": {"g": "1 MiB"}, "cost": {"duration": "50 us"}}},
         "threads": [{"cpus": "0", "cores": "0-3", "in_flight": 1, "iterations": 3,
                      "program": [{"execute": "m"}, {"collective": {"op": "allreduce", "size": "1 MiB"}}]}]})
-    run = run_workload(spec)
+    run = run_workload(spec, records=True)
     ccs = [r for r in run.requests if r.kind == "collective"]
     assert len(ccs) == 12 and all(r.status == 0 for r in ccs)
     assert {r.ctx.operation for r in ccs} == {"allreduce"} and {len(r.ctx.group) for r in ccs} == {4}
@@ -452,7 +452,7 @@ def test_implicit_async_read_waits_for_every_pending_execution_of_the_process():
                      "iterations": 1, "program": [{"write": "x"}, {"write": "x"}, {"read": "y"}]},
                     {"name": "runner", "cpus": "1", "cores": "4", "style": "implicit_async", "in_flight": 1,
                      "iterations": 1, "program": [{"write": "x"}, {"execute": "m"}]}]})
-    run = run_workload(spec)
+    run = run_workload(spec, records=True)
     (execute,) = [r for r in run.requests if r.kind == "execute"]
     (read,) = [r for r in run.requests if r.kind == "tensor_read"]
     assert read.submit_ns >= execute.done_ns

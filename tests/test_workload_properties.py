@@ -15,7 +15,7 @@ from neuronsim.workload.spec import load_workload
 @given(workload_files(instance="trn1.32xlarge", max_cores=4))
 def test_every_iteration_and_request_completes_once_in_order(data):
     spec = load_workload(data)
-    run = run_workload(spec)
+    run = run_workload(spec, records=True)
     expected = sum(t.iterations for t in spec.threads)
     assert len(run.iterations) == expected
     assert all(i.done_ns >= i.arrival_ns >= run.start_ns and i.failed == 0 for i in run.iterations)

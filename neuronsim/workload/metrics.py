@@ -130,26 +130,11 @@ def summary(run: Any) -> dict[str, Any]:
         })
     out["threads"] = threads
     out["throughput_per_s"] = done_all * 1e9 / window
-    kinds: dict[str, list[Any]] = {}
-    for req in run.requests:
-        kinds.setdefault(req.kind, []).append(req)
-    out["requests"] = {
-        kind: {"count": len(reqs), "completed": sum(1 for r in reqs if 0 <= _end_of(r) <= hi),
-               "failed": sum(1 for r in reqs if r.completions and r.status != 0),
-               **_percentiles([r.done_ns - r.submit_ns for r in reqs if 0 <= _end_of(r) <= hi])}
-        for kind, reqs in sorted(kinds.items())
-    }
-    units: dict[str, list[Any]] = {}
-    for req in run.requests:
-        units.setdefault(unit_label(req.unit, sim), []).append(req)
-    queues = []
-    for name, reqs in units.items():
-        # a queue runs one request at a time: the completed ones, and the one at its head still running (the
-        # requests queued behind it have not started: counting them made a queue more than 100 % busy)
-        busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs if _started(r)], lo, hi)
-        mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
-        queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
-                       "depth_mean": mean, "depth_max": peak})
+    stats = getattr(run, "stats", None)  # the requests' running totals (A116), or every request
+    if stats is not None:
+        out["requests"], queues = _request_figures(stats, sim, lo, hi, window)
+    else:
+        out["requests"], queues = _request_figures_of(run.requests, sim, lo, hi, window)
     out["queues"] = _busiest_first(queues)
     channels: dict[str, list[dict[str, Any]]] = {key: [] for _, key in _SECTIONS}
     section = dict(_SECTIONS)
@@ -264,6 +249,47 @@ def _instances_used(run: Any) -> list[int]:
     if run.spec is not None:
         return sorted({t.instance for t in run.spec.threads})
     return sorted({rt.instance for rt in run.sim.runtimes})
+
+
+def _request_figures(stats: Any, sim: Any, lo: int, hi: int,
+                     window: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``requests`` section and the queues from a run's :class:`~neuronsim.workload.record.RequestStats`."""
+    kinds = {kind: {"count": k.count, "completed": k.completed, "failed": k.failed, **k.latency.percentiles()}
+             for kind, k in sorted(stats.kinds.items())}
+    queues = []
+    for u in stats.units.values():
+        if not u.requests:
+            continue
+        mean, peak = (u.depth_ns / (hi - lo), u.peak) if hi > lo else (0.0, 0)
+        queues.append({"name": unit_label(u.unit, sim), "kind": u.unit.kind, "requests": u.requests,
+                       "utilisation": u.busy / window, "depth_mean": mean, "depth_max": peak})
+    return kinds, queues
+
+
+def _request_figures_of(requests: list[Any], sim: Any, lo: int, hi: int,
+                        window: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The same figures from every request (a run without running totals)."""
+    kinds: dict[str, list[Any]] = {}
+    for req in requests:
+        kinds.setdefault(req.kind, []).append(req)
+    figures = {
+        kind: {"count": len(reqs), "completed": sum(1 for r in reqs if 0 <= _end_of(r) <= hi),
+               "failed": sum(1 for r in reqs if r.completions and r.status != 0),
+               **_percentiles([r.done_ns - r.submit_ns for r in reqs if 0 <= _end_of(r) <= hi])}
+        for kind, reqs in sorted(kinds.items())
+    }
+    units: dict[str, list[Any]] = {}
+    for req in requests:
+        units.setdefault(unit_label(req.unit, sim), []).append(req)
+    queues = []
+    for name, reqs in units.items():
+        # a queue runs one request at a time: the completed ones, and the one at its head still running (the
+        # requests queued behind it have not started: counting them made a queue more than 100 % busy)
+        busy = busy_in_window([(r.start_ns, r.end_ns if r.completions else hi) for r in reqs if _started(r)], lo, hi)
+        mean, peak = depth_stats([(r.submit_ns, _end_of(r) if r.completions else hi) for r in reqs], lo, hi)
+        queues.append({"name": name, "kind": reqs[0].unit.kind, "requests": len(reqs), "utilisation": busy / window,
+                       "depth_mean": mean, "depth_max": peak})
+    return figures, queues
 
 
 def _pct(value: float) -> str:

@@ -22,9 +22,10 @@ folded is computed with the same expressions, in the same order, as a pass over 
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
-__all__ = ["ChannelMeters", "COMPACT_EVERY"]
+__all__ = ["ChannelMeters", "COMPACT_EVERY", "Quantiles", "RequestStats"]
 
 COMPACT_EVERY = 20_000  # SimPy events between two compactions (and progress reports)
 
@@ -125,3 +126,192 @@ class ChannelMeters:
         meter = self._meters.get(id(channel))
         moved = meter.moved if meter is not None else 0
         return moved + sum(n for b, e, n in channel.log or () if lo <= b < hi)
+
+
+# -- requests ------------------------------------------------------------------------------------------
+
+EXACT_VALUES = 65_536  # distinct values a Quantiles keeps exactly before it turns into a sketch (A117)
+_SUB_BITS = 11  # the sketch's buckets: 2**11 per power of two, relative error <= 2**-12 (A117)
+
+
+class Quantiles:
+    """Percentiles of integer values (ns) without keeping every value (docs/assumptions.md A117).
+
+    Exact while the values take at most :data:`EXACT_VALUES` distinct values: a count per value, and a
+    percentile is the value NumPy's ``np.percentile(values, q, method="nearest")`` gives (the value of
+    rank ``round((n - 1) * q / 100)``, half to even). Beyond that the counts are merged into log-linear
+    buckets: values below ``2**11`` keep their own bucket, a larger value ``v`` shares one with the
+    values that agree with it in its 11 leading bits, and a percentile is the middle of its bucket:
+    the rank is still exact and the value is within ``2**-12`` (0.025 %) of the true one. The mean is
+    always exact (an integer sum). Memory: at most 65,536 counts, or about 2,048 buckets per power of
+    two that the values span.
+    """
+
+    __slots__ = ("counts", "n", "total", "exact")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.n = 0
+        self.total = 0
+        self.exact = True
+
+    def add(self, value: int) -> None:
+        self.n += 1
+        self.total += value
+        counts = self.counts
+        key = value if self.exact else _bucket(value)
+        counts[key] = counts.get(key, 0) + 1
+        if self.exact and len(counts) > EXACT_VALUES:
+            self.exact = False
+            merged: dict[int, int] = {}
+            for v, c in counts.items():
+                b = _bucket(v)
+                merged[b] = merged.get(b, 0) + c
+            self.counts = merged
+
+    def percentiles(self) -> dict[str, int]:
+        """``p50_ns``, ``p90_ns``, ``p99_ns`` and ``mean_ns`` (all 0 without values)."""
+        if not self.n:
+            return {"p50_ns": 0, "p90_ns": 0, "p99_ns": 0, "mean_ns": 0}
+        keys = sorted(self.counts)
+        ranks = [round((self.n - 1) * (q / 100)) for q in (50, 90, 99)]
+        out = []
+        seen = 0
+        i = 0
+        for rank in ranks:  # nondecreasing
+            while seen + self.counts[keys[i]] <= rank:
+                seen += self.counts[keys[i]]
+                i += 1
+            out.append(keys[i] if self.exact else _middle(keys[i]))
+        return {"p50_ns": out[0], "p90_ns": out[1], "p99_ns": out[2], "mean_ns": int(round(self.total / self.n))}
+
+
+def _bucket(value: int) -> int:
+    """The sketch's bucket of ``value``: its 11 leading bits (the value itself below 2**11)."""
+    shift = value.bit_length() - _SUB_BITS
+    return value if shift <= 0 else (value >> shift) << shift
+
+
+def _middle(bucket: int) -> int:
+    shift = bucket.bit_length() - _SUB_BITS
+    return bucket if shift <= 0 else bucket + (1 << (shift - 1))
+
+
+class _KindStats:
+    __slots__ = ("count", "completed", "failed", "latency")
+
+    def __init__(self) -> None:
+        self.count = self.completed = self.failed = 0
+        self.latency = Quantiles()
+
+
+class _UnitStats:
+    __slots__ = ("unit", "requests", "busy", "depth_ns", "peak", "ends", "pending", "last_seq")
+
+    def __init__(self, unit: Any) -> None:
+        self.unit = unit
+        self.requests = 0
+        self.busy = 0  # ns its started requests ran inside the window
+        self.depth_ns = 0  # the sum over its requests of their time in the queue inside the window
+        self.peak = 0  # the most requests in the queue at once inside the window
+        self.ends: deque[int] = deque()  # clipped ends of the folded requests still in the queue
+        self.pending: list[Any] = []  # requests recorded and not yet folded, in sequence order
+        self.last_seq = 0
+
+
+class RequestStats:
+    """What the summary reports of a run's requests, folded as they complete (A116).
+
+    Per request kind: how many, how many completed inside the window and failed, and the latency
+    (submit to completion) percentiles (:class:`Quantiles`). Per execution-unit queue: its requests,
+    the time it ran one inside the window, and its depth (time-weighted mean and maximum). The same
+    numbers :func:`neuronsim.workload.metrics.summary` computed from every request: a request is folded
+    once it has completed (so its end is at most the current time, and the window's end is never
+    earlier), in sequence order per queue (a queue runs and completes its requests in order, so the
+    running maximum of its depth needs only the ends of those still in it); what has not completed at
+    the end of the run is folded then, with the window's end as its end.
+    """
+
+    def __init__(self) -> None:
+        self.lo: int | None = None
+        self.kinds: dict[str, _KindStats] = {}
+        self.units: dict[int, _UnitStats] = {}
+        self._recorded = 0
+
+    def start(self, lo: int) -> None:
+        self.lo = lo
+
+    def add(self, request: Any) -> None:
+        """Record ``request`` (accepted by its queue; in sequence order per queue)."""
+        unit = request.unit
+        stats = self.units.get(id(unit))
+        if stats is None:
+            stats = self.units[id(unit)] = _UnitStats(unit)
+        if request.seq_num <= stats.last_seq:  # pragma: no cover - a neuronsim bug
+            raise RuntimeError(f"{unit.name}: request {request.seq_num} recorded after {stats.last_seq}")
+        stats.last_seq = request.seq_num
+        stats.pending.append(request)
+        self._recorded += 1
+
+    def compact(self) -> None:
+        """Fold every completed request whose queue has completed everything recorded before it."""
+        if self.lo is None or not self._recorded:
+            return
+        self._recorded = 0
+        for stats in self.units.values():
+            pending = stats.pending
+            count = 0
+            for request in pending:
+                if not request.completions:
+                    break
+                self._fold(stats, request, None)
+                count += 1
+            if count:
+                del pending[:count]
+
+    def finish(self, hi: int) -> None:
+        """Fold what is left at the end of the run (the window ends at ``hi``)."""
+        for stats in self.units.values():
+            for request in stats.pending:
+                self._fold(stats, request, hi)
+            stats.pending = []
+            stats.ends.clear()
+
+    def _fold(self, stats: _UnitStats, request: Any, hi: int | None) -> None:
+        lo = self.lo
+        assert lo is not None
+        kind = self.kinds.get(request.kind)
+        if kind is None:
+            kind = self.kinds[request.kind] = _KindStats()
+        kind.count += 1
+        stats.requests += 1
+        done = request.done_ns if request.completions else -1
+        if request.completions:
+            if request.status != 0:
+                kind.failed += 1
+            if hi is None or done <= hi:
+                kind.completed += 1
+                kind.latency.add(done - request.submit_ns)
+            begin, end = request.start_ns, request.end_ns
+            started = True
+        else:
+            assert hi is not None
+            pending = stats.unit.pending()
+            started = bool(pending) and pending[0] is request
+            begin, end = request.start_ns, hi
+            done = hi
+        if hi is not None:
+            end, done = min(end, hi), min(done, hi)
+        if started:
+            b = begin if begin > lo else lo
+            if end > b:
+                stats.busy += end - b
+        b = request.submit_ns if request.submit_ns > lo else lo
+        if done > b:
+            stats.depth_ns += done - b
+            ends = stats.ends
+            while ends and ends[0] <= b:
+                ends.popleft()
+            ends.append(done)
+            if len(ends) > stats.peak:
+                stats.peak = len(ends)

@@ -41,7 +41,7 @@ from neuronsim.nrt import (
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
 from neuronsim.workload.models import architecture_neff
-from neuronsim.workload.record import COMPACT_EVERY, ChannelMeters
+from neuronsim.workload.record import COMPACT_EVERY, ChannelMeters, RequestStats
 from neuronsim.workload.spec import DEVICE_STEPS, ArchitectureSpec, StepSpec, ThreadSpec, WorkloadSpec
 
 if TYPE_CHECKING:
@@ -103,6 +103,19 @@ class WorkloadRun:
     completed: int = 0  # iterations completed so far
     meters: ChannelMeters | None = None  # the channels' running totals (A116)
     records: bool = True  # whether every record a trace or plots need was kept (run_workload(records=True))
+    stats: RequestStats | None = None  # the requests' running totals (A116)
+
+    def add_request(self, request: Any) -> None:
+        """A request a thread's call submitted: counted, and kept in ``requests`` if the records are."""
+        if self.stats is not None:
+            self.stats.add(request)
+        if self.records:
+            self.requests.append(request)
+
+    def add_call(self, call: CallRecord) -> None:
+        """An API call a thread made: kept in ``calls`` if the records are (only the trace uses them)."""
+        if self.records:
+            self.calls.append(call)
 
     @property
     def elapsed_ns(self) -> int:
@@ -325,7 +338,7 @@ class _ThreadRunner:
                 yield from thread.compute(step.compute)
             else:
                 yield thread.sleep(step.sleep)
-            self.run.calls.append(CallRecord(self.name, f"{kind} {step.compute or step.sleep} ns", begin,
+            self.run.add_call(CallRecord(self.name, f"{kind} {step.compute or step.sleep} ns", begin,
                                              self.sim.now_ns))
             for lane in it.lanes:
                 self._advance_lane(it, lane, task.index + 1)
@@ -375,7 +388,7 @@ class _ThreadRunner:
                 name = "nrta_cc_schedule"
                 status = yield from self._collective(it, task, ret, seq)
             request = unit.pending()[-1] if status == S.NRT_SUCCESS else None
-            self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+            self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
             if status != S.NRT_QUEUE_FULL:
                 break
             yield from thread.wait_unit(unit, unit.completed_num + 1)  # the oldest in flight, then retry
@@ -413,7 +426,7 @@ class _ThreadRunner:
                 yield from thread.wait_unit(unit, unit.completed_num + 1)
             if self.style == "implicit_async" and status == S.NRT_SUCCESS:
                 request = rt._async_pending[-1]  # noqa: SLF001
-                self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+                self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
                 self._track(it, task, request.unit, request)
                 return
         else:
@@ -424,16 +437,16 @@ class _ThreadRunner:
             else:
                 status = yield from thread.call(rt.nrt_tensor_read, tensor, None, 0, tensor.size)
         thread.last_request, request = None, thread.last_request
-        self.run.calls.append(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+        self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
         if request is not None:
-            self.run.requests.append(request)
+            self.run.add_request(request)
         if status != S.NRT_SUCCESS:
             self.run.errors.append(f"{self.name}: {name} on core {lane} returned {NRT_STATUS(status).name}")
         self._done(it, task, status)
 
     def _track(self, it: _Iteration, task: _Task, unit: Any, request: Any) -> None:
         task.unit, task.request = unit, request
-        self.run.requests.append(request)
+        self.run.add_request(request)
         self.outstanding[unit] = self.outstanding.get(unit, 0) + 1
 
         def completed() -> None:
@@ -503,9 +516,10 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         progress: called as ``progress(done, total, unit)`` as the run goes on: simulated time (``"ns"``)
             on a run with an end time, else completed iterations (``"iterations"``) when all threads
             have a count, else simulated time up to the longest thread ``duration``.
-        records: keep every channel's interval log whole (``Channel.log``), as a trace or plots need;
-            otherwise the logs are folded into running totals as the run goes (A116) and the run's
-            memory does not grow with them.
+        records: keep every request (``run.requests``), API call (``run.calls``) and channel interval
+            (``Channel.log``), as a trace or plots need; otherwise requests and channel logs are folded
+            into running totals as the run goes (A116) and the run's memory does not grow with them
+            (a Python workload's requests are kept by its runtimes until the run ends).
     """
     from neuronsim.simulator import Simulator
 
@@ -518,7 +532,7 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     until_ns = until_ns if until_ns is not None else (spec.until if spec else None)
     faults = list(spec.faults) if spec and spec.faults else None
     try:
-        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=True, faults=faults,
+        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=records or spec is None, faults=faults,
                         runtime=spec.runtime if spec else None)
     except ConfigError as exc:
         if instance is None and exc.source == name:  # the workload's instance does not load: name the file
@@ -543,13 +557,23 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     run.meters = meters
     run.records = records
     meters.start(run.start_ns)
+    stats = RequestStats()
+    stats.start(run.start_ns)
+    if spec is not None:
+        run.stats = stats  # its threads' requests are counted as they go
     run.events = _advance(sim, until_ns, progress, run)
     run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
     run.threads = list(sim.threads)
-    if spec is None:
+    if spec is None:  # a Python workload's requests: every request of its runtimes, kept until now
         run.requests = [r for rt in sim.runtimes for r in rt.history]
+        for request in run.requests:
+            stats.add(request)
+        run.stats = stats
+        if not records:
+            run.requests = []
         # iterations a Python workload marked with thread.iteration()
         run.iterations = sorted((r for t in sim.threads for r in t.iterations), key=lambda r: (r.arrival_ns, r.thread))
+    stats.finish(run.end_ns)
     _report_hangs(run)
     return run
 
@@ -589,7 +613,7 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
         if spec is not None and until_ns is None and not total else 0
     events = 0
-    meters = run.meters
+    meters, stats = run.meters, run.stats
     while queue and queue[0][0] <= end:
         if chunk:
             limit = min(end, queue[0][0] + chunk)
@@ -606,6 +630,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
                 events += 1
         if meters is not None:
             meters.compact(env._now)  # noqa: SLF001 - fold what can no longer change (A116)
+        if stats is not None:
+            stats.compact()
         if progress is None:
             continue
         if until_ns is not None:
