@@ -114,7 +114,7 @@ def campaigns(draw) -> dict:
 @given(campaigns())
 def test_fault_campaign_every_request_completes_once_and_nothing_is_over_100_percent(workload):
     spec = load_workload(workload)
-    run = run_workload(spec)
+    run = run_workload(spec, records=True)
     assert run.events < 1_000_000  # the run ended, and in few events
     assert check_invariants(run.sim) == []  # every accepted request completed exactly once, with a status
     figures = summary(run)
