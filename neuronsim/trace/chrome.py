@@ -12,11 +12,11 @@ format requires (``ts = ns / 1000``). Output is sorted, so the same run gives th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from neuronsim.nrt import status_as_str
+from neuronsim.trace.writer import write_trace
 
 __all__ = ["chrome_trace", "write_chrome_trace", "call_slices", "inside"]
 
@@ -129,8 +129,6 @@ def chrome_trace(sim: Any) -> dict[str, Any]:
 
 
 def write_chrome_trace(sim: Any, path: str | Path) -> Path:
-    """Write :func:`chrome_trace` as JSON to ``path``; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(chrome_trace(sim), sort_keys=True, indent=None, separators=(",", ":")) + "\n")
-    return target
+    """Write :func:`chrome_trace` to ``path`` with :func:`neuronsim.trace.writer.write_trace` (gzip when the
+    name ends in ``.gz``); returns the path."""
+    return write_trace(chrome_trace(sim), path)

@@ -23,12 +23,12 @@ same bytes (events are emitted in a fixed order and the JSON keys are sorted).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from neuronsim.nrt import status_as_str
 from neuronsim.trace.chrome import _addresses, _label, call_slices, inside
+from neuronsim.trace.writer import write_trace
 
 __all__ = ["timeline", "write_timeline"]
 
@@ -219,8 +219,6 @@ def timeline(run: Any) -> dict[str, Any]:
 
 
 def write_timeline(run: Any, path: str | Path) -> Path:
-    """Write :func:`timeline` as JSON to ``path``; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(timeline(run), sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
-    return target
+    """Write :func:`timeline` to ``path`` with :func:`neuronsim.trace.writer.write_trace` (gzip when the name
+    ends in ``.gz``); returns the path."""
+    return write_trace(timeline(run), path)
