@@ -1,8 +1,9 @@
 """A Chrome trace (Perfetto-compatible JSON) of the requests a simulation recorded.
 
 Built after the fact from ``runtime.history`` (``Simulator(..., record=True)``), so tracing never
-changes what is simulated. One process track per device (``pid`` = device index + 1) and one for the
-host (``pid`` 0); one thread track per execution-unit queue; a slice per request from its start to
+changes what is simulated. Its processes and threads are those of every neuronsim trace
+(:class:`neuronsim.trace.writer.Tracks`): ``host`` (pid 0) with the direct-mode caller's thread, a
+process per device and per logical core, a thread per execution-unit queue; a slice per request from its start to
 its end, named by what it is (kind, model or tensor, bytes, sequence id, status; its args list the
 address ranges it touches); a slice on the host track for the schedule call (:func:`call_slices`),
 joined to the request's slice by a flow arrow that starts inside the call's slice and ends inside the
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.nrt import status_as_str
-from neuronsim.trace.writer import write_trace
+from neuronsim.trace.writer import HOST_PID, Tracks, write_trace
 
 __all__ = ["chrome_trace", "write_chrome_trace", "call_slices", "inside"]
 
@@ -69,24 +70,15 @@ def inside(begin_ns: int, end_ns: int) -> float | None:
 
 def chrome_trace(sim: Any) -> dict[str, Any]:
     """The trace of ``sim``'s recorded requests as a ``{"traceEvents": [...]}`` dict."""
-    events: list[dict[str, Any]] = [
-        {"ph": "M", "pid": 0, "tid": 0, "name": "process_name", "args": {"name": "host"}},
-        {"ph": "M", "pid": 0, "tid": 0, "name": "thread_name", "args": {"name": "host thread (direct mode)"}},
-    ]
-    tids: dict[str, tuple[int, int]] = {}
-    devices: set[int] = set()
+    tracks = Tracks(sim)  # the one pid / tid scheme of every trace (neuronsim.trace.writer)
+    host = tracks.thread(HOST_PID, "host thread (direct mode)")
+    events: list[dict[str, Any]] = []
     requests = [req for rt in sim.runtimes for req in rt.history]
-    for req in requests:
-        unit = req.unit
-        if unit.name not in tids:
-            pid = unit.device_index + 1
-            tids[unit.name] = (pid, len(tids) + 1)
-            devices.add(unit.device_index)
-    for device in sorted(devices):
-        events.append({"ph": "M", "pid": device + 1, "tid": 0, "name": "process_name",
-                       "args": {"name": f"dev{device}"}})
-    for name, (pid, tid) in sorted(tids.items(), key=lambda item: item[1]):
-        events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
+    tids: dict[tuple[int, str], tuple[int, int]] = {}
+    for req in sorted(requests, key=lambda r: (r.unit.instance, r.unit.core_id, r.unit.name)):
+        key = (req.unit.instance, req.unit.name)
+        if key not in tids:
+            tids[key] = tracks.queue(req.unit)
     ordered = sorted(requests, key=lambda r: (r.submit_ns, r.seq_id))
     calls = call_slices((r.submit_ns for r in ordered), sim.topology.spec.runtime.call_costs.schedule_ns)
     by_call: dict[int, list[Any]] = {}
@@ -95,10 +87,10 @@ def chrome_trace(sim: Any) -> dict[str, Any]:
     for t, (begin, end) in sorted(calls.items()):
         reqs = by_call[t]
         name = f"schedule {_label(reqs[0])}" if len(reqs) == 1 else f"schedule {len(reqs)} requests"
-        events.append({"ph": "X", "pid": 0, "tid": 0, "name": name, "cat": "api", "ts": begin / 1000,
+        events.append({"ph": "X", "pid": HOST_PID, "tid": host, "name": name, "cat": "api", "ts": begin / 1000,
                        "dur": (end - begin) / 1000, "args": {"seq": [f"{r.seq_id:#x}" for r in reqs]}})
     for flow_id, req in enumerate(ordered, start=1):
-        pid, tid = tids[req.unit.name]
+        pid, tid = tids[(req.unit.instance, req.unit.name)]
         label = _label(req)
         done = bool(req.completions)
         end_ns = req.end_ns if done else max(req.start_ns, sim.now_ns)
@@ -116,15 +108,15 @@ def chrome_trace(sim: Any) -> dict[str, Any]:
         source, target = inside(*calls[req.submit_ns]), inside(req.start_ns, end_ns)
         if source is None or target is None:
             continue  # a request that took no time: its slice encloses no arrow end
-        events.append({"ph": "s", "pid": 0, "tid": 0, "id": flow_id, "cat": "request", "name": "request",
+        events.append({"ph": "s", "pid": HOST_PID, "tid": host, "id": flow_id, "cat": "request", "name": "request",
                        "ts": source})
         events.append({"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": flow_id, "cat": "request",
                        "name": "request", "ts": target})
     for hazard in sim.hazards:
-        pid, tid = tids[hazard.second.unit.name]
+        pid, tid = tids[(hazard.second.unit.instance, hazard.second.unit.name)]
         events.append({"ph": "i", "pid": pid, "tid": tid, "s": "g", "name": f"HAZARD {hazard.kind}",
                        "ts": hazard.second.start_ns / 1000, "args": {"detail": str(hazard)}})
-    return {"traceEvents": events, "displayTimeUnit": "ns",
+    return {"traceEvents": tracks.meta + events, "displayTimeUnit": "ns",
             "otherData": {"instance": sim.topology.name, "lnc": sim.topology.lnc, "seed": sim.seed}}
 
 

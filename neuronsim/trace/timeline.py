@@ -28,37 +28,13 @@ from typing import Any
 
 from neuronsim.nrt import status_as_str
 from neuronsim.trace.chrome import _addresses, _label, call_slices, inside
-from neuronsim.trace.writer import write_trace
+from neuronsim.trace.writer import Tracks, write_trace
 
 __all__ = ["timeline", "write_timeline"]
 
 
 def _us(ns: int) -> float:
     return ns / 1000
-
-
-class _Tracks:
-    def __init__(self) -> None:
-        self.meta: list[dict[str, Any]] = []
-        self.tids: dict[tuple[int, str], int] = {}
-        self.pids: set[int] = set()
-
-    def process(self, pid: int, name: str) -> None:
-        if pid not in self.pids:
-            self.pids.add(pid)
-            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_name", "args": {"name": name}})
-            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_sort_index", "args": {"sort_index": pid}})
-
-    def thread(self, pid: int, name: str) -> int:
-        key = (pid, name)
-        tid = self.tids.get(key)
-        if tid is None:
-            tid = sum(1 for p, _ in self.tids if p == pid) + 1
-            self.tids[key] = tid
-            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
-            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
-                              "args": {"sort_index": tid}})
-        return tid
 
 
 def _counter(events: list[dict[str, Any]], pid: int, name: str, key: str, points: list[tuple[int, float]]) -> None:
@@ -89,24 +65,9 @@ def timeline(run: Any) -> dict[str, Any]:
     if not getattr(run, "records", True):
         raise ValueError("the run kept no records to trace: run it with run_workload(..., records=True)")
     sim = run.sim
-    tracks = _Tracks()
+    tracks = Tracks(sim)  # the one pid / tid scheme (neuronsim.trace.writer)
     events: list[dict[str, Any]] = []
-    tracks.process(0, "host")
-    per_instance = sim.topology.num_devices
-
-    def device_pid(instance: int, device: int) -> int:
-        return 100 * (instance * per_instance + device + 1)
-
-    def device_name(instance: int, device: int) -> str:
-        return f"dev{device}" if sim.topology.num_instances == 1 else f"i{instance}/dev{device}"
-
-    def core_pid(unit: Any) -> int:
-        system = sim.systems[unit.instance]
-        core = system.cores[unit.core_id]
-        pid = device_pid(unit.instance, unit.device_index) + 1 + core.local_index
-        tracks.process(device_pid(unit.instance, unit.device_index), device_name(unit.instance, unit.device_index))
-        tracks.process(pid, f"{device_name(unit.instance, unit.device_index)} nc{unit.core_id}")
-        return pid
+    device_pid, device_name = tracks.device_pid, tracks.device_name
 
     # host threads: API calls and host steps
     call_of: dict[int, tuple[int, int, float]] = {}  # id(request) -> (pid, tid, ts inside the call slice)
@@ -134,8 +95,7 @@ def timeline(run: Any) -> dict[str, Any]:
     ordered = sorted(run.requests, key=lambda r: (r.submit_ns, r.unit.instance, r.unit.core_id, r.unit.name, r.seq_num))
     for flow_id, req in enumerate(ordered, start=1):
         unit = req.unit
-        pid = core_pid(unit)
-        tid = tracks.thread(pid, unit.name.split("/", 1)[-1])
+        pid, tid = tracks.queue(unit)
         label = _label(req)
         done = req.done_ns if req.completions else None
         args = {"seq": f"{req.seq_id:#x}", "unit": unit.name, "submit_ns": req.submit_ns, "start_ns": req.start_ns,

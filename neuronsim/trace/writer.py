@@ -1,4 +1,5 @@
-"""The one writer of Chrome / Perfetto trace files (JSON object form), plain or gzip-compressed.
+"""The one writer of Chrome / Perfetto trace files (JSON object form), plain or gzip-compressed, and the
+one scheme of process and thread ids every trace uses (:class:`Tracks`).
 
 Every trace neuronsim writes (``neuronsim run --trace``, the pytest plugin's failure traces, the C
 library's ``NEURONSIM_TRACE``, the facade) goes through :class:`TraceWriter`: the file's top-level keys
@@ -18,7 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["TraceWriter", "write_trace"]
+__all__ = ["TraceWriter", "write_trace", "Tracks", "HOST_PID"]
+
+HOST_PID = 0
 
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
@@ -93,3 +96,66 @@ def write_trace(trace: dict[str, Any], path: str | Path) -> Path:
     with TraceWriter(path, meta) as out:
         out.events(trace["traceEvents"])
     return out.path
+
+
+class Tracks:
+    """The process and thread ids of every neuronsim trace, and their metadata events.
+
+    * ``host`` (pid ``HOST_PID`` = 0): a thread per host thread (workload threads, the direct-mode caller);
+    * a device (``dev3``, ``i1/dev3`` on a cluster): pid ``100 * (global device index + 1)``, where the
+      global index is ``instance * devices per instance + device``; its DMA engines and counters;
+    * a logical core (``dev3 nc13``): pid ``device pid + 1 + its index on the device``, a thread per
+      execution-unit queue (``xu.compute.0``) and per DMA ring.
+
+    Thread ids count from 1 within a process in the order tracks are first asked for; every process and
+    thread gets a name and a sort index. ``meta`` holds those metadata events.
+    """
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        self.meta: list[dict[str, Any]] = []
+        self.tids: dict[tuple[int, str], int] = {}
+        self.pids: set[int] = set()
+        self._count: dict[int, int] = {}
+        self.process(HOST_PID, "host")
+
+    def process(self, pid: int, name: str) -> None:
+        if pid not in self.pids:
+            self.pids.add(pid)
+            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_name", "args": {"name": name}})
+            self.meta.append({"ph": "M", "pid": pid, "tid": 0, "name": "process_sort_index", "args": {"sort_index": pid}})
+
+    def thread(self, pid: int, name: str) -> int:
+        key = (pid, name)
+        tid = self.tids.get(key)
+        if tid is None:
+            tid = self._count[pid] = self._count.get(pid, 0) + 1
+            self.tids[key] = tid
+            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
+            self.meta.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
+                              "args": {"sort_index": tid}})
+        return tid
+
+    def device_pid(self, instance: int, device: int) -> int:
+        return 100 * (instance * self.sim.topology.num_devices + device + 1)
+
+    def device_name(self, instance: int, device: int) -> str:
+        return f"dev{device}" if self.sim.topology.num_instances == 1 else f"i{instance}/dev{device}"
+
+    def device(self, instance: int, device: int) -> int:
+        """The pid of a device's process (named)."""
+        pid = self.device_pid(instance, device)
+        self.process(pid, self.device_name(instance, device))
+        return pid
+
+    def core(self, instance: int, device: int, core_id: int, local_index: int) -> int:
+        """The pid of a logical core's process (named; its device's too)."""
+        pid = self.device(instance, device) + 1 + local_index
+        self.process(pid, f"{self.device_name(instance, device)} nc{core_id}")
+        return pid
+
+    def queue(self, unit: Any) -> tuple[int, int]:
+        """``(pid, tid)`` of an execution-unit queue's track."""
+        core = self.sim.systems[unit.instance].cores[unit.core_id]
+        pid = self.core(unit.instance, unit.device_index, unit.core_id, core.local_index)
+        return pid, self.thread(pid, unit.name.split("/", 1)[-1])
