@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["TraceWriter", "write_trace", "Tracks", "HOST_PID"]
 
@@ -47,7 +47,7 @@ class TraceWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         raw = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self._raw = raw
-        self._out: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) \
+        self._out: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) \
             if self.path.name.endswith(".gz") else raw
         head = _ENCODE(meta)[:-1]  # '{"a":1,...' without its closing brace
         self._out.write(((head + ",") if meta else head).encode() + b'"traceEvents":[')
