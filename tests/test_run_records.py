@@ -107,3 +107,41 @@ def test_quantiles_beyond_the_exact_limit_are_within_their_bound(monkeypatch):
     assert got["mean_ns"] == exact["mean_ns"]  # the mean stays exact
     for key in ("p50_ns", "p90_ns", "p99_ns"):
         assert abs(got[key] - exact[key]) <= exact[key] * 2**-12, key  # A117's bound
+
+
+@pytest.mark.parametrize(("name", "sets", "until"), CASES, ids=["decode", "server", "server-until", "training"])
+def test_a_streamed_trace_has_the_events_of_the_timeline(name, sets, until, monkeypatch, tmp_path):
+    import collections
+    import json
+
+    from neuronsim.trace.check import flow_problems
+    from neuronsim.trace.timeline import timeline
+
+    monkeypatch.setattr(runner, "COMPACT_EVERY", 37)
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 37)
+    spec = load_workload(ROOT / "examples" / "workloads" / name, sets)
+    whole = timeline(run_workload(spec, until_ns=until, records=True))
+    path = tmp_path / "t.json"
+    streamed_run = run_workload(spec, until_ns=until, trace=path)
+    streamed = json.loads(path.read_text())
+    assert flow_problems(streamed) == []
+    assert {k: v for k, v in streamed.items() if k != "traceEvents"} == \
+        {k: v for k, v in whole.items() if k != "traceEvents"}
+
+    def bag(trace):
+        """The events, with each thread id replaced by its thread's name (thread ids are numbered in the
+        order tracks are first used) and without flow ids (numbered in another order)."""
+        names = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace["traceEvents"]
+                 if e["ph"] == "M" and e["name"] == "thread_name"}
+        out = collections.Counter()
+        for e in trace["traceEvents"]:
+            e = {k: v for k, v in e.items() if k != "id"}
+            if e["tid"]:
+                e["tid"] = names[(e["pid"], e["tid"])]
+            if e["name"] == "thread_sort_index":
+                e["args"] = {}
+            out[json.dumps(e, sort_keys=True)] += 1
+        return out
+
+    assert bag(streamed) == bag(whole)
+    assert summary(streamed_run) == summary(run_workload(spec, until_ns=until))

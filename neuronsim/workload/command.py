@@ -122,17 +122,25 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         workload = load_workload(source, args.overrides)
     show = None if args.no_progress or not sys.stderr.isatty() else Progress()
+    # a workload file's trace is written as the run goes (A118); a Python workload's after it, from its records
+    stream = args.trace if args.trace and not callable(workload) else None
+    records = bool(args.trace and stream is None) or _plots(args.out)
+
+    def simulate() -> Any:
+        return run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
+                            source=source, progress=show, records=records, trace=stream)
+
     try:
         with long_run_gc():  # fewer collector passes over the long-lived graph (A121), restored after
-            run = run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
-                               source=source, progress=show, records=bool(args.trace) or _plots(args.out))
+            run = _written(simulate, "neuronsim run", "--trace") if stream else simulate()
     finally:
         if show is not None:
             show.close()
     figures = summary(run)
     sys.stdout.write(render(figures))
     if args.trace:
-        _written(lambda: write_timeline(run, args.trace), "neuronsim run", "--trace")
+        if stream is None:
+            _written(lambda: write_timeline(run, args.trace), "neuronsim run", "--trace")
         sys.stdout.write(f"trace:           {args.trace}\n")
     if args.out:
         for path in _written(lambda: write_outputs(run, figures, args.out), "neuronsim run", "--out"):

@@ -54,6 +54,7 @@ class ChannelMeters:
         self.fold = fold
         self.lo: int | None = None
         self._meters: dict[int, _Meter] = {}
+        self.on_fold: Any = None  # called (channel, intervals folded, begin of the next) as they are folded
         for channel in channels:
             channel.log = []
 
@@ -98,6 +99,8 @@ class ChannelMeters:
             if count:
                 meter.busy, meter.moved = busy, moved
                 meter.folded += count
+                if self.on_fold is not None:
+                    self.on_fold(channel, log[:count], log[count][0])
                 del log[:count]
 
     def used(self, channel: Any) -> bool:
@@ -237,6 +240,7 @@ class RequestStats:
         self.kinds: dict[str, _KindStats] = {}
         self.units: dict[int, _UnitStats] = {}
         self._recorded = 0
+        self.on_fold: Any = None  # called with each request as it is folded (a streamed trace)
 
     def start(self, lo: int) -> None:
         self.lo = lo
@@ -277,7 +281,14 @@ class RequestStats:
             stats.pending = []
             stats.ends.clear()
 
+    def horizon(self, unit: Any, now: int) -> int:
+        """The earliest a request of ``unit`` not folded yet was submitted (``now`` if none is left)."""
+        stats = self.units.get(id(unit))
+        return stats.pending[0].submit_ns if stats is not None and stats.pending else now
+
     def _fold(self, stats: _UnitStats, request: Any, hi: int | None) -> None:
+        if self.on_fold is not None:
+            self.on_fold(request)
         lo = self.lo
         assert lo is not None
         kind = self.kinds.get(request.kind)

@@ -104,6 +104,7 @@ class WorkloadRun:
     meters: ChannelMeters | None = None  # the channels' running totals (A116)
     records: bool = True  # whether every record a trace or plots need was kept (run_workload(records=True))
     stats: RequestStats | None = None  # the requests' running totals (A116)
+    stream: Any = None  # the trace written as the run goes (neuronsim.trace.stream.TraceStream), if asked
 
     def add_request(self, request: Any) -> None:
         """A request a thread's call submitted: counted, and kept in ``requests`` if the records are."""
@@ -114,6 +115,8 @@ class WorkloadRun:
 
     def add_call(self, call: CallRecord) -> None:
         """An API call a thread made: kept in ``calls`` if the records are (only the trace uses them)."""
+        if self.stream is not None:
+            self.stream.call(call)
         if self.records:
             self.calls.append(call)
 
@@ -505,7 +508,7 @@ def _check(status: int, what: str, source: str) -> None:
 def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
                  lnc: int | None = None, seed: int | None = None, until_ns: int | None = None,
                  source: str = "workload", progress: Callable[[int, int, str], None] | None = None,
-                 records: bool = False) -> WorkloadRun:
+                 records: bool = False, trace: str | Path | None = None) -> WorkloadRun:
     """Simulate a workload; returns the :class:`WorkloadRun` the summary and trace are built from.
 
     Args:
@@ -520,6 +523,9 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
             (``Channel.log``), as a trace or plots need; otherwise requests and channel logs are folded
             into running totals as the run goes (A116) and the run's memory does not grow with them
             (a Python workload's requests are kept by its runtimes until the run ends).
+        trace: a workload file's run writes its timeline to this file as it goes
+            (:mod:`neuronsim.trace.stream`, A118; ``.gz``: gzip-compressed). Not for a Python workload:
+            give it ``records=True`` and write :func:`neuronsim.trace.timeline.write_timeline` after.
     """
     from neuronsim.simulator import Simulator
 
@@ -561,7 +567,20 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     stats.start(run.start_ns)
     if spec is not None:
         run.stats = stats  # its threads' requests are counted as they go
-    run.events = _advance(sim, until_ns, progress, run)
+    if trace is not None:
+        if spec is None:
+            raise ValueError("a Python workload's trace is written after the run: records=True, then write_timeline")
+        from neuronsim.trace.stream import TraceStream
+
+        run.stream = stream = TraceStream(run, trace)
+        stats.on_fold = stream.request
+        meters.on_fold = stream.intervals
+    try:
+        run.events = _advance(sim, until_ns, progress, run)
+    except BaseException:
+        if run.stream is not None:
+            run.stream.abort()
+        raise
     run.end_ns = sim.now_ns if until_ns is None else min(sim.now_ns, run.start_ns + until_ns)
     run.threads = list(sim.threads)
     if spec is None:  # a Python workload's requests: every request of its runtimes, kept until now
@@ -574,6 +593,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
         # iterations a Python workload marked with thread.iteration()
         run.iterations = sorted((r for t in sim.threads for r in t.iterations), key=lambda r: (r.arrival_ns, r.thread))
     stats.finish(run.end_ns)
+    if run.stream is not None:
+        run.stream.finish()
     _report_hangs(run)
     return run
 
@@ -632,6 +653,9 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
             meters.compact(env._now)  # noqa: SLF001 - fold what can no longer change (A116)
         if stats is not None:
             stats.compact()
+            if run.stream is not None:
+                now = env._now  # noqa: SLF001
+                run.stream.depths(lambda unit: stats.horizon(unit, now))
         if progress is None:
             continue
         if until_ns is not None:
