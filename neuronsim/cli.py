@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from neuronsim.errors import ConfigError
 from neuronsim.text import plural
@@ -28,7 +28,7 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print and sys.exit(2)
+    def error(self, message: str) -> NoReturn:  # argparse would print and sys.exit(2)
         raise _UsageError(f"{self.prog}: error: {message}")
 
 
@@ -209,6 +209,7 @@ def _cmd_capi(args: argparse.Namespace) -> int:
             import cffi  # noqa: F401
         except ImportError:
             raise ConfigError("capi-config", 'building libnrt.so needs cffi: pip install "neuronsim[capi]"') from None
+    folder: Path | None
     if args.prefix:
         try:
             root = install_prefix(Path(args.prefix).resolve(), args.api)

@@ -192,7 +192,8 @@ class NeuronRuntime:
 
     def write(self, tensor: Tensor, data: Any, offset: int = 0, *, core: int | None = None, queue: int = 0) -> Future:
         """``nrta_tensor_write`` of all of ``data`` (bytes-like or numpy) at ``offset``."""
-        view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+        raw = np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else memoryview(data)
+        view = raw.cast("B")
         lnc = tensor.vnc if core is None else core
         return self._schedule(self.c.nrta_tensor_write, (tensor, view, offset, view.nbytes, lnc, queue),
                               (lnc, TENSOR_OP, queue), f"nrta_tensor_write({tensor.name!r})")

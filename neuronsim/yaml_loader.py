@@ -149,7 +149,7 @@ def _compose(loader: Any) -> Node | None:
 
     def _step(event: Any) -> None:
         if isinstance(event, yaml.AliasEvent):
-            found = anchors.get(event.anchor)
+            found = None if event.anchor is None else anchors.get(event.anchor)  # (an alias names one)
             if found is None:
                 where = "is inside the node it names" if event.anchor in opened else "names no anchor"
                 raise _Refusal(child_path(), f"alias *{event.anchor} at {_line(event.start_mark)} {where}")
@@ -160,7 +160,9 @@ def _compose(loader: Any) -> Node | None:
             tag = event.tag
             if tag is None or tag == "!":
                 tag = loader.resolve(ScalarNode, event.value, event.implicit)
-            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+            # types-PyYAML: an event's marks may be the C parser's Mark; nodes declare only yaml.error.Mark
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,  # type: ignore[arg-type]
+                              style=event.style)
             if event.anchor is not None:
                 anchors[event.anchor] = (node, 1, 0)
             count(1, 0, event.start_mark)
@@ -170,7 +172,8 @@ def _compose(loader: Any) -> Node | None:
             tag = event.tag
             if tag is None or tag == "!":
                 tag = loader.resolve(kind, None, event.implicit)
-            node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            node = kind(tag, [], event.start_mark, None,  # type: ignore[arg-type]  # (marks: as above)
+                        flow_style=event.flow_style)
             count(1, 1, event.start_mark)
             stack.append(_Frame(node, child_path()))
             if event.anchor is not None:

@@ -295,12 +295,13 @@ class _Cell(Ref):
     """A ``Ref`` whose value is a C ``T *``: setting it writes through the pointer."""
 
     __slots__ = ("_ptr",)
+    _ptr: Any  # a cffi ``T *``
 
     def __init__(self, ptr: Any) -> None:
         object.__setattr__(self, "_ptr", ptr)
 
     @property
-    def value(self) -> Any:  # type: ignore[override]
+    def value(self) -> Any:
         return self._ptr[0]
 
     @value.setter
@@ -311,6 +312,8 @@ class _Cell(Ref):
 
 class _OsEventFd(EventFd):
     """A real eventfd of the C program, registered with the simulator: a signal also writes to it."""
+
+    identity: str | None  # the kernel's eventfd-id, set when it is registered (a reused number has another)
 
     def sync(self) -> None:
         """Catch up with reads the library did not see (libc's ``read`` under RTLD_LOCAL, Python's
@@ -1116,8 +1119,8 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
 
     @export()
     def nrt_sys_trace_start(options: Any) -> int:
-        config = c_object(options, "config") if options != ffi.NULL else {"cores": set(), "types": set(EVENT_TYPES),
-                                                                          "max": 0}
+        config: dict[str, Any] | None = (c_object(options, "config") if options != ffi.NULL
+                                          else {"cores": set(), "types": set(EVENT_TYPES), "max": 0})
         if config is None:
             return int(S.NRT_INVALID)
         return int(state.recorder().start(dict(config, cores=set(config["cores"]), types=set(config["types"]))))
@@ -1159,7 +1162,8 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     def nrt_sys_trace_fetch_events(buffer: Any, written_size: Any, options: Any) -> int:
         if buffer == ffi.NULL or written_size == ffi.NULL:
             return int(S.NRT_INVALID)
-        fetch = c_object(options, "fetch") if options != ffi.NULL else {"nc": None, "max": 0}
+        fetch: dict[str, Any] | None = (c_object(options, "fetch") if options != ffi.NULL
+                                         else {"nc": None, "max": 0})
         if fetch is None:
             return int(S.NRT_INVALID)
         status, text = state.recorder().fetch(fetch["nc"], fetch["max"])

@@ -117,7 +117,8 @@ def _split(declaration: str) -> tuple[str, str, list[str], list[str]]:
 
 def declarations(api: str) -> tuple[list[str], list[str]]:
     """``(types, prototypes)`` the headers of API generation ``api`` declare, in header order."""
-    types, functions = [], []
+    types: list[str] = []
+    functions: list[str] = []
     for header in HEADERS:
         path = next(folder / header for folder in include_dirs(api) if (folder / header).is_file())
         for declaration in _declarations(path.read_text(encoding="utf-8")):

@@ -15,10 +15,11 @@ names receives zeros (XLA's collective-permute).
 
 from __future__ import annotations
 
-import numpy as np
-
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from neuronsim.nrt import nrt_dtype_t, nrt_op_type_t
 
@@ -66,7 +67,7 @@ def _reduce(arrays: list[np.ndarray], dtype: int, op: int) -> np.ndarray:
     return _f32_to_bf16(acc) if bf16 else acc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class VariableCounts:
     """One rank's layout for a variable-size collective, in elements of the collective's data type.
 
@@ -82,9 +83,11 @@ class VariableCounts:
     recv_counts: tuple[int, ...]
     recv_displs: tuple[int, ...]
 
-    def __post_init__(self) -> None:
-        for name in ("send_counts", "send_displs", "recv_counts", "recv_displs"):
-            value = getattr(self, name)
+    def __init__(self, send_counts: Sequence[int], send_displs: Sequence[int], recv_counts: Sequence[int],
+                 recv_displs: Sequence[int]) -> None:
+        """Each argument a list or tuple of integers; kept as tuples (``TypeError`` otherwise)."""
+        for name, value in (("send_counts", send_counts), ("send_displs", send_displs),
+                            ("recv_counts", recv_counts), ("recv_displs", recv_displs)):
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                                for v in value):
                 raise TypeError(f"VariableCounts.{name} must be a list of integers, not {value!r}")
@@ -212,8 +215,8 @@ def collective_outputs(operation: str, inputs: list[bytes], dtype: int, op: int,
     if operation == "permute":
         if pairs is None:
             return [inputs[(r - 1) % n] for r in range(n)]
-        outputs = [bytes(len(b)) for b in inputs]
+        permuted = [bytes(len(b)) for b in inputs]
         for src, dst in pairs:
-            outputs[dst] = inputs[src]
-        return outputs
+            permuted[dst] = inputs[src]
+        return permuted
     raise ValueError(f"unknown collective {operation!r}")

@@ -745,7 +745,11 @@ def render_table(rows: list[NccomRow], *, show_algorithm: bool = False, show_io:
         columns += [("total_input_size(B)", lambda r: str(r.total_input_size)),
                     ("total_output_size(B)", lambda r: str(r.total_output_size))]
     columns.append(("type", lambda r: r.dtype))
-    columns += [(f"time:{s}(us)", lambda r, s=s: _stat_text(s, r.stat(s))) for s in stats]
+
+    def stat_column(s: str) -> Callable[[NccomRow], str]:
+        return lambda r: _stat_text(s, r.stat(s))
+
+    columns += [(f"time:{s}(us)", stat_column(s)) for s in stats]
     columns += [("algbw(GB/s)", lambda r: f"{r.algbw:.2f}"), ("busbw(GB/s)", lambda r: f"{r.busbw:.2f}")]
     if show_algorithm:
         columns.append(("algorithm", lambda r: r.algorithm))

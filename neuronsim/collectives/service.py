@@ -214,7 +214,7 @@ class CollectiveService:
         self.fabric = Fabric(sim.systems, sim.z_links, efa.latency_ns + cost.efa_message_ns if efa is not None else 0)
         self.world: dict[int, tuple[Any, int]] = {}  # global device id -> (runtime, vnc)
         self.world_size = 0
-        self._algorithm: str | None = None  # a run-wide override
+        self._algorithm = None  # a run-wide override (str | None, as its setter takes)
         self._plans: dict[tuple[Any, ...], tuple[str, list[Phase]]] = {}  # plan_for's cache
         self._fidelity = "step"
         self.era: str | None = None  # a run-wide software era (runtime.collective_cost.era when None)

@@ -20,10 +20,11 @@ of three. ``HostCPUs.fast_path = False`` turns the fast path off (tests compare 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import simpy
-from simpy.events import NORMAL, Event, Timeout
+from simpy.events import NORMAL, Event, Timeout, Process
+from simpy.resources.resource import Request
 
 __all__ = ["HostCPUs"]
 
@@ -76,10 +77,12 @@ class HostCPUs:
             if self.fast_path and not resource.users and not resource.put_queue:
                 piece = min(self.quantum_ns, remaining)
                 token = Event(env)
-                resource.users.append(token)  # the CPU is held: other threads queue behind it
+                # the token stands in for a Request: SimPy keeps it in ``users`` and takes it back in release
+                held = cast(Request, token)
+                resource.users.append(held)  # the CPU is held: other threads queue behind it
                 try:
                     queue = env._queue  # noqa: SLF001 - is anything else due at this instant?
-                    process = None if owner is None else owner.process
+                    process: Process | None = None if owner is None else owner.process
                     if (process is None or env._active_proc is not process  # noqa: SLF001
                             or process._target is not owner.private  # noqa: SLF001
                             or (queue and queue[0][0] <= env._now)):  # noqa: SLF001
@@ -92,14 +95,14 @@ class HostCPUs:
                         owner.private = timeout
                     yield timeout
                 except BaseException:
-                    resource.release(token)  # type: ignore[arg-type] - as leaving the request's block does
+                    resource.release(held)  # as leaving the request's block does
                     raise
                 self.busy_ns[cpu] += piece
                 remaining -= piece
                 if resource.put_queue:  # a thread queued meanwhile: a real release grants it
-                    resource.release(token)  # type: ignore[arg-type]
+                    resource.release(held)
                 else:
-                    resource.users.remove(token)
+                    resource.users.remove(held)
                 continue
             with resource.request() as request:
                 yield request

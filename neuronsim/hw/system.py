@@ -196,6 +196,7 @@ def build_system(topology: Topology, instance: int = 0) -> System:
                            Channel(f"{pre}dev{d}/hbm{s}", hbm.stack_bandwidth_bytes_per_ns)) for s in range(hbm.stacks)]
         engines = [Channel(f"{pre}dev{d}/hdma{e}", dma.engine_bandwidth_bytes_per_ns)
                    for e in range(dma.host_engines)]
+        efa_index = spec.efa_of_device(d)  # None: no EFA device serves it (or the instance has none)
         device = Device(
             index=d,
             numa_node=max(dev_spec.numa_node, 0),
@@ -207,7 +208,7 @@ def build_system(topology: Topology, instance: int = 0) -> System:
             instance=instance,
             host_copy=(Channel(f"{pre}dev{d}/hdma-copy", spec.runtime.host_copy_bandwidth_bytes_per_ns)
                        if spec.runtime.host_copy_bandwidth_bytes_per_ns is not None else None),
-            efa=spec.efa_of_device(d) if spec.efa is not None else -1,
+            efa=-1 if efa_index is None else efa_index,
             per_instance=len(spec.devices),
         )
         for core in topology.cores_of_device(d):

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import simpy
+from simpy.core import SimTime
 from simpy.events import NORMAL, Event, Timeout
 
 __all__ = ["ExecutionUnit", "Request", "UNRECOVERABLE"]
@@ -214,7 +215,7 @@ class ExecutionUnit:
         elif queue:
             self._start(queue[0])
 
-    def _completed(self, request: Any, now: int) -> None:
+    def _completed(self, request: Any, now: SimTime) -> None:
         num = request.seq_num
         request.done_ns = now
         request.completions += 1

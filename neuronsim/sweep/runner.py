@@ -59,7 +59,7 @@ class Point:
 def points(spec: SweepSpec) -> list[Point]:
     """Every combination of the parameters' values (the first parameter varies slowest), each repeated."""
     names = list(spec.parameters)
-    out = []
+    out: list[Point] = []
     for combination in itertools.product(*(spec.values(n) for n in names)):
         for repetition in range(spec.repetitions):
             out.append(Point(len(out), tuple(zip(names, combination, strict=True)), repetition,
@@ -158,8 +158,9 @@ def _normalise(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str,
                     r[column] = str(r[column])
         elif kinds == {int, float}:
             for r in out:
-                if r[column] is not None:
-                    r[column] = float(r[column])
+                value = r[column]
+                if value is not None:
+                    r[column] = float(value)
     return out
 
 

@@ -38,16 +38,17 @@ _SIM_KEY = pytest.StashKey[Simulator]()
 _PROFILE_KEY = pytest.StashKey[str]()  # the hypothesis profile to restore at the end of the session
 
 try:  # hypothesis is optional (the test extra); the plugin works without it
-    from hypothesis import settings as _hypothesis_settings
+    from hypothesis import settings as _Settings
 
-    from neuronsim.testing import profiles as _profiles
+    from neuronsim.testing.profiles import PROFILES as _PROFILES
 
+    _hypothesis_settings: type[_Settings] | None = _Settings
     # hypothesis's built-in profiles as they are before any conftest re-registers one: loading
     # ours replaces only these (the session chose nothing)
-    _BUILTIN = {name: _hypothesis_settings.get_profile(name) for name in ("default", "ci")}
+    _BUILTIN = {name: _Settings.get_profile(name) for name in ("default", "ci")}
 except ImportError:  # pragma: no cover - exercised by the base install in CI (.ci/run)
     _hypothesis_settings = None
-    _profiles = None  # type: ignore[assignment]
+    _PROFILES = {}
     _BUILTIN = {}
 
 
@@ -95,7 +96,7 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
     if chosen == "none":
         return
     config.stash[_PROFILE_KEY] = current
-    _hypothesis_settings.load_profile(_profiles.PROFILES[chosen])
+    _hypothesis_settings.load_profile(_PROFILES[chosen])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -8,16 +8,18 @@ from neuronsim.units import format_bytes
 
 __all__ = ["render_tree"]
 
+_Node = tuple[str, list["_Node"]]  # (label, children)
+
 
 def _bw(bytes_per_ns: float) -> str:
     return f"{bytes_per_ns:g} GB/s"
 
 
-def _tree(label: str, children: list) -> list[str]:
+def _tree(label: str, children: list[_Node]) -> list[str]:
     """Lines of a tree whose nodes are ``(label, children)`` pairs."""
     lines = [label]
 
-    def walk(nodes: list, prefix: str) -> None:
+    def walk(nodes: list[_Node], prefix: str) -> None:
         for i, (text, kids) in enumerate(nodes):
             last = i == len(nodes) - 1
             lines.append(f"{prefix}{'└── ' if last else '├── '}{text}")
@@ -33,13 +35,13 @@ def render_tree(topo: Topology) -> str:
     chip = spec.chip
     physical = chip.physical_cores * topo.num_devices
     host = spec.host
-    host_node = (f"host: {host.vcpus} vCPUs, {format_bytes(host.memory_bytes)}, PCIe "
+    host_node: _Node = (f"host: {host.vcpus} vCPUs, {format_bytes(host.memory_bytes)}, PCIe "
                  f"{_bw(host.pcie_bandwidth_bytes_per_ns)} per device",
                  [(f"numa{node.id}: cpus {node.cpus}, {format_bytes(node.memory_bytes)}", [])
                   for node in host.numa_nodes])
-    devices = []
+    devices: list[_Node] = []
     for dev in spec.devices:
-        cores = []
+        cores: list[_Node] = []
         for core in topo.cores_of_device(dev.index):
             cores.append((f"nc{core.id} (logical): physical {format_id_list(core.physical_cores)}, "
                           f"hbm stack {core.hbm_stack}", []))
@@ -51,7 +53,7 @@ def render_tree(topo: Topology) -> str:
     children = [host_node, (f"devices ({topo.num_devices})", devices)]
     if spec.neuronlink is not None:
         link = spec.neuronlink
-        pairs = [(f"dev{a} <-> dev{b}", []) for a, b in topo.links()]
+        pairs: list[_Node] = [(f"dev{a} <-> dev{b}", []) for a, b in topo.links()]
         children.append((f"neuronlink-{link.generation} {link.topology}: {len(pairs)} links, "
                          f"{_bw(link.link_bandwidth_bytes_per_ns)} per direction, {link.latency_ns} ns", pairs))
     if spec.efa is not None:

@@ -23,6 +23,7 @@ same bytes (events are emitted in a fixed order and the JSON keys are sorted).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ def _us(ns: int) -> float:
     return ns / 1000
 
 
-def _counter(events: list[dict[str, Any]], pid: int, name: str, key: str, points: list[tuple[int, float]]) -> None:
+def _counter(events: list[dict[str, Any]], pid: int, name: str, key: str,
+             points: Sequence[tuple[int, float]]) -> None:
     """Counter events for a step function given as ``(time, value)`` points (the last value at a time wins)."""
     merged: dict[int, float] = {}
     for t, value in points:
@@ -70,7 +72,7 @@ def timeline(run: Any) -> dict[str, Any]:
     device_pid, device_name = tracks.device_pid, tracks.device_name
 
     # host threads: API calls and host steps
-    call_of: dict[int, tuple[int, int, float]] = {}  # id(request) -> (pid, tid, ts inside the call slice)
+    call_of: dict[int, tuple[int, int, float | None]] = {}  # id(request) -> (pid, tid, ts inside its call)
     thread_tids = {thread.name: tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
                    for thread in run.threads}
     last_end: dict[int, int] = {}
@@ -113,8 +115,9 @@ def timeline(run: Any) -> dict[str, Any]:
         if origin is None:
             if direct_tid is None:
                 direct_tid = tracks.thread(0, "runtime (no workload thread)")
-            begin, end = direct_calls.pop(req.submit_ns, (None, None))
-            if begin is not None:  # one slice for the calls that submitted at this nanosecond
+            span = direct_calls.pop(req.submit_ns, None)
+            if span is not None:  # one slice for the calls that submitted at this nanosecond
+                begin, end = span
                 events.append({"ph": "X", "pid": 0, "tid": direct_tid, "name": f"schedule {label}", "cat": "api",
                                "ts": _us(begin), "dur": _us(end - begin)})
                 direct_origin = {req.submit_ns: inside(begin, end)}

@@ -95,6 +95,7 @@ def architecture_neff(name: str, spec: ArchitectureSpec, execution: ExecutionSpe
     cost = derive(spec)
     step_tokens = 1 if spec.step_phase == "decode" else spec.seq
     inputs = {"input_ids": ((spec.batch, step_tokens), "int32")}
+    outputs: dict[str, tuple[tuple[int, ...], str]]  # name -> (shape, dtype)
     if spec.kind == "transformer":
         outputs = {"logits": ((spec.batch, math.ceil(spec.vocab / spec.tp)), spec.dtype)}
     else:

@@ -384,7 +384,8 @@ class WorkloadSpec(Spec):
                                                     "(write model.tensor when two models share a name)")
                 elif kind == "execute" and step.execute not in self.models:
                     raise _fail(f"{at}.execute", f"unknown model {step.execute!r}; known: {', '.join(self.models)}")
-                elif kind == "execute" and isinstance(model := self.models[step.execute], ArchitectureSpec) and \
+                elif step.execute is not None and \
+                        isinstance(model := self.models[step.execute], ArchitectureSpec) and \
                         model.tp > 1 and (thread.dispatch != "all" or len(thread.core_list) != model.tp):
                     raise _fail(f"{at}.execute", f"model {step.execute!r} is tensor parallel over {model.tp} ranks: "
                                 f"its thread needs dispatch: all over {model.tp} cores (it has "
