@@ -38,6 +38,7 @@ from neuronsim.nrt import (
     nrt_tensor_list_t,
     nrta_xu_t,
 )
+from neuronsim.runtime.faults import FaultPlan
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
 from neuronsim.workload.models import architecture_neff
@@ -168,11 +169,14 @@ class _Iteration:
 class _ThreadRunner:
     """The event loop of one workload thread (see the module docstring)."""
 
-    def __init__(self, run: WorkloadRun, rt: Any, spec: ThreadSpec, name: str, models: dict[str, Any],
-                 buffers: dict[tuple[int, int], dict[str, Any]], sets: dict[tuple[int, int, str], tuple[Any, Any]],
+    def __init__(self, run: WorkloadRun, rt: Any, spec: ThreadSpec, name: str,
+                 models: dict[tuple[str, int], Any], buffers: dict[tuple[int, int], dict[str, Any]],
+                 sets: dict[tuple[int, int, str], tuple[Any, Any]],
                  stop_ns: int | None, rng: np.random.Generator, groups: dict[int, list[int]], offset: int,
                  index: int) -> None:
         self.run, self.rt, self.spec, self.name = run, rt, spec, name
+        assert run.spec is not None  # a thread of a workload file
+        self.workload = run.spec
         self.sim = rt.sim
         self.models, self.buffers, self.sets = models, buffers, sets
         self.groups, self.offset = groups, offset  # step -> ranks' global ids; this instance's first global id
@@ -239,12 +243,13 @@ class _ThreadRunner:
 
     def _next_arrival(self) -> None:
         arrivals = self.spec.arrivals
-        if arrivals.kind == "closed":
+        rate = arrivals.rate
+        if rate is None:  # closed, the one kind without a rate
             self.next_arrival = self.sim.now_ns
         elif arrivals.kind == "fixed":
-            self.next_arrival = self.run.start_ns + round(self.opened * 1e9 / arrivals.rate)
+            self.next_arrival = self.run.start_ns + round(self.opened * 1e9 / rate)
         else:
-            self.next_arrival += max(1, round(self.rng.exponential(1e9 / arrivals.rate)))
+            self.next_arrival += max(1, round(self.rng.exponential(1e9 / rate)))
 
     # -- readiness -----------------------------------------------------------------------------------
 
@@ -337,9 +342,9 @@ class _ThreadRunner:
         assert thread is not None
         if task.lane is None:
             begin = self.sim.now_ns
-            if kind == "compute":
+            if step.compute is not None:
                 yield from thread.compute(step.compute)
-            else:
+            elif step.sleep is not None:
                 yield thread.sleep(step.sleep)
             self.run.add_call(CallRecord(self.name, f"{kind} {step.compute or step.sleep} ns", begin,
                                              self.sim.now_ns))
@@ -352,44 +357,47 @@ class _ThreadRunner:
         self.issued_upto[(task.index, lane)] = it.ordinal + 1
         self._touch(lane)
         if self.style == "nrta":
-            yield from self._issue_async(it, task)
+            yield from self._issue_async(it, task, thread, lane)
         else:
-            yield from self._issue_blocking(it, task)
+            yield from self._issue_blocking(it, task, thread, lane)
 
-    def _args(self, it: _Iteration, task: _Task) -> tuple[Any, ...]:
-        step, lane = task.step, task.lane
-        kind = step.kind
-        if kind in ("write", "read"):
-            model, tensor = self.run.spec.tensor_owner(getattr(step, kind))[:2]  # type: ignore[union-attr]
+    def _args(self, it: _Iteration, task: _Task, lane: int) -> tuple[Any, ...]:
+        step = task.step
+        tensor_name = step.write if step.write is not None else step.read
+        if tensor_name is not None:
+            owner = self.workload.tensor_owner(tensor_name)
+            assert owner is not None  # the workload's validation checked every step's tensor
+            model, tensor = owner[:2]
             return (self.buffers[(lane, it.slot)][f"{model}.{tensor}"],)
-        if kind == "execute":
+        if step.execute is not None:
             return (self.models[(step.execute, lane)],) + self.sets[(lane, it.slot, step.execute)]
         return ()
 
-    def _issue_async(self, it: _Iteration, task: _Task) -> Generator[Any, Any, None]:
-        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+    def _issue_async(self, it: _Iteration, task: _Task, thread: HostThread,
+                     lane: int) -> Generator[Any, Any, None]:
+        step, rt = task.step, self.rt
         kind = step.kind
         unit = self._unit(task)
         while True:
             ret, seq = Ref(), Ref()
             begin = self.sim.now_ns
             if kind == "write":
-                (tensor,) = self._args(it, task)
+                (tensor,) = self._args(it, task, lane)
                 name = "nrta_tensor_write"
                 status = yield from thread.call(rt.nrta_tensor_write, tensor, None, 0, tensor.size, lane, step.queue,
                                                 ret, seq)
             elif kind == "read":
-                (tensor,) = self._args(it, task)
+                (tensor,) = self._args(it, task, lane)
                 name = "nrta_tensor_read"
                 status = yield from thread.call(rt.nrta_tensor_read, None, tensor, 0, tensor.size, lane, step.queue,
                                                 ret, seq)
             elif kind == "execute":
-                model, ins, outs = self._args(it, task)
+                model, ins, outs = self._args(it, task, lane)
                 name = "nrta_execute_schedule"
                 status = yield from thread.call(rt.nrta_execute_schedule, model, ins, outs, 0, ret, seq)
             else:
                 name = "nrta_cc_schedule"
-                status = yield from self._collective(it, task, ret, seq)
+                status = yield from self._collective(it, task, thread, lane, ret, seq)
             request = unit.pending()[-1] if status == S.NRT_SUCCESS else None
             self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
             if status != S.NRT_QUEUE_FULL:
@@ -401,9 +409,11 @@ class _ThreadRunner:
             return
         self._track(it, task, unit, request)
 
-    def _collective(self, it: _Iteration, task: _Task, ret: Ref, seq: Ref) -> Generator[Any, Any, int]:
-        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+    def _collective(self, it: _Iteration, task: _Task, thread: HostThread, lane: int, ret: Ref,
+                    seq: Ref) -> Generator[Any, Any, int]:
+        step, rt = task.step, self.rt
         cc = step.collective
+        assert cc is not None  # a collective step
         ins, outs = self.buffers[(lane, it.slot)][f"t{self.index}.cc{task.index}"]
         group = self.groups[task.index]
         comm = nrt_cc_comm_t(replica_group=group, rank=group.index(self.offset + lane), rank_n=len(group), vnc=lane)
@@ -414,12 +424,13 @@ class _ThreadRunner:
             return status
         return (yield from thread.call(rt.nrta_cc_schedule, ctx, step.queue, ret, seq))
 
-    def _issue_blocking(self, it: _Iteration, task: _Task) -> Generator[Any, Any, None]:
-        step, lane, rt, thread = task.step, task.lane, self.rt, self.thread
+    def _issue_blocking(self, it: _Iteration, task: _Task, thread: HostThread,
+                        lane: int) -> Generator[Any, Any, None]:
+        step, rt = task.step, self.rt
         kind = step.kind
         begin = self.sim.now_ns
         if kind == "execute":
-            model, ins, outs = self._args(it, task)
+            model, ins, outs = self._args(it, task, lane)
             name = "nrt_execute"
             while True:
                 status = yield from thread.call(rt.nrt_execute, model, ins, outs)
@@ -433,7 +444,8 @@ class _ThreadRunner:
                 self._track(it, task, request.unit, request)
                 return
         else:
-            (tensor,) = self._args(it, task)  # in implicit async it first waits for pending executions (A23)
+            # in implicit async it first waits for pending executions (A23)
+            (tensor,) = self._args(it, task, lane)
             name = f"nrt_tensor_{kind}"
             if kind == "write":
                 status = yield from thread.call(rt.nrt_tensor_write, tensor, None, 0, tensor.size)
@@ -538,7 +550,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
     until_ns = until_ns if until_ns is not None else (spec.until if spec else None)
     faults = list(spec.faults) if spec and spec.faults else None
     try:
-        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=records or spec is None, faults=faults,
+        sim = Simulator(name, lnc=lnc, seed=seed, timing_only=True, record=records or spec is None,
+                        faults=FaultPlan(faults=tuple(faults)) if faults else None,
                         runtime=spec.runtime if spec else None)
     except ConfigError as exc:
         if instance is None and exc.source == name:  # the workload's instance does not load: name the file
@@ -628,8 +641,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     end = float("inf") if until_ns is None else sim.now_ns + until_ns
     chunk = max(1, until_ns // 50) if until_ns is not None else 0
     spec = run.spec
-    total = sum(t.iterations for t in spec.threads) if spec is not None and all(
-        t.iterations is not None for t in spec.threads) else None
+    counts = [t.iterations for t in spec.threads if t.iterations is not None] if spec is not None else []
+    total = sum(counts) if spec is not None and len(counts) == len(spec.threads) else None
     # threads that run for a duration (and no end time): progress over the longest duration
     horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
         if spec is not None and until_ns is None and not total else 0
@@ -650,11 +663,11 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
                 step()
                 events += 1
         if meters is not None:
-            meters.compact(env._now)  # noqa: SLF001 - fold what can no longer change (A116)
+            meters.compact(sim.now_ns)  # fold what can no longer change (A116)
         if stats is not None:
             stats.compact()
             if run.stream is not None:
-                now = env._now  # noqa: SLF001
+                now = sim.now_ns
                 run.stream.depths(lambda unit: stats.horizon(unit, now))
         if progress is None:
             continue
@@ -705,7 +718,7 @@ def collective_groups(spec: WorkloadSpec, offsets: dict[int, int]) -> dict[tuple
     for t, thread in enumerate(spec.threads):
         ids = [offsets[thread.instance] + c for c in thread.core_list]
         for k, step in enumerate(thread.program):
-            if step.kind == "collective":
+            if step.collective is not None:
                 group = step.collective.group
                 members[(t, k)] = group
                 if group is not None and not set(ids) <= set(named.get(group, [])):
@@ -766,7 +779,7 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
     slots = {c: max(thread.in_flight for _, thread in here if c in thread.core_list) for c in used}
     for _, thread in here:
         for step in thread.program:
-            if step.kind == "execute":
+            if step.execute is not None:
                 neff = neffs[step.execute]
                 ranks = len(thread.core_list) if neff.collectives else 0
                 for rank, core in enumerate(thread.core_list):
@@ -798,9 +811,9 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
             buffers[(core, slot)] = tensors
     for t, thread in here:
         for k, step in enumerate(thread.program):
-            if step.kind != "collective":
-                continue
             cc = step.collective
+            if cc is None:
+                continue
             n = len(groups[(t, k)])
             in_size, out_size = {"allgather": (cc.size // n, cc.size), "reducescatter": (cc.size, cc.size // n)}.get(
                 cc.op, (cc.size, cc.size))
