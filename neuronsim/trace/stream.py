@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from neuronsim.nrt import status_as_str
-from neuronsim.trace.chrome import _addresses, _label, inside
+from neuronsim.trace.chrome import _label, inside
+from neuronsim.trace.timeline import call_event, channel_roles, request_args, thread_track
 from neuronsim.trace.writer import HOST_PID, TraceWriter, Tracks
 
 __all__ = ["TraceStream"]
@@ -48,29 +48,13 @@ class TraceStream:
             "workload": spec.name if spec is not None else "python workload", "instance": sim.topology.name,
             "lnc": sim.topology.lnc, "seed": sim.seed}})
         self._meta = 0  # metadata events of tracks written so far
-        self.thread_tids = {t.name: tracks.thread(HOST_PID, f"{t.name} (cpus {','.join(map(str, t.affinity))})")
-                            for t in sim.threads}
+        self.thread_tids = {t.name: tracks.thread(HOST_PID, thread_track(t)) for t in sim.threads}
         self.last_end: dict[int, int] = {}
         self.call_of: dict[int, tuple[int, int, float | None]] = {}
         self.flows = 0
         self.depth: dict[tuple[int, str], list[Any]] = {}  # key -> [level, held deltas, unit]
-        self.channels: dict[int, tuple[Any, ...]] = {}
+        self.channels = {id(role[0]): role for role in channel_roles(sim, tracks)}
         self.points: dict[int, list[tuple[int, float]]] = {}  # a counter channel's held points
-        for system in sim.systems:
-            for device in system.devices:
-                pid = tracks.device_pid(system.instance, device.index)
-                pairs = [(c, "engine") for c in device.h2d_engines + device.d2h_engines]
-                pairs += [(core.dma, "ring") for core in device.cores] + [(core.cc_dma, "ring") for core in device.cores]
-                pairs += [(stack.channel, "counter") for stack in device.hbm] + [(device.pcie_h2d, "counter"),
-                                                                                 (device.pcie_d2h, "counter")]
-                pairs += [(link.channel, "counter") for (src, _), link in sorted(system.links.items())
-                          if src == device.index]
-                if device.index == 0:
-                    pairs += [(c, "counter") for efa in system.efa for c in (efa.tx, efa.rx)]
-                for channel, how in pairs:
-                    self.channels[id(channel)] = (channel, how, system, device, pid)
-        for link in sim.z_links.values():
-            self.channels[id(link.channel)] = (link.channel, "z", None, None, tracks.device_pid(0, 0))
 
     def _emit(self, event: dict[str, Any]) -> None:
         meta = self.tracks.meta
@@ -84,16 +68,10 @@ class TraceStream:
     def call(self, call: Any) -> None:
         """An API call returned (a :class:`~neuronsim.workload.runner.CallRecord`)."""
         tid = self.thread_tids[call.thread]
-        label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
-        args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
-        begin = call.begin_ns
-        if call.end_ns - begin < 2:  # a call that cost (almost) nothing: 2 ns, after the thread's previous slice
-            begin = max(call.end_ns - 2, self.last_end.get(tid, 0))
-        self.last_end[tid] = call.end_ns
-        self._emit({"ph": "X", "pid": HOST_PID, "tid": tid, "name": label, "cat": "api", "ts": _us(begin),
-                    "dur": _us(call.end_ns - begin), "args": args})
+        event, origin_ts = call_event(call, tid, self.last_end)
+        self._emit(event)
         if call.request is not None:
-            self.call_of[id(call.request)] = (HOST_PID, tid, inside(begin, call.end_ns))
+            self.call_of[id(call.request)] = (HOST_PID, tid, origin_ts)
 
     def request(self, req: Any) -> None:
         """A request folded into the run's totals (completed, or in flight at the end)."""
@@ -104,16 +82,7 @@ class TraceStream:
             return  # in flight at the end (the timeline draws nothing for it either)
         label = _label(req)
         done = req.done_ns
-        args: dict[str, Any] = {"seq": f"{req.seq_id:#x}", "unit": unit.name, "submit_ns": req.submit_ns,
-                                "start_ns": req.start_ns, "end_ns": req.end_ns, "status": status_as_str(req.status)}
-        if getattr(req, "size", None) is not None:
-            args["bytes"] = req.size
-        touched = _addresses(req)
-        if touched:
-            args["addresses"] = touched
-        if req.kind == "collective":
-            args.update(operation=req.ctx.operation, ranks=len(req.ctx.group), rank=req.ctx.rank, bytes=req.ctx.size,
-                        algorithm=req.algorithm)
+        args = request_args(req, done)
         self._emit({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
                     "dur": _us(req.end_ns - req.start_ns), "args": args})
         self._emit({"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",

@@ -29,7 +29,7 @@ from typing import Any
 
 from neuronsim.nrt import status_as_str
 from neuronsim.trace.chrome import _addresses, _label, call_slices, inside
-from neuronsim.trace.writer import Tracks, write_trace
+from neuronsim.trace.writer import HOST_PID, Tracks, write_trace
 
 __all__ = ["timeline", "write_timeline"]
 
@@ -58,6 +58,61 @@ def _bandwidth_points(log: list[tuple[int, int, int]]) -> list[tuple[int, float]
     return points
 
 
+def thread_track(thread: Any) -> str:
+    """A workload thread's track name on the host: ``decoder (cpus 0,1,2,3)``."""
+    return f"{thread.name} (cpus {','.join(map(str, thread.affinity))})"
+
+
+def call_event(call: Any, tid: int, last_end: dict[int, int]) -> tuple[dict[str, Any], float | None]:
+    """An API call's slice on host track ``tid`` and where a flow from it starts. A call that cost (almost)
+    nothing is 2 ns long, after the track's previous slice (``last_end``: track -> end, updated)."""
+    label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
+    args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
+    begin = call.begin_ns
+    if call.end_ns - begin < 2:
+        begin = max(call.end_ns - 2, last_end.get(tid, 0))
+    last_end[tid] = call.end_ns
+    return ({"ph": "X", "pid": HOST_PID, "tid": tid, "name": label, "cat": "api", "ts": _us(begin),
+             "dur": _us(call.end_ns - begin), "args": args}, inside(begin, call.end_ns))
+
+
+def request_args(req: Any, done: int | None) -> dict[str, Any]:
+    """The ``args`` of a request's slice (``done``: its completion, None while in flight)."""
+    args: dict[str, Any] = {"seq": f"{req.seq_id:#x}", "unit": req.unit.name, "submit_ns": req.submit_ns,
+                            "start_ns": req.start_ns, "end_ns": req.end_ns if done is not None else None,
+                            "status": status_as_str(req.status) if done is not None else "in flight"}
+    if getattr(req, "size", None) is not None:
+        args["bytes"] = req.size
+    touched = _addresses(req)
+    if touched:
+        args["addresses"] = touched  # the device address ranges it reads and writes (A70)
+    if req.kind == "collective":
+        args.update(operation=req.ctx.operation, ranks=len(req.ctx.group), rank=req.ctx.rank, bytes=req.ctx.size,
+                    algorithm=req.algorithm)
+    return args
+
+
+def channel_roles(sim: Any, tracks: Tracks) -> list[tuple[Any, str, Any, Any, int]]:
+    """``(channel, role, system, device, pid)`` of every channel a timeline draws, in its fixed order: a
+    host DMA engine (``engine``) or a core's DMA ring (``ring``) as slices, an HBM stack, PCIe direction,
+    NeuronLink or EFA device as a bandwidth counter (``counter``), an UltraServer Z link as a counter of
+    the first device (``z``)."""
+    out = []
+    for system in sim.systems:
+        for device in system.devices:
+            pid = tracks.device_pid(system.instance, device.index)
+            pairs = [(c, "engine") for c in device.h2d_engines + device.d2h_engines]
+            pairs += [(core.dma, "ring") for core in device.cores] + [(core.cc_dma, "ring") for core in device.cores]
+            pairs += [(stack.channel, "counter") for stack in device.hbm] + [(device.pcie_h2d, "counter"),
+                                                                             (device.pcie_d2h, "counter")]
+            pairs += [(link.channel, "counter") for (src, _), link in sorted(system.links.items()) if src == device.index]
+            if device.index == 0:
+                pairs += [(c, "counter") for efa in system.efa for c in (efa.tx, efa.rx)]
+            out += [(channel, how, system, device, pid) for channel, how in pairs]
+    out += [(link.channel, "z", None, None, tracks.device_pid(0, 0)) for _, link in sorted(sim.z_links.items())]
+    return out
+
+
 def timeline(run: Any) -> dict[str, Any]:
     """The trace of a :class:`~neuronsim.workload.runner.WorkloadRun` as a ``{"traceEvents": [...]}`` dict.
 
@@ -69,25 +124,18 @@ def timeline(run: Any) -> dict[str, Any]:
     sim = run.sim
     tracks = Tracks(sim)  # the one pid / tid scheme (neuronsim.trace.writer)
     events: list[dict[str, Any]] = []
-    device_pid, device_name = tracks.device_pid, tracks.device_name
+    device_name = tracks.device_name
 
     # host threads: API calls and host steps
     call_of: dict[int, tuple[int, int, float | None]] = {}  # id(request) -> (pid, tid, ts inside its call)
-    thread_tids = {thread.name: tracks.thread(0, f"{thread.name} (cpus {','.join(map(str, thread.affinity))})")
-                   for thread in run.threads}
+    thread_tids = {thread.name: tracks.thread(HOST_PID, thread_track(thread)) for thread in run.threads}
     last_end: dict[int, int] = {}
     for call in sorted(run.calls, key=lambda c: (thread_tids[c.thread], c.begin_ns, c.end_ns)):
         tid = thread_tids[call.thread]
-        label = call.name if call.request is None else f"{call.name} {_label(call.request)}"
-        args: dict[str, Any] = {"status": status_as_str(call.status)} if call.request is not None or call.status else {}
-        begin = call.begin_ns
-        if call.end_ns - begin < 2:  # a call that cost (almost) nothing: 2 ns, after the thread's previous slice
-            begin = max(call.end_ns - 2, last_end.get(tid, 0))
-        last_end[tid] = call.end_ns
-        events.append({"ph": "X", "pid": 0, "tid": tid, "name": label, "cat": "api", "ts": _us(begin),
-                       "dur": _us(call.end_ns - begin), "args": args})
+        event, origin_ts = call_event(call, tid, last_end)
+        events.append(event)
         if call.request is not None:
-            call_of[id(call.request)] = (0, tid, inside(begin, call.end_ns))
+            call_of[id(call.request)] = (HOST_PID, tid, origin_ts)
     direct_tid = None
     direct_origin: dict[int, float | None] = {}
     unrecorded = [r for r in run.requests if id(r) not in call_of]
@@ -100,17 +148,7 @@ def timeline(run: Any) -> dict[str, Any]:
         pid, tid = tracks.queue(unit)
         label = _label(req)
         done = req.done_ns if req.completions else None
-        args = {"seq": f"{req.seq_id:#x}", "unit": unit.name, "submit_ns": req.submit_ns, "start_ns": req.start_ns,
-                "end_ns": req.end_ns if done is not None else None,
-                "status": status_as_str(req.status) if done is not None else "in flight"}
-        if getattr(req, "size", None) is not None:
-            args["bytes"] = req.size
-        touched = _addresses(req)
-        if touched:
-            args["addresses"] = touched  # the device address ranges it reads and writes (A70)
-        if req.kind == "collective":
-            args.update(operation=req.ctx.operation, ranks=len(req.ctx.group), rank=req.ctx.rank, bytes=req.ctx.size,
-                        algorithm=req.algorithm)
+        args = request_args(req, done)
         origin = call_of.get(id(req))
         if origin is None:
             if direct_tid is None:
@@ -145,36 +183,25 @@ def timeline(run: Any) -> dict[str, Any]:
             points.append((t, level))
         _counter(events, pid, f"{name} depth", "requests", points)
     # channels: DMA engines as slices, the rest as bandwidth counters
-    for system in sim.systems:
-        for device in system.devices:
-            pid = device_pid(system.instance, device.index)
-            channels = [(c, "engine") for c in device.h2d_engines + device.d2h_engines]
-            channels += [(core.dma, "ring") for core in device.cores] + [(core.cc_dma, "ring") for core in device.cores]
-            channels += [(stack.channel, "counter") for stack in device.hbm] + [(device.pcie_h2d, "counter"),
-                                                                                (device.pcie_d2h, "counter")]
-            channels += [(link.channel, "counter") for (src, _), link in sorted(system.links.items()) if src == device.index]
-            if device.index == 0:
-                channels += [(c, "counter") for efa in system.efa for c in (efa.tx, efa.rx)]
-            for channel, how in channels:
-                if not channel.log:
-                    continue
-                tracks.process(pid, device_name(system.instance, device.index))
-                short = channel.name.rsplit("/", 1)[-1] if how != "counter" or "/" in channel.name else channel.name
-                if how == "counter":
-                    _counter(events, pid, f"{short} GB/s", "GB/s", _bandwidth_points(channel.log))
-                    continue
-                owner = pid
-                if how == "ring":
-                    core = next(c for c in device.cores if channel in (c.dma, c.cc_dma))
-                    owner = pid + 1 + core.local_index
-                    tracks.process(owner, f"{device_name(system.instance, device.index)} nc{core.id}")
-                tid = tracks.thread(owner, short if how == "engine" else channel.name.rsplit("/", 1)[-1])
-                for begin, end, size in channel.log:
-                    events.append({"ph": "X", "pid": owner, "tid": tid, "name": f"DMA {size} B", "cat": "dma",
-                                   "ts": _us(begin), "dur": _us(end - begin), "args": {"bytes": size}})
-    for (_src, _dst), link in sorted(sim.z_links.items()):
-        if link.channel.log:
-            _counter(events, device_pid(0, 0), f"{link.channel.name} GB/s", "GB/s", _bandwidth_points(link.channel.log))
+    for channel, how, system, device, pid in channel_roles(sim, tracks):
+        if not channel.log:
+            continue
+        if how == "z":
+            _counter(events, pid, f"{channel.name} GB/s", "GB/s", _bandwidth_points(channel.log))
+            continue
+        tracks.process(pid, device_name(system.instance, device.index))
+        short = channel.name.rsplit("/", 1)[-1] if how != "counter" or "/" in channel.name else channel.name
+        if how == "counter":
+            _counter(events, pid, f"{short} GB/s", "GB/s", _bandwidth_points(channel.log))
+            continue
+        owner = pid
+        if how == "ring":
+            core = next(c for c in device.cores if channel in (c.dma, c.cc_dma))
+            owner = tracks.core(system.instance, device.index, core.id, core.local_index)
+        tid = tracks.thread(owner, short)
+        for begin, end, size in channel.log:
+            events.append({"ph": "X", "pid": owner, "tid": tid, "name": f"DMA {size} B", "cat": "dma",
+                           "ts": _us(begin), "dur": _us(end - begin), "args": {"bytes": size}})
     spec = run.spec
     return {"traceEvents": tracks.meta + events, "displayTimeUnit": "ns",
             "otherData": {"workload": spec.name if spec is not None else "python workload",
