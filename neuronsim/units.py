@@ -159,6 +159,21 @@ def _at_most(value: int, limit: int, text: object, what: str) -> int:
     return value
 
 
+def _parse_whole(value: str | int, noun: str, kind: str, units: dict, what: str, limit: int) -> int:
+    """A whole number of the base unit from an ``int`` (already in it) or a number and a unit: parse_bytes and
+    parse_time_ns (``noun`` names the quantity in messages, ``kind`` selects :func:`_split`'s example)."""
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a {noun}")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError(f"{noun} {value} must be >= 0")
+        return _at_most(value, limit, value, what)
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a {noun}")
+    number, unit = _split(value, kind, units)
+    return _exact_int(_EXACT.multiply(number, Decimal(units[unit])), value, what, limit)
+
+
 def parse_bytes(value: str | int) -> int:
     """Parse a size: an ``int`` number of bytes or a string such as ``"32 GiB"`` or ``"96 GB"``.
 
@@ -166,16 +181,7 @@ def parse_bytes(value: str | int) -> int:
         UnitError: on an unknown unit, a negative size, a fractional byte count or more than
             :data:`MAX_BYTES`.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"{value!r} is not a size")
-    if isinstance(value, int):
-        if value < 0:
-            raise UnitError(f"size {value} must be >= 0")
-        return _at_most(value, MAX_BYTES, value, "bytes")
-    if not isinstance(value, str):
-        raise UnitError(f"{value!r} is not a size")
-    number, unit = _split(value, "size", _BYTE_UNITS)
-    return _exact_int(_EXACT.multiply(number, Decimal(_BYTE_UNITS[unit])), value, "bytes", MAX_BYTES)
+    return _parse_whole(value, "size", "size", _BYTE_UNITS, "bytes", MAX_BYTES)
 
 
 def parse_time_ns(value: str | int) -> int:
@@ -185,16 +191,7 @@ def parse_time_ns(value: str | int) -> int:
         UnitError: on an unknown unit, a negative duration, a fractional nanosecond count or more
             than :data:`MAX_NS`.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"{value!r} is not a duration")
-    if isinstance(value, int):
-        if value < 0:
-            raise UnitError(f"duration {value} must be >= 0")
-        return _at_most(value, MAX_NS, value, "nanoseconds")
-    if not isinstance(value, str):
-        raise UnitError(f"{value!r} is not a duration")
-    number, unit = _split(value, "time", _TIME_UNITS)
-    return _exact_int(_EXACT.multiply(number, Decimal(_TIME_UNITS[unit])), value, "nanoseconds", MAX_NS)
+    return _parse_whole(value, "duration", "time", _TIME_UNITS, "nanoseconds", MAX_NS)
 
 
 def parse_duration(value: str | int | float) -> int:

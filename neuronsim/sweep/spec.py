@@ -125,12 +125,16 @@ class SweepSpec(Spec):
                 raise _fail(f"metrics.{i}", f"{metric!r} is not in a run's summary: {problem}")
         return self
 
+    def _parameter(self, path: str) -> list[Any] | ParameterSpec:
+        """Parameter ``path`` as given: its list of values, or its range or sample."""
+        raw = self.parameters[path]
+        return raw if isinstance(raw, list) else ParameterSpec.model_validate(raw)
+
     def count(self, path: str) -> int:
         """How many values parameter ``path`` takes (without making them)."""
-        raw = self.parameters[path]
-        if isinstance(raw, list):
-            return len(raw)
-        spec = ParameterSpec.model_validate(raw)
+        spec = self._parameter(path)
+        if isinstance(spec, list):
+            return len(spec)
         if spec.range is not None:
             r = spec.range
             return max(0, math.floor((r.stop - r.start) / r.step + 1e-9) + 1)
@@ -139,10 +143,9 @@ class SweepSpec(Spec):
 
     def values(self, path: str) -> list[Any]:
         """The values parameter ``path`` takes, in order."""
-        raw = self.parameters[path]
-        if isinstance(raw, list):
-            return list(raw)
-        spec = ParameterSpec.model_validate(raw)
+        spec = self._parameter(path)
+        if isinstance(spec, list):
+            return list(spec)
         if spec.range is not None:
             r = spec.range
             count = self.count(path)
