@@ -109,8 +109,9 @@ def test_quantiles_beyond_the_exact_limit_are_within_their_bound(monkeypatch):
         assert abs(got[key] - exact[key]) <= exact[key] * 2**-12, key  # A117's bound
 
 
-@pytest.mark.parametrize(("name", "sets", "until"), CASES, ids=["decode", "server", "server-until", "training"])
-def test_a_streamed_trace_has_the_events_of_the_timeline(name, sets, until, monkeypatch, tmp_path):
+@pytest.mark.parametrize(("name", "sets", "until", "degrade"), [(*case, False) for case in CASES] +
+                         [(*CASES[0], True)], ids=["decode", "server", "server-until", "training", "degrade"])
+def test_a_streamed_trace_has_the_events_of_the_timeline(name, sets, until, degrade, monkeypatch, tmp_path):
     import collections
     import json
 
@@ -120,6 +121,8 @@ def test_a_streamed_trace_has_the_events_of_the_timeline(name, sets, until, monk
     monkeypatch.setattr(runner, "COMPACT_EVERY", 37)
     monkeypatch.setattr(runner, "PROGRESS_EVERY", 37)
     spec = load_workload(ROOT / "examples" / "workloads" / name, sets)
+    if degrade:  # no channel interval is folded: the channels' events are written at the end
+        spec = spec.model_copy(update={"faults": (*spec.faults, _degrade())})
     whole = timeline(run_workload(spec, until_ns=until, records=True))
     path = tmp_path / "t.json"
     streamed_run = run_workload(spec, until_ns=until, trace=path)
