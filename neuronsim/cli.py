@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from neuronsim.errors import ConfigError
+from neuronsim.extras import install_hint
 from neuronsim.text import plural
 from neuronsim.topology import load_topology
 from neuronsim.topology.neuronls import ls_json, render_ls
@@ -208,7 +209,7 @@ def _cmd_capi(args: argparse.Namespace) -> int:
         try:
             import cffi  # noqa: F401
         except ImportError:
-            raise ConfigError("capi-config", 'building libnrt.so needs cffi: pip install "neuronsim[capi]"') from None
+            raise ConfigError("capi-config", f"building libnrt.so needs cffi, {install_hint('capi')}") from None
     folder: Path | None
     if args.prefix:
         try:

@@ -106,12 +106,32 @@ def test_a_bad_sweep_file_names_the_field(tmp_path, capsys, parameters, field, r
     assert f"{path}: {field}" in err and reason in err, err
 
 
-def test_sweep_plot(tmp_path):
+def test_sweep_plot(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    captured = []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def keep(fig, *args, **kwargs):  # look at the figure as it is written
+        captured.append(fig)
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
     path = sweep_file(tmp_path, {"threads.0.in_flight": [1, 2], "threads.0.program.3.compute": ["10 us", "40 us"]})
     plot = tmp_path / "plot.png"
-    assert main(["sweep", str(path), "--out", str(tmp_path / "r.csv"), "--plot", str(plot)]) == 0
+    assert main(["sweep", str(path), "--out", str(tmp_path / "r.csv"), "--plot", str(plot), "--no-progress"]) == 0
     assert plot.stat().st_size > 1000
+    assert capsys.readouterr().err == ""  # no matplotlib warning
+    (fig,) = captured
+    ax = fig.axes[0]
+    assert fig._suptitle.get_text().endswith(": throughput_per_s against threads.0.in_flight\none run per point")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]  # the swept values, whole numbers
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "threads.0.program.3.compute"
+    assert [t.get_text() for t in legend.get_texts()] == ["10 us", "40 us"]
+    anchor = legend.get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.x0 > 1.0  # right of the axes, out of the data
 
 
 def test_the_example_sweep_depth_against_host_step(tmp_path):

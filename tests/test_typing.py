@@ -1,6 +1,6 @@
 """The public API type-checks as users write it, and plain ``pytest`` collects what ``python -m pytest`` does.
 
-mypy is in the ``test`` extra; these tests run it in-process (``mypy.api``) with ``--follow-imports=silent``,
+mypy is in the ``typecheck`` extra (CI installs ``all``); these tests run it in-process (``mypy.api``) with ``--follow-imports=silent``,
 so they judge the user's code against neuronsim's types, not neuronsim's own internals.
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from math import ceil
+from pathlib import Path
 
 import pytest
 
@@ -383,6 +384,68 @@ def test_plots_when_matplotlib_is_installed(tmp_path):
     assert [p.name for p in written] == ["summary.json", "summary.csv", "utilisation.png", "queue_depth.png",
                                          "latency.png"]
     assert all(p.stat().st_size > 1000 for p in written[2:])
+
+
+def test_the_plots_read_as_a_profiler_view_and_warn_nothing(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from neuronsim.workload import plots
+
+    captured = {}
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def keep(fig, path, **kwargs):  # look at each figure as it is written
+        captured[Path(path).name] = fig
+        return real_savefig(fig, path, **kwargs)
+
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a matplotlib warning fails the test
+        original = matplotlib.figure.Figure.savefig
+        matplotlib.figure.Figure.savefig = keep
+        try:
+            assert main(["run", str(example), "--until", "20ms", "--no-progress", "--out", str(tmp_path)]) == 0
+        finally:
+            matplotlib.figure.Figure.savefig = original
+    assert capsys.readouterr().err == ""
+    title = captured["utilisation.png"]._suptitle.get_text()
+    assert title.startswith("inference server on inf2.48xlarge (LNC=1), seed 0\nutilisation per ")
+    assert "window 20.000 ms from the threads' start, until 20.000 ms" in title
+    heat = captured["utilisation.png"].axes
+    assert heat[0].get_title(loc="left") == "execution-unit queues: the 8 busiest of 72"
+    assert len(heat[0].get_yticks()) == plots.ROWS  # only the busiest rows
+    depth = captured["queue_depth.png"].axes
+    assert len(depth) == plots.QUEUES
+    ticks = depth[0].get_yticks()
+    assert all(float(t).is_integer() for t in ticks)  # whole requests
+    latency = captured["latency.png"]
+    assert latency.axes[0].get_legend() is not None
+    anchor = latency.axes[0].get_legend().get_bbox_to_anchor().transformed(latency.axes[0].transAxes.inverted())
+    assert anchor.x0 > 1.0  # the legend sits outside the data, right of the axes
+    plt.close("all")
+    assert np.allclose(plots.binned_busy([(0, 50), (150, 200)], np.array([0, 100, 200])), [0.5, 0.5])
+    mean, peak = plots.binned_depth([(0, 100), (50, 150), (100, 200)], np.array([0, 100, 200]))
+    assert mean.tolist() == [1.5, 1.5] and peak.tolist() == [2, 2]  # completions before submissions at 100
+
+
+def test_without_matplotlib_the_run_says_which_extra_adds_the_plots(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as in a base install: import matplotlib fails
+    monkeypatch.setitem(sys.modules, "neuronsim.workload.plots", None)
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+    assert main(["run", str(example), "--until", "5ms", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith('plots:           not written: they need matplotlib, the plots extra (pip install ".[plots]" '
+                        'in a checkout, or the wheel with [plots]; docs/howto/install.md)\n')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv", "summary.json"]
 
 
 def test_a_fault_plan_in_the_workload_fails_its_iterations(capsys, tmp_path):

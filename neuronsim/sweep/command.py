@@ -17,8 +17,8 @@ def add_sweep_parser(sub: Any) -> None:
     sweep.add_argument("--out", required=True, metavar="FILE",
                        help="results: .parquet (CSV beside it when pyarrow is missing) or .csv; resumed if it exists")
     sweep.add_argument("--workers", type=int, default=1, help="local processes, or Dask workers with --dask local")
-    sweep.add_argument("--dask", metavar="tcp://HOST:PORT|local", help="run on a Dask cluster (neuronsim[sweep])")
-    sweep.add_argument("--plot", metavar="FILE.png", help="plot a metric against a parameter (neuronsim[plots])")
+    sweep.add_argument("--dask", metavar="tcp://HOST:PORT|local", help="run on a Dask cluster (the sweep extra)")
+    sweep.add_argument("--plot", metavar="FILE.png", help="plot a metric against a parameter (the plots extra)")
     sweep.add_argument("--x", help="the plot's parameter (default the first)")
     sweep.add_argument("--y", help="the plot's metric (default the first)")
     sweep.add_argument("--series", help="a line per value of this parameter (default the second)")
@@ -52,6 +52,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     sys.stdout.write(f"wrote: {result.path}\n")
     if args.plot:
         plot = plot_sweep(result.rows, list(spec.parameters), list(spec.metrics), args.plot, x=args.x, y=args.y,
-                          series=args.series)
+                          series=args.series, title=spec.name)
         sys.stdout.write(f"wrote: {plot}\n")
     return 1 if result.failed else 0

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.errors import ConfigError
+from neuronsim.extras import install_hint
 from neuronsim.units import UnitError, parse_time_ns
 
 __all__ = ["plot_sweep", "axis_values"]
@@ -25,17 +26,20 @@ def axis_values(values: list[Any]) -> tuple[list[float], str]:
 
 
 def plot_sweep(rows: list[dict[str, Any]], parameters: list[str], metrics: list[str], path: str | Path, *,
-               x: str | None = None, y: str | None = None, series: str | None = None) -> Path:
+               x: str | None = None, y: str | None = None, series: str | None = None,
+               title: str | None = None) -> Path:
     """Plot ``y`` (default the first metric) against ``x`` (default the first parameter), one line per
     value of ``series`` (default the second parameter, if any); the mean over repetitions, with the
-    range as error bars. Failed points are left out."""
+    range as error bars. Failed points are left out. The figure's title is ``title`` (the sweep's name)
+    and says how many points and repetitions each mean is over; the legend sits right of the axes, out
+    of the data; whole-number parameters get whole-number ticks."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ConfigError("neuronsim sweep", "plots need matplotlib: pip install \"neuronsim[plots]\"",
+        raise ConfigError("neuronsim sweep", f"plots need matplotlib, {install_hint('plots')}",
                           field="--plot") from None
     x = x or parameters[0]
     y = y or metrics[0]
@@ -50,7 +54,7 @@ def plot_sweep(rows: list[dict[str, Any]], parameters: list[str], metrics: list[
     positions, unit = axis_values(xs)
     where = dict(zip(xs, positions, strict=True))
     groups = list(dict.fromkeys(r[series] for r in rows)) if series else [None]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for group in groups:
         points = []
         for value in xs:
@@ -61,18 +65,30 @@ def plot_sweep(rows: list[dict[str, Any]], parameters: list[str], metrics: list[
         if not points:
             continue
         points.sort()
-        label = f"{series} = {group}" if series else None
+        label = str(group) if series else None
         ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[[p[2] for p in points], [p[3] for p in points]],
                     marker="o", capsize=3, label=label)
     if unit == "category":
         ax.set_xticks(positions, [str(v) for v in xs])
+    elif all(float(p).is_integer() for p in positions) and len(positions) <= 12:
+        ax.set_xticks(sorted(set(positions)), [f"{p:g}" for p in sorted(set(positions))])  # the swept values
     ax.set(xlabel=f"{x} ({unit})" if unit and unit != "category" else x, ylabel=y)
     if series:
-        ax.legend(fontsize="small")
+        ax.legend(title=series, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  title_fontsize="small", frameon=False)
     ax.grid(alpha=0.3)
+    per_values: dict[tuple[str, ...], int] = {}
+    for r in rows:
+        key = tuple(str(r.get(p)) for p in parameters)
+        per_values[key] = per_values.get(key, 0) + 1
+    repetitions = max(per_values.values(), default=1)
+    failed = len(rows) - len(good)
+    runs = "one run per point" if repetitions == 1 else \
+        f"mean of {repetitions} repetitions per point, their range as error bars"
+    fig.suptitle(f"{title or 'sweep'}: {y} against {x}\n{runs}"
+                 + (f"; {failed} failed row{'s' if failed != 1 else ''} left out" if failed else ""), fontsize=10)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(target, dpi=100)
     plt.close(fig)
     return target

@@ -30,6 +30,7 @@ from typing import Any
 
 from neuronsim import version as _version
 from neuronsim.errors import ConfigError
+from neuronsim.extras import install_hint
 from neuronsim.sweep.spec import SweepSpec, with_values
 
 __all__ = ["Point", "points", "resolve", "point_key", "run_point", "run_sweep", "read_rows", "write_rows",
@@ -298,7 +299,7 @@ def _run_dask(tasks: list[dict[str, Any]], address: str, workers: int, take: Cal
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ConfigError("neuronsim sweep", "--dask needs Dask: pip install \"neuronsim[sweep]\"",
+        raise ConfigError("neuronsim sweep", f"--dask needs Dask, {install_hint('sweep')}",
                           field="--dask") from None
     cluster = None
     try:

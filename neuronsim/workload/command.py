@@ -92,7 +92,7 @@ def _plots(out: str | None) -> bool:
 def run_command(args: argparse.Namespace) -> int:
     from neuronsim.gctune import long_run_gc
     from neuronsim.trace.timeline import write_timeline
-    from neuronsim.workload.metrics import render, summary, write_outputs
+    from neuronsim.workload.metrics import NO_PLOTS, plots_available, render, summary, write_outputs
     from neuronsim.workload.runner import load_python_workload, run_workload
     from neuronsim.workload.spec import load_workload
 
@@ -145,5 +145,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.out:
         for path in _written(lambda: write_outputs(run, figures, args.out), "neuronsim run", "--out"):
             sys.stdout.write(f"wrote:           {path}\n")
+        if not plots_available():
+            sys.stdout.write(NO_PLOTS + "\n")
     failed = sum(t["iterations_failed"] for t in figures["threads"])
     return 1 if failed or figures["errors"] else 0

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from neuronsim.extras import install_hint
 from neuronsim.hw.channel import channel_busy_ns
 from neuronsim.units import format_bytes, format_ns
 
-__all__ = ["summary", "render", "write_outputs", "channel_kind", "busy_in_window", "depth_stats", "unit_label",
+__all__ = ["summary", "render", "write_outputs", "plots_available", "NO_PLOTS", "channel_kind", "busy_in_window", "depth_stats", "unit_label",
            "SATURATED"]
 
 _KINDS = (("/hbm", "HBM stack"), ("/cc-dma", "DMA engine"), ("/dma", "DMA engine"), ("/hdma", "DMA engine"),
@@ -413,11 +414,24 @@ def write_outputs(run: Any, figures: dict[str, Any], directory: str | Path) -> l
         writer.writerows(csv_rows(figures))
     if not getattr(run, "records", True):
         return written  # the plots are timelines: they need every record
-    try:
-        from neuronsim.workload.plots import write_plots
-    except ImportError:  # matplotlib is an optional extra
+    if not plots_available():
         return written
+    from neuronsim.workload.plots import write_plots
+
     return written + write_plots(run, figures, target)
+
+
+NO_PLOTS = f"plots:           not written: they need matplotlib, {install_hint('plots')}"
+
+
+def plots_available() -> bool:
+    """Whether matplotlib (the ``plots`` extra) is installed: without it :func:`write_outputs` writes no
+    plots and ``neuronsim run --out`` prints :data:`NO_PLOTS`."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # -- the summary's schema: what a metric path (a sweep's metrics, --y) may name --------------------------
