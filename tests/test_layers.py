@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "neuronsim"
 # bottom first; a layer may import its own modules and those of every layer listed before it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("neuronsim.units", "neuronsim.idlist", "neuronsim.text", "neuronsim.errors", "neuronsim.nrt",
-              "neuronsim.nrt_2_28", "neuronsim.yaml_loader", "neuronsim.gctune", "neuronsim.version")),
+              "neuronsim.nrt_2_28", "neuronsim.yaml_loader", "neuronsim.gctune", "neuronsim.version",
+              "neuronsim.extras")),
     ("topology", ("neuronsim.topology",)),
     ("hw", ("neuronsim.hw",)),
     ("sim", ("neuronsim.sim", "neuronsim.runtime.faults", "neuronsim.runtime.races")),
