@@ -209,13 +209,13 @@ def _latency(run: Any, figures: dict[str, Any], path: Path) -> None:
         low, high = everything.min() / scale, everything.max() / scale
         pad = max((high - low) * 0.03, low * 0.02, 1e-3)  # identical latencies get a bar, not an edge
         bins = np.linspace(low - pad, high + pad, 61)
-        counts = []
+        counts: list[float] = []  # the drawn bins that hold iterations, every thread's
         for k, (name, values) in enumerate(per_thread):
             color = f"C{k % 10}"
             p50, p99 = (np.percentile(values, q, method="nearest") / scale for q in (50, 99))
-            drawn, _, _ = ax.hist(values / scale, bins=bins, histtype="step", linewidth=1.4, color=color,
+            drawn, _, _ = ax.hist(values / scale, bins=bins.tolist(), histtype="step", linewidth=1.4, color=color,
                                   label=f"{name}: p50 {p50:,.4g} {unit}, p99 {p99:,.4g} {unit}")
-            counts.extend(drawn[drawn > 0])
+            counts.extend(float(c) for c in np.ravel(np.asarray(drawn)) if c > 0)
             ax.axvline(p50, color=color, linestyle="--", linewidth=0.8)
             ax.axvline(p99, color=color, linestyle=":", linewidth=0.8)
         ax.set_xlabel(f"iteration latency, arrival to last step ({unit}); dashed p50, dotted p99")
