@@ -4,7 +4,7 @@ from neuronsim import nrt
 from neuronsim.errors import ConfigError, DeadlockError, NeuronSimError, NrtError
 from neuronsim.facade import Future, NeuronRuntime
 from neuronsim.invariants import Violation, check_invariants
-from neuronsim.runtime.events import EventFd
+from neuronsim.sim.events import EventFd
 from neuronsim.runtime.neff import CollectiveSpec, FixedCost, Neff, Roofline
 from neuronsim.runtime.nrta import NrtRuntime
 from neuronsim.runtime.nrta_2_28 import NrtRuntime228

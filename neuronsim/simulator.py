@@ -18,17 +18,18 @@ import simpy
 from neuronsim.collectives.service import CollectiveService
 from neuronsim.errors import ConfigError
 from neuronsim.facade import NeuronRuntime
-from neuronsim.hw.channel import Channel, FlowNetwork
+from neuronsim.hw.channel import FlowNetwork
 from neuronsim.hw.host import HostCPUs
 from neuronsim.hw.memory import MemoryPool
-from neuronsim.hw.system import CoreHW, Link, build_cores, build_system
+from neuronsim.hw.system import CoreHW, Link, System
 from neuronsim.idlist import IdListError, parse_id_list
-from neuronsim.runtime.events import EventFd
-from neuronsim.runtime.faults import FaultInjector, FaultPlan, load_fault_plan
 from neuronsim.runtime.nrta import NrtRuntime
 from neuronsim.runtime.nrta_2_28 import NrtRuntime228
-from neuronsim.runtime.races import Hazard, RaceDetector
 from neuronsim.runtime.runtime import RuntimeBase
+from neuronsim.sim.context import SimContext
+from neuronsim.sim.events import EventFd
+from neuronsim.sim.faults import FaultInjector, FaultPlan
+from neuronsim.sim.races import Hazard, RaceDetector
 from neuronsim.threads import HostThread
 from neuronsim.topology import ClusterSpec, InstanceSpec, load_topology
 from neuronsim.topology.load import load_spec, with_runtime
@@ -49,7 +50,7 @@ class Simulator:
         timing_only: keep no tensor bytes (tensors of tens of GiB cost no host memory; kernels don't run).
         record: keep every request in ``runtime.history`` (for invariant checks and tests; it grows
             with the run, so it is off by default).
-        faults: a fault plan: a YAML path or a list of fault dicts (:mod:`neuronsim.runtime.faults`).
+        faults: a fault plan: a YAML path or a list of fault dicts (:mod:`neuronsim.sim.faults`).
         detect_races: record cross-queue tensor hazards in ``sim.hazards`` (it costs time).
         hang_polls: completion queries the host may make while nothing is in flight before the run
             stops with a ``DeadlockError`` (the host is spinning on something that can never happen).
@@ -103,129 +104,135 @@ class Simulator:
         if override:
             spec = topology if isinstance(topology, (InstanceSpec, ClusterSpec)) else load_spec(topology)
             topology = with_runtime(spec, override, "Simulator")
-        self.topology = load_topology(topology, lnc=lnc)
-        self.seed = seed
-        self.seed_sequence = np.random.SeedSequence(seed)
-        self.env = simpy.Environment()
-        self.systems = [build_system(self.topology, i) for i in range(self.topology.num_instances)]
-        self.network = FlowNetwork(self.env)  # every transfer's flow, on every instance (docs/assumptions.md A9)
-        for system in self.systems:
-            system.network = self.network
-            for channel in system.channels():
-                channel.network = self.network
-        self.system = self.systems[0]
-        self.z_links = self._z_links()
-        for link in self.z_links.values():
-            link.channel.network = self.network
-        if isinstance(cpu_quantum_ns, bool) or not isinstance(cpu_quantum_ns, int) or cpu_quantum_ns < 1:
-            raise ConfigError("Simulator", f"cpu_quantum_ns must be an int >= 1, not {cpu_quantum_ns!r}",
-                              field="cpu_quantum_ns")
-        self.hosts = [HostCPUs(self.env, self.topology.spec.host.vcpus, cpu_quantum_ns) for _ in self.systems]
+        self.context = context = SimContext(
+            load_topology(topology, lnc=lnc), seed=seed, timing_only=timing_only, record=record, faults=faults,
+            detect_races=detect_races, hang_polls=hang_polls, hang_queries=hang_queries,
+            cpu_quantum_ns=cpu_quantum_ns, polling_threads=polling_threads, poll_cpu_ns=poll_cpu_ns,
+            poll_interval_ns=poll_interval_ns)
         self.threads: list[HostThread] = []
-        self.polling_threads = polling_threads
-        self.poll_cpu_ns = poll_cpu_ns
-        self.poll_interval_ns = poll_interval_ns
-        self.timing_only = timing_only
-        self.record = record
-        # host memory: 64-byte granules from an address like a Linux process's heap mappings (A70)
-        self.host_memory = MemoryPool("host", self.topology.spec.host.memory_bytes, base_address=0x7F00_0000_0000,
-                                      granule_bytes=64)
-        # (instance, device, physical core) -> the process holding it
-        self.core_owners: dict[tuple[int, int, int], RuntimeBase] = {}
-        self._topologies: dict[int, Topology] = {self.topology.lnc: self.topology}
-        self._core_views: dict[tuple[int, int], list[CoreHW]] = {}
         self.runtimes: list[RuntimeBase] = []
-        self.hazards: list[Hazard] = []
-        self.race_detector = RaceDetector(self.hazards) if detect_races else None
-        if isinstance(hang_polls, bool) or not isinstance(hang_polls, int) or hang_polls < 1:
-            raise ConfigError("Simulator", f"hang_polls must be an int >= 1, not {hang_polls!r}", field="hang_polls")
-        self.hang_polls = hang_polls
-        if isinstance(hang_queries, bool) or not isinstance(hang_queries, int) or hang_queries < 1:
-            raise ConfigError("Simulator", f"hang_queries must be an int >= 1, not {hang_queries!r}",
-                              field="hang_queries")
-        self.hang_queries = hang_queries
-        self.eventfds: dict[int, EventFd] = {}
-        self.neff_files: dict[tuple, Any] = {}  # NEFF bytes loaded -> their Neff (runtime.nrt_load)
-        self.kernel_finders: dict[str, Any] = {}  # NEURONSIM_KERNELS value -> its kernel finder
-        self._next_fd = 3  # 0-2 are stdin, stdout and stderr
-        self.collectives = CollectiveService(self)
-        plan = load_fault_plan(faults)
-        self.fault_plan = plan
-        self.fault_injector = (FaultInjector(plan, self.system, seed, str(faults) if isinstance(faults, (str, Path))
-                                             else "faults", self.systems) if plan.faults else None)
-        if self.fault_injector is not None:
-            self.fault_injector.start_degrades(self.env)
+        self.collectives = context.collectives = CollectiveService(context)
+        context.spawn = self.spawn
+        if context.fault_injector is not None:
+            context.fault_injector.start_degrades(context.env)
+
+    # -- the context's parts, as the simulator's attributes ------------------------------------------
+
+    @property
+    def topology(self) -> Topology:
+        return self.context.topology
+
+    @property
+    def seed(self) -> int:
+        return self.context.seed
+
+    @property
+    def seed_sequence(self) -> np.random.SeedSequence:
+        return self.context.seed_sequence
+
+    @property
+    def env(self) -> simpy.Environment:
+        return self.context.env
+
+    @property
+    def systems(self) -> list[System]:
+        return self.context.systems
+
+    @property
+    def system(self) -> System:
+        return self.context.system
+
+    @property
+    def network(self) -> FlowNetwork:
+        return self.context.network
+
+    @property
+    def z_links(self) -> dict[tuple[int, int], Link]:
+        return self.context.z_links
+
+    @property
+    def hosts(self) -> list[HostCPUs]:
+        return self.context.hosts
+
+    @property
+    def host_memory(self) -> MemoryPool:
+        return self.context.host_memory
+
+    @property
+    def core_owners(self) -> dict[tuple[int, int, int], Any]:
+        return self.context.core_owners
+
+    @property
+    def hazards(self) -> list[Hazard]:
+        return self.context.hazards
+
+    @property
+    def race_detector(self) -> RaceDetector | None:
+        return self.context.race_detector
+
+    @property
+    def timing_only(self) -> bool:
+        return self.context.timing_only
+
+    @property
+    def record(self) -> bool:
+        return self.context.record
+
+    @property
+    def polling_threads(self) -> bool:
+        return self.context.polling_threads
+
+    @property
+    def hang_polls(self) -> int:
+        return self.context.hang_polls
+
+    @property
+    def hang_queries(self) -> int:
+        return self.context.hang_queries
+
+    @property
+    def eventfds(self) -> dict[int, EventFd]:
+        return self.context.eventfds
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self.context.fault_plan
+
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        return self.context.fault_injector
 
     # -- time --------------------------------------------------------------------------------------
 
     @property
     def now_ns(self) -> int:
         """Simulated time in integer nanoseconds."""
-        return int(self.env.now)
+        return int(self.context.env.now)
 
     def advance_to(self, t_ns: int) -> None:
-        """Process every event at or before ``t_ns``, then set the clock to ``t_ns``.
-
-        Unlike ``env.run(until=t)``, events due exactly at ``t_ns`` are processed, so a completion at
-        ``t`` is visible to a host call that ends at ``t``.
-        """
-        env = self.env
-        queue, step = env._queue, env.step  # noqa: SLF001 - env.peek() inlined on the hot path
-        while queue and queue[0][0] <= t_ns:
-            step()
-        if t_ns > env._now:  # noqa: SLF001
-            env._now = t_ns  # noqa: SLF001 - SimPy keeps the clock here; nothing is due before t_ns
+        """Process every event at or before ``t_ns``, then set the clock to ``t_ns`` (see
+        :meth:`neuronsim.sim.context.SimContext.advance_to`)."""
+        self.context.advance_to(t_ns)
 
     def run_for_ns(self, duration_ns: int) -> int:
         """Let the devices run for ``duration_ns`` of simulated time; returns the new time."""
-        if isinstance(duration_ns, bool) or not isinstance(duration_ns, int) or duration_ns < 0:
-            raise ValueError(f"duration_ns(={duration_ns!r}) must be an int >= 0.")
-        self.advance_to(self.now_ns + duration_ns)
-        return self.now_ns
+        return self.context.run_for_ns(duration_ns)
 
     def run_until_idle(self) -> int:
         """Run until nothing is left to happen; returns the time then."""
-        self.env.run()
-        return self.now_ns
+        return self.context.run_until_idle()
 
     # -- logical cores at another LNC -----------------------------------------------------------------
 
     def topology_at(self, lnc: int) -> Topology:
-        """This simulator's topology at logical NeuronCore size ``lnc`` (a process may ask for its own
-        with ``NEURON_LOGICAL_NC_CONFIG``)."""
-        topo = self._topologies.get(lnc)
-        if topo is None:
-            base = self.topology
-            topo = self._topologies[lnc] = Topology.build(base.cluster or base.spec, lnc=lnc)
-        return topo
+        """This simulator's topology at logical NeuronCore size ``lnc``."""
+        return self.context.topology_at(lnc)
 
     def cores_at(self, instance: int, lnc: int) -> list[CoreHW]:
         """The logical cores of instance ``instance`` at LNC ``lnc``, over the same devices."""
-        if lnc == self.topology.lnc:
-            return self.systems[instance].cores
-        key = (instance, lnc)
-        cores = self._core_views.get(key)
-        if cores is None:
-            cores = self._core_views[key] = build_cores(self.systems[instance], self.topology_at(lnc))
-        return cores
+        return self.context.cores_at(instance, lnc)
 
     # -- processes ---------------------------------------------------------------------------------
-
-    def _z_links(self) -> dict[tuple[int, int], Link]:
-        """The UltraServer's Z rings: device d of instance i linked to device d of instances i +- 1,
-        keyed by global device ids."""
-        z = self.topology.z_ring
-        links: dict[tuple[int, int], Link] = {}
-        if z is None:
-            return links
-        n, k = self.topology.num_devices, self.topology.num_instances
-        for i in range(k):
-            for j in {(i + 1) % k, (i - 1) % k} - {i}:
-                for d in range(n):
-                    src, dst = i * n + d, j * n + d
-                    links[(src, dst)] = Link(src, dst, Channel(f"z.i{i}dev{d}-i{j}dev{d}", z.link_bandwidth_bytes_per_ns),
-                                             z.latency_ns)
-        return links
 
     @overload
     def runtime(self, env: Mapping[str, str] | None = None, api: Literal["3.0"] = "3.0", instance: int = 0,
@@ -265,7 +272,7 @@ class Simulator:
         if numa_node is not None and numa_node not in nodes:
             raise ConfigError("Simulator.runtime", f"NUMA node {numa_node!r} does not exist (host has {nodes})",
                               field="numa_node")
-        rt = APIS[api](self, env, instance, numa_node)
+        rt = APIS[api](self.context, env, instance, numa_node)
         self.runtimes.append(rt)
         return rt
 
@@ -288,28 +295,18 @@ class Simulator:
             raise ConfigError("Simulator.spawn", str(exc), field="cpus") from None
         if any(c >= vcpus for c in affinity):
             raise ConfigError("Simulator.spawn", f"CPU list {text!r} is outside the host's {vcpus} vCPUs", field="cpus")
-        thread = HostThread(self, rt, text, name or f"thread{len(self.threads)}", numa_node)
+        thread = HostThread(self.context, rt, text, name or f"thread{len(self.threads)}", numa_node)
         thread.process = self.env.process(body(thread))
         self.threads.append(thread)
         return thread
 
     def eventfd(self, nonblock: bool = False) -> EventFd:
         """A new eventfd-like object for ``nrta_event_register_*`` (``efd.fd`` is its number)."""
-        efd = EventFd(self, self._next_fd, nonblock)
-        self.eventfds[self._next_fd] = efd
-        self._next_fd += 1
-        return efd
+        return self.context.eventfd(nonblock)
 
     def add_fault(self, fault: dict) -> None:
         """Add one fault (a dict as in a plan) to a running simulation; it applies from now on."""
-        plan = load_fault_plan([fault])
-        if self.fault_injector is None:
-            self.fault_injector = FaultInjector(FaultPlan(), self.system, self.seed, systems=self.systems)
-            for rt in self.runtimes:
-                for xu in rt.execution_units():
-                    xu.faults = self.fault_injector
-        self.fault_injector.add(plan.faults[0], self.env)
-        self.fault_plan = FaultPlan(faults=self.fault_plan.faults + plan.faults)
+        self.context.add_fault(fault, lambda: [xu for rt in self.runtimes for xu in rt.execution_units()])
 
     @property
     def faults_fired(self) -> list[tuple[int, int, int]]:

@@ -35,7 +35,7 @@ from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, Ref
 
 if TYPE_CHECKING:
     from neuronsim.runtime.runtime import RuntimeBase
-    from neuronsim.simulator import Simulator
+    from neuronsim.sim.context import SimContext
 
 __all__ = ["HostThread"]
 
@@ -43,7 +43,7 @@ __all__ = ["HostThread"]
 class HostThread:
     """One host thread of a runtime process (see the module docstring)."""
 
-    def __init__(self, sim: Simulator, rt: RuntimeBase, cpus: str, name: str, numa_node: int | None = None) -> None:
+    def __init__(self, sim: SimContext, rt: RuntimeBase, cpus: str, name: str, numa_node: int | None = None) -> None:
         self.sim = sim
         self.rt = rt
         self.name = name

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import neuronsim
 from neuronsim import check_invariants, nrt
-from neuronsim.runtime.faults import FATAL_STATUSES
+from neuronsim.sim.faults import FATAL_STATUSES
 from neuronsim.testing.strategies import fault_plans
 
 

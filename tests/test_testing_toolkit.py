@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import neuronsim
 from neuronsim import nrt
 from neuronsim.workload.builtin_pipeline import run_demo
-from neuronsim.runtime.faults import load_fault_plan
+from neuronsim.sim.faults import load_fault_plan
 from neuronsim.testing import strategies as ns
 from neuronsim.testing.contract import NrtaContract, ReferenceWrapper
 from neuronsim.topology.spec import InstanceSpec

@@ -8,7 +8,7 @@ import yaml
 
 from neuronsim.cli import main
 from neuronsim.errors import ConfigError
-from neuronsim.runtime.faults import load_fault_plan
+from neuronsim.sim.faults import load_fault_plan
 from neuronsim.topology import preset_path
 from neuronsim.yaml_loader import MAX_DEPTH, MAX_NODES, PARSER, load_yaml_file, load_yaml_text
 

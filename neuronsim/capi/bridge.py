@@ -39,7 +39,7 @@ from neuronsim.nrt import (
     nrt_tensor_list_t,
     status_as_str,
 )
-from neuronsim.runtime.events import EventFd
+from neuronsim.sim.events import EventFd
 from neuronsim.runtime.objects import Model, Tensor
 
 log = logging.getLogger("neuronsim.capi")

@@ -37,7 +37,7 @@ from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns, sends_o
 from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
 
 if TYPE_CHECKING:
-    from neuronsim.simulator import Simulator
+    from neuronsim.sim.context import SimContext
 
 __all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "CollectiveTimeout", "RankCounts",
            "SUPPORTED_RANK_COUNTS", "OPERATION_NAMES"]
@@ -205,7 +205,7 @@ class CollectiveService:
         _check_choice("sim.collectives.fidelity", value, FIDELITIES)
         self._fidelity = value
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimContext) -> None:
         self.sim = sim
         efa = sim.topology.spec.efa
         cost = sim.topology.spec.runtime.collective_cost

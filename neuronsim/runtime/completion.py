@@ -8,7 +8,7 @@ from typing import Any
 from neuronsim.errors import DeadlockError
 from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_NUM_MASK, status_as_str
-from neuronsim.runtime.events import EventFd, describe
+from neuronsim.sim.events import EventFd, describe
 from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _refuse, _Status
 from neuronsim.text import plural
 

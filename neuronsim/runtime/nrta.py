@@ -4,7 +4,7 @@
 core: Tensor Op x 2 (reads, writes and copies), Compute x 1, Collectives x 3. Every schedule call takes
 an ``NRT_STATUS *ret`` cell, written when the request completes, before it is reported complete.
 Completion events (SDK >= 2.30): ``nrta_event_register_seq_id_completion`` and
-``nrta_event_register_xu_completion`` with eventfd-like objects (:class:`~neuronsim.runtime.events.EventFd`).
+``nrta_event_register_xu_completion`` with eventfd-like objects (:class:`~neuronsim.sim.events.EventFd`).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from neuronsim.units import MiB, UnitError, parse_time_ns
 if TYPE_CHECKING:
     from neuronsim.hw.channel import Channel
     from neuronsim.hw.system import CoreHW
-    from neuronsim.simulator import Simulator
+    from neuronsim.sim.context import SimContext
 
 __all__ = ["RuntimeBase", "_mirror", "_ref", "_int", "_host_buffer", "_Status"]
 
@@ -90,7 +90,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     API = ""
     CC_TIMEOUT_NS = 30_000_000_000  # the Collectives XU wait timeout: 30 s since SDK 2.29 (nrt-api.md §1.1)
 
-    def __init__(self, sim: Simulator, env: Mapping[str, str] | None = None, instance: int = 0,
+    def __init__(self, sim: SimContext, env: Mapping[str, str] | None = None, instance: int = 0,
                  numa_node: int | None = None) -> None:
         self.sim = sim
         self._in_thread = False  # a process-mode thread is making the current call

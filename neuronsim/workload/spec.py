@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Discriminator, Field, PlainSerializer, Tag
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.errors import ConfigError
 from neuronsim.idlist import parse_id_list
-from neuronsim.runtime.faults import FaultSpec
+from neuronsim.sim.faults import FaultSpec
 from neuronsim.runtime.neff import DTYPES
 from neuronsim.topology.spec import MAX_INSTANCES, Bytes, CpuList, Spec, _fail
 from neuronsim.units import UnitError, parse_bytes, parse_duration

@@ -15,19 +15,20 @@ from typing import TYPE_CHECKING, Any
 from neuronsim.errors import DeadlockError
 
 if TYPE_CHECKING:
-    from neuronsim.simulator import Simulator
+    from neuronsim.sim.context import SimContext
 
-__all__ = ["EventFd"]
+__all__ = ["EventFd", "describe"]
 
 
 class EventFd:
-    """A simulated eventfd. Create with ``sim.eventfd(nonblock=False)``; ``.fd`` is its number.
+    """A simulated eventfd. Create with ``sim.eventfd(nonblock=False)`` (or ``rt.sim.eventfd()``); ``.fd``
+    is its number.
 
     Attributes:
         registrations: what the runtime has registered on it (descriptions, for deadlock reports).
     """
 
-    def __init__(self, sim: Simulator, fd: int, nonblock: bool = False) -> None:
+    def __init__(self, sim: SimContext, fd: int, nonblock: bool = False) -> None:
         self.sim = sim
         self.fd = fd
         self.nonblock = nonblock
