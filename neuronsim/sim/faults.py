@@ -212,7 +212,7 @@ class FaultInjector:
             if spec.stack is not None and spec.stack >= topo.spec.chip.hbm.stacks:
                 raise ConfigError(source, f"stack {spec.stack} does not exist ({topo.spec.chip.hbm.stacks} stacks "
                                   "per device)", field=f"{where}.stack")
-            if spec.target == "efa" and self.system.devices[spec.device].efa < 0:  # device: required, checked above
+            if spec.target == "efa" and spec.device is not None and self.system.devices[spec.device].efa < 0:
                 raise ConfigError(source, f"device {spec.device} has no EFA device", field=f"{where}.device")
             if spec.link is not None and tuple(spec.link) not in self.system.links:
                 raise ConfigError(source, f"there is no NeuronLink between devices {spec.link[0]} and {spec.link[1]}",

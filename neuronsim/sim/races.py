@@ -68,7 +68,7 @@ class RaceDetector:
 
     def __init__(self, hazards: list[Hazard]) -> None:
         self.hazards = hazards
-        self._accesses: dict[int, list[tuple[Any, int, int, int, bool]]] = {}
+        self._accesses: dict[int, list[tuple[Any, int, int, int, int, bool, str]]] = {}  # request, xu, num, range, write, name
 
     def on_schedule(self, request: Any, xu_id: int, observed: dict[int, int]) -> None:
         """Record ``request``'s accesses; ``observed`` is the host's view of completed numbers per unit."""
@@ -76,7 +76,7 @@ class RaceDetector:
         for alloc, lo, hi, write, name in request.accesses():
             key = id(alloc)
             entries = self._accesses.get(key, [])
-            kept = []
+            kept: list[tuple[Any, int, int, int, int, bool, str]] = []
             for entry in entries:
                 other, other_xu, other_num, other_lo, other_hi, other_write = entry[:6]
                 if other_num <= observed.get(other_xu, 0):
