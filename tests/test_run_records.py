@@ -59,7 +59,7 @@ def test_a_degrade_fault_keeps_the_logs_whole():
 
 
 def _degrade():
-    from neuronsim.runtime.faults import FaultSpec
+    from neuronsim.sim.faults import FaultSpec
 
     return FaultSpec(target="hbm", device=0, stack=0, degrade=2.0, at_ns=1_000_000)
 

@@ -38,7 +38,7 @@ from neuronsim.nrt import (
     nrt_tensor_list_t,
     nrta_xu_t,
 )
-from neuronsim.runtime.faults import FaultPlan
+from neuronsim.sim.faults import FaultPlan
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
 from neuronsim.workload.models import architecture_neff
