@@ -150,3 +150,36 @@ def test_the_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
                    ("neuronsim.runtime.neff", 5, "module"), ("neuronsim.simulator", 7, "type-checking"),
                    ("neuronsim.workload.runner", 9, "function")]
     assert [layer_of(m) for m, *_ in got] == ["base", "base", "runtime", "simulator", "workload"]
+
+
+def _layers_in_order(calls: list[tuple[str, str]]) -> list[str]:
+    root = PACKAGE.parent
+    layers: list[str] = []
+    for filename, _ in calls:
+        layer = layer_of(module_of(Path(filename).resolve().relative_to(root)))
+        if not layers or layers[-1] != layer:
+            layers.append(layer)
+    return layers
+
+
+def test_a_scheduled_allreduce_leaves_the_runtime_once_for_collectives_and_hw() -> None:
+    """A 2-rank ``nrta_cc_schedule`` all-reduce (benchmarks/request_path.py): from the second rank's
+    schedule call, once the request has left the runtime for the collectives it stays in the collectives
+    and the layers below them (hw, topology; ``sim`` is the caller's ``run_until_idle``) until its queues
+    complete it in the runtime."""
+    import sys
+
+    sys.path.insert(0, str(PACKAGE.parent / "benchmarks"))
+    try:
+        from request_path import allreduce_path
+    finally:
+        sys.path.remove(str(PACKAGE.parent / "benchmarks"))
+    layers = _layers_in_order(allreduce_path().calls)
+    last_call = len(layers) - 1 - layers[::-1].index("api")
+    after = layers[last_call:]
+    leave = after.index("collectives")
+    assert after[:leave] == ["api", "runtime", "hw", "runtime"]
+    middle = after[leave:]
+    end = middle.index("runtime")
+    assert set(middle[:end]) <= {"collectives", "hw", "topology", "base", "sim", "simulator"}, middle
+    assert set(middle[end:]) <= {"runtime", "hw"}, middle[end:]
