@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -37,7 +38,20 @@ if TYPE_CHECKING:
     from neuronsim.runtime.runtime import RuntimeBase
     from neuronsim.sim.context import SimContext
 
-__all__ = ["HostThread"]
+__all__ = ["HostThread", "IterationRecord"]
+
+
+@dataclass
+class IterationRecord:
+    """One iteration of a thread: when it arrived, when its last step completed, whether all succeeded."""
+
+    thread: str
+    index: int
+    lanes: tuple[int, ...]
+    arrival_ns: int
+    done_ns: int = -1
+    failed: int = 0
+    opened_ns: int = -1  # when the thread opened it: later than arrival_ns if it waited for an in-flight slot
 
 
 class HostThread:
@@ -55,7 +69,7 @@ class HostThread:
         self.process: simpy.Process | None = None
         self.last_request: Any = None  # the request of the thread's last blocking call
         self.private: simpy.Event | None = None  # the last event only this thread's process waited on (A122)
-        self.iterations: list[Any] = []  # IterationRecords marked with iteration()
+        self.iterations: list[IterationRecord] = []  # IterationRecords marked with iteration()
 
     def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
         """The thread's own work: ``duration_ns`` of CPU time."""
@@ -127,11 +141,9 @@ class HostThread:
         block is fine): it arrives at ``arrival_ns`` (default: when the block is entered; give the due
         time of an open-loop arrival that waited), is opened when the block is entered and done when it
         ends normally; ``it.failed += 1`` counts a failed step. Returns the
-        :class:`~neuronsim.workload.runner.IterationRecord`, which ``thread.iterations`` keeps and the
+        :class:`IterationRecord`, which ``thread.iterations`` keeps and the
         workload summary reads (an iteration whose block never ended has ``done_ns == -1``).
         """
-        from neuronsim.workload.runner import IterationRecord
-
         now = self.sim.now_ns
         record = IterationRecord(self.name, len(self.iterations), (), now if arrival_ns is None else int(arrival_ns),
                                  opened_ns=now)

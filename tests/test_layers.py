@@ -45,7 +45,6 @@ KNOWN: set[tuple[str, str]] = {
     ("neuronsim.runtime.runtime", "neuronsim.runtime.sync"),
     ("neuronsim.runtime.neff_file", "neuronsim.workload.runner"),  # -> NEFF descriptions in the NEFF's home
     ("neuronsim.runtime.neff_file", "neuronsim.workload.spec"),
-    ("neuronsim.threads", "neuronsim.workload.runner"),  # -> IterationRecord beside the host thread that makes it
 }
 
 

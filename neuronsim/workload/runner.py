@@ -38,8 +38,9 @@ from neuronsim.nrt import (
     nrt_tensor_list_t,
     nrta_xu_t,
 )
-from neuronsim.sim.faults import FaultPlan
 from neuronsim.runtime.neff import DTYPES, CollectiveSpec, Neff, Roofline
+from neuronsim.sim.faults import FaultPlan
+from neuronsim.threads import IterationRecord
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
 from neuronsim.workload.models import architecture_neff
 from neuronsim.workload.record import COMPACT_EVERY, ChannelMeters, RequestStats
@@ -71,19 +72,6 @@ class CallRecord:
     end_ns: int  # when the call returned (the request was submitted)
     request: Any = None  # the request it submitted, if any
     status: int = 0
-
-
-@dataclass
-class IterationRecord:
-    """One iteration of a thread: when it arrived, when its last step completed, whether all succeeded."""
-
-    thread: str
-    index: int
-    lanes: tuple[int, ...]
-    arrival_ns: int
-    done_ns: int = -1
-    failed: int = 0
-    opened_ns: int = -1  # when the thread opened it: later than arrival_ns if it waited for an in-flight slot
 
 
 @dataclass
