@@ -1,5 +1,6 @@
 """Collectives in the runtime: the world of global device ids, communicators, contexts, and the
-rendezvous that starts a collective once every rank's request has reached the head of its queue.
+rendezvous that starts a collective once every rank's request has reached the head of its queue
+(the contexts, rendezvous, records and timeout reports it uses are in :mod:`neuronsim.collectives.rendezvous`).
 
 ``nrt_cc_global_comm_init(vnc, g_device_id, g_device_count)`` names a process's logical core as global
 rank ``g_device_id`` of a world of ``g_device_count``. A communicator (``nrt.nrt_cc_comm_t``) lists the
@@ -26,7 +27,6 @@ import heapq
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Timeout
@@ -34,7 +34,17 @@ from simpy.events import Timeout
 from neuronsim.collectives.algorithms import ALGORITHMS, Phase, plan, select_algorithm
 from neuronsim.collectives.data import VARIABLE, ELEMENT, collective_outputs, counts_agree, transfer_matrix
 from neuronsim.collectives.engine import Fabric, StepRun, analytical_ns, sends_over_efa
-from neuronsim.nrt import NRT_STATUS, nrt_cc_op_type_t
+from neuronsim.collectives.rendezvous import (
+    OPERATION_NAMES,
+    SUPPORTED_RANK_COUNTS,
+    CCContext,
+    CollectiveRecord,
+    CollectiveTimeout,
+    RankCounts,
+    Rendezvous,
+)
+from neuronsim.collectives.rendezvous import check_choice as _check_choice
+from neuronsim.nrt import NRT_STATUS
 
 if TYPE_CHECKING:
     from neuronsim.sim.context import SimContext
@@ -42,141 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["CollectiveService", "CCContext", "CollectiveRecord", "CollectiveTimeout", "RankCounts",
            "SUPPORTED_RANK_COUNTS", "OPERATION_NAMES"]
 
-OPERATION_NAMES = {nrt_cc_op_type_t.NRT_CC_ALLREDUCE: "allreduce", nrt_cc_op_type_t.NRT_CC_ALLGATHER: "allgather",
-                   nrt_cc_op_type_t.NRT_CC_REDUCESCATTER: "reducescatter",
-                   nrt_cc_op_type_t.NRT_CC_ALLTOALL: "alltoall", nrt_cc_op_type_t.NRT_CC_PERMUTE: "permute",
-                   nrt_cc_op_type_t.NRT_CC_ALLGATHERV: "allgatherv", nrt_cc_op_type_t.NRT_CC_ALLTOALLV: "alltoallv"}
-
-
-@dataclass
-class CCContext:
-    """``nrt_cc_context_t``: one rank's prepared collective."""
-
-    group: tuple[int, ...]
-    rank: int
-    vnc: int
-    inputs: list[Any]
-    outputs: list[Any]
-    dtype: int
-    op: int
-    operation: str
-    size: int
-    owner: Any
-    algorithm: str | None = None
-    used: bool = False
-    on_done: Any = None  # called (request, end_ns) instead of ending the request (collectives inside a NEFF)
-    counts: Any = None  # VariableCounts of a variable-size operation
-    pairs: tuple[tuple[int, int], ...] | None = None  # a permute's (source, target) ranks; None: r -> r + 1
-    tag: Any = None  # the caller's label, copied to the CollectiveRecord (nccom-test's streams)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "algorithm":
-            _check_choice("cc_ctx.algorithm", value, ALGORITHMS, none_ok=True)
-        object.__setattr__(self, name, value)
-
-
-@dataclass
-class CollectiveRecord:
-    """What a collective did: for nccom-test and reports."""
-
-    operation: str
-    algorithm: str
-    ranks: int
-    size: int
-    arrived_ns: int
-    start_ns: int
-    ends_ns: list[int] = field(default_factory=list)
-    group: tuple[int, ...] = ()  # the ranks' global device ids, in rank order
-    tag: Any = None  # the first rank's CCContext.tag
-    launch_ns: int = 0  # its fixed software cost (start_ns - launch_ns: when it could start)
-
-    @property
-    def duration_ns(self) -> int:
-        return max(self.ends_ns) - self.arrived_ns
-
-
-@dataclass(frozen=True)
-class RankCounts:
-    """The numbers of ranks a chip's collectives support: ``counts``, or a multiple of ``multiple_of``."""
-
-    counts: tuple[int, ...]
-    multiple_of: int | None = None
-    message: str = ""  # the runtime's log line when it refuses one
-
-    def allows(self, ranks: int) -> bool:
-        return ranks in self.counts or (self.multiple_of is not None and ranks % self.multiple_of == 0)
-
-
-# What nrt_load_collectives accepts, by chip (absent: any number; docs/assumptions.md A60). Trainium: the
-# runtime's own refusal, "Unsupported topology. Supported number of Neuron Cores is 1, 2, 8, 16 or a multiple
-# of 32.  For other configurations, such as multiples of 2, consider using inf2 instances" (NRT 2.20 log,
-# huggingface/optimum-neuron#619), returning status 2, NRT_INVALID (24 cores of a trn1.32xlarge,
-# huggingface/optimum-neuron#424).
-SUPPORTED_RANK_COUNTS = {
-    "trainium": RankCounts((1, 2, 8, 16), 32, "Unsupported topology. Supported number of Neuron Cores is 1, 2, 8, 16 "
-                           "or a multiple of 32.  For other configurations, such as multiples of 2, consider "
-                           "using inf2 instances"),
-}
-
-
-@dataclass
-class CollectiveTimeout:
-    """A rank's request that waited for peers that never came: what hang reports and tests read."""
-
-    operation: str
-    index: int  # the how-manieth collective of its group (from 0)
-    group: tuple[Any, ...]  # the ranks' global device ids (a NEFF's copies: its ranks), in rank order
-    rank: int
-    arrived: tuple[int, ...]  # ranks that had arrived when it timed out
-    missing: tuple[int, ...]  # ranks that had not
-    start_ns: int
-    timeout_ns: int
-    unit: str
-
-    def __str__(self) -> str:
-        return (f"{self.operation} #{self.index + 1} of a group of {len(self.group)} ranks timed out on rank "
-                f"{self.rank} ({self.unit}) after {self.timeout_ns // 1_000_000} ms: ranks "
-                f"{list(self.arrived)} arrived, ranks {list(self.missing)} never did")
-
-
 _UNKNOWN = 1 << 62  # a collective's end on a core, until its algorithm has computed it
-
-
-class _Rendezvous:
-    def __init__(self, n: int, group: tuple[Any, ...], index: int) -> None:
-        self.n = n
-        self.group = group
-        self.index = index  # the how-manieth collective of its group
-        self.requests: dict[int, Any] = {}
-        self.arrived_ns = 0
-        self.cells: list[list[int]] = []  # per rank: [its end], the CC-core it holds frees then
-        self.waiting: set[int] = set()  # ranks arrived, not started and not timed out (their deadlines live)
-        self.timed_out: set[int] = set()
-
-    def ranked(self) -> list[Any]:
-        """Every rank's request, in rank order."""
-        return [self.requests[r] for r in range(self.n)]
-
-    def describe(self) -> str:
-        first = next(iter(self.requests.values()))
-        arrived = sorted(self.requests)
-        missing = [r for r in range(self.n) if r not in self.requests]
-        return (f"{first.ctx.operation} #{self.index + 1} of a group of {self.n} ranks: ranks {arrived} arrived, "
-                f"ranks {missing} never did" + (f" (ranks {sorted(self.timed_out)} timed out)" if self.timed_out
-                                                   else ""))
-
-
 FIDELITIES = ("step", "analytical")
 PLAN_ENTRIES = 4096  # plans cached per simulation (emptied when full)
-
-
-def _check_choice(what: str, value: Any, choices: tuple[str, ...], none_ok: bool = False) -> None:
-    """A misspelt choice is an error listing the valid ones, never a silent default."""
-    if (value is None and none_ok) or value in choices:
-        return
-    from neuronsim.errors import ConfigError
-
-    raise ConfigError(what, f"{value!r} is not one of {', '.join(choices)}" + (" (or None)" if none_ok else ""))
 
 
 class CollectiveService:
@@ -223,7 +101,7 @@ class CollectiveService:
         self.records: list[CollectiveRecord] = []
         self.neff_ranks: dict[tuple[int, int, int], Any] = {}  # (NEFF, copies, rank) -> model
         self._counters: dict[tuple[tuple[int, ...], int], int] = {}
-        self._pending: dict[tuple[tuple[int, ...], int], _Rendezvous] = {}
+        self._pending: dict[tuple[tuple[int, ...], int], Rendezvous] = {}
         # CC-cores: a logical core runs at most cc_cores / logical cores per chip collectives at once
         # (hardware.md §7: "up to 4 concurrent CC streams" at LNC=2, 2 at LNC=1; A28)
         topo = sim.topology
@@ -233,18 +111,18 @@ class CollectiveService:
         # until known; a CC-core frees at that end without an event of its own: an event is scheduled only
         # when a collective waits
         self.cc_running: dict[int, list[list[int]]] = {}
-        self._admission: list[_Rendezvous] = []  # met, waiting for a CC-core on some rank, in order
+        self._admission: list[Rendezvous] = []  # met, waiting for a CC-core on some rank, in order
         # rank counts the runtime refuses (A60): checked by nrt_load_collectives; by nrta_cc_prepare too when
         # check_standalone_ranks is set (the record shows the refusal only for a NEFF's collectives)
         self.supported_ranks: RankCounts | None = SUPPORTED_RANK_COUNTS.get(topo.spec.chip.name)
         self.check_standalone_ranks = False
         # ranks waiting for peers: a heap of (deadline, order, meeting, rank), one armed event at the earliest
         # live deadline, taken off the event queue when no rank waits (so a met collective leaves no timer)
-        self._deadlines: list[tuple[int, int, _Rendezvous, int]] = []
+        self._deadlines: list[tuple[int, int, Rendezvous, int]] = []
         self._deadline_order = 0
         self._armed: Any = None
         self._armed_at = 0
-        self._stalled: dict[_Rendezvous, None] = {}  # ranks wait in these (unmet, or met with a rank timed out)
+        self._stalled: dict[Rendezvous, None] = {}  # ranks wait in these (unmet, or met with a rank timed out)
         self.timeouts: list[CollectiveTimeout] = []
 
     def register(self, rt: Any, vnc: int, g_device_id: int, g_device_count: int) -> NRT_STATUS:
@@ -280,7 +158,7 @@ class CollectiveService:
         self._counters[key] = k + 1
         meeting = self._pending.get((ctx.group, k))
         if meeting is None:
-            meeting = self._pending[(ctx.group, k)] = _Rendezvous(len(ctx.group), ctx.group, k)
+            meeting = self._pending[(ctx.group, k)] = Rendezvous(len(ctx.group), ctx.group, k)
         meeting.requests[ctx.rank] = request
         if len(meeting.requests) == meeting.n:
             del self._pending[(ctx.group, k)]
@@ -345,7 +223,7 @@ class CollectiveService:
                 self._time_out(meeting, rank, deadline)
         self._arm()
 
-    def _time_out(self, meeting: _Rendezvous, rank: int, deadline: int) -> None:
+    def _time_out(self, meeting: Rendezvous, rank: int, deadline: int) -> None:
         """``rank`` waited for its peers until its deadline: NRT_TIMEOUT, and its unit enters its terminal state."""
         meeting.waiting.discard(rank)
         meeting.timed_out.add(rank)
@@ -526,7 +404,7 @@ class CollectiveService:
         return (ctx.operation, ctx.dtype, ctx.op, ctx.size, tuple(t.size for t in ctx.inputs),
                 tuple(t.size for t in ctx.outputs), ctx.pairs)
 
-    def _mismatched(self, meeting: _Rendezvous, now: int) -> bool:
+    def _mismatched(self, meeting: Rendezvous, now: int) -> bool:
         """Ranks that disagree on what they run together: every rank's request fails, none moves data (A27)."""
         requests = meeting.ranked()
         first = requests[0].ctx
@@ -549,7 +427,7 @@ class CollectiveService:
             return self.launch_ns
         return self.cost.launch_ns(ranks, self.era)
 
-    def _start(self, meeting: _Rendezvous, now: int) -> None:
+    def _start(self, meeting: Rendezvous, now: int) -> None:
         requests = meeting.ranked()
         first = requests[0].ctx
         cores = [req.core for req in requests]
