@@ -33,6 +33,7 @@ import simpy
 from neuronsim.errors import NeuronSimError
 from neuronsim.idlist import parse_id_list
 from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, Ref
+from neuronsim.runtime.caller import ThreadCall
 
 if TYPE_CHECKING:
     from neuronsim.runtime.runtime import RuntimeBase
@@ -77,7 +78,12 @@ class HostThread:
         self.cpu_ns += duration_ns
 
     def call(self, method: Callable[..., Any], *args: Any) -> Generator[simpy.Event, Any, Any]:
-        """A mirror call: its host cost as CPU time, then the call; returns what the call returns."""
+        """A mirror call: its host cost as CPU time, then the call; returns what the call returns.
+
+        The call is made through the method's ``from_thread`` entry with this thread passed explicitly (a
+        :class:`~neuronsim.runtime.caller.ThreadCall`): it spends no direct-mode host cost (spent above, on
+        this thread's CPU), its transfers use this thread's buffers (its NUMA node), and a blocking call
+        hands its request back here instead of stepping the simulation."""
         rt = getattr(method, "__self__", None)
         if rt is None or not hasattr(rt, "_cost_table"):
             raise NeuronSimError(f"{method!r} is not a runtime's mirror call")
@@ -85,21 +91,10 @@ class HostThread:
         cost = rt._cost_table.get(kind, 0) if kind else 0  # noqa: SLF001
         if cost:
             yield from self.compute(cost)
-        saved = rt._cost_table  # noqa: SLF001 - the cost was spent above, on this thread's CPU
-        saved_node = rt.numa_node
-        rt._cost_table = dict.fromkeys(saved, 0)  # noqa: SLF001
-        rt._in_thread = True  # noqa: SLF001
-        rt.numa_node = self.numa_node  # transfers use this thread's buffers
-        try:
-            result = method(*args)
-            block = rt._thread_block  # noqa: SLF001 - a blocking call hands its request to the thread
-            waits = rt._thread_waits  # noqa: SLF001 - and what must complete before it is submitted
-        finally:
-            rt._cost_table = saved  # noqa: SLF001
-            rt._in_thread = False  # noqa: SLF001
-            rt.numa_node = saved_node
-            rt._thread_block = None  # noqa: SLF001
-            rt._thread_waits = []  # noqa: SLF001
+        caller = ThreadCall(self, self.numa_node)
+        entry = getattr(method, "from_thread", None)
+        result = entry(rt, caller, *args) if entry is not None else method(*args)
+        block, waits = caller.block, caller.waits
         for unit, num in waits:  # implicit async: pending executions that use the tensor (or drain)
             yield from self.wait_unit(unit, num)
         if block is None or result != NRT_STATUS.NRT_SUCCESS:

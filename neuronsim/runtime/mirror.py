@@ -25,7 +25,7 @@ import numpy as np
 
 from neuronsim.nrt import NRT_STATUS, Ref
 
-__all__ = ["_Status", "_mirror", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "S"]
+__all__ = ["_Status", "_mirror", "_with_caller", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "S"]
 
 S = NRT_STATUS
 
@@ -49,7 +49,7 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
 
     def decorate(fn: Callable) -> Callable:
         name = fn.__name__
-        signature = inspect.signature(fn)
+        signature, takes_caller = _c_signature(fn)
         params = list(signature.parameters.values())[1:]
         # a call with exactly the required positional parameters (and no keywords) binds without checking
         # when every other parameter is keyword-only with a default (neuronsim's extensions to a C call)
@@ -82,15 +82,56 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
                 self._log.refused(name, exc.reason, exc.status)
                 return exc.status
 
+        def from_thread(self: Any, caller: Any, *args: Any) -> Any:
+            """The call made by a process-mode host thread (``HostThread.call``), which has spent its host
+            cost as CPU time already: the same checks and refusals, no cost, ``caller`` passed on."""
+            if len(args) != arity:
+                try:
+                    signature.bind(self, *args)
+                except TypeError as exc:
+                    raise TypeError(f"{name}(): {exc}") from None
+            if needs_init and self._state != "open":
+                return wrapper(self, *args)  # refused there, with its log line
+            try:
+                return fn(self, *args, caller=caller) if takes_caller else fn(self, *args)
+            except _Status as exc:
+                self._log.refused(name, exc.reason, exc.status)
+                return exc.status
+
         if arity > 0:
             wrapper = _positional(wrapper, fn, [p.name for p in params], name, needs_init, cost)
-        wrapper.cost_kind = cost  # type: ignore[attr-defined] - which call cost it spends (process mode reads it)
+        wrapper.cost_kind = cost  # type: ignore[attr-defined]  # which call cost it spends (process mode reads it)
+        wrapper.from_thread = from_thread  # type: ignore[attr-defined]
+        if takes_caller:
+            wrapper.__signature__ = signature  # type: ignore[attr-defined]  # the C arguments only
         return wrapper
 
     return decorate
 
 
 _MISSING = object()
+
+
+def _c_signature(fn: Callable) -> tuple[inspect.Signature, bool]:
+    """``fn``'s signature without its keyword-only ``caller`` (the process-mode thread making the call,
+    passed by ``from_thread``, never by a user), and whether it has one."""
+    signature = inspect.signature(fn)
+    if "caller" not in signature.parameters:
+        return signature, False
+    return signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "caller"]), True
+
+
+def _with_caller(fn: Callable) -> Callable:
+    """Mark a runtime method that is not a ``_mirror`` call (no status, no checks) but spends a host cost
+    in direct mode: ``HostThread.call`` passes itself as ``caller`` through ``from_thread``."""
+    signature, _ = _c_signature(fn)
+
+    def from_thread(self: Any, caller: Any, *args: Any) -> Any:
+        return fn(self, *args, caller=caller)
+
+    fn.from_thread = from_thread  # type: ignore[attr-defined]
+    fn.__signature__ = signature  # type: ignore[attr-defined]
+    return fn
 
 
 def _positional(general: Callable, fn: Callable, names: list[str], name: str, needs_init: bool,

@@ -19,6 +19,7 @@ from neuronsim.runtime.requests import ReadRequest, WriteRequest
 from neuronsim.runtime.runtime import RuntimeBase
 
 if TYPE_CHECKING:
+    from neuronsim.runtime.caller import ThreadCall
     from neuronsim.hw.system import CoreHW
     from neuronsim.hw.xu import ExecutionUnit
 
@@ -64,37 +65,39 @@ class NrtRuntime(RuntimeBase):
 
     @_mirror("schedule_ns")
     def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
-                          ret: Any, req_sequence: Any) -> NRT_STATUS:
+                          ret: Any, req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
         if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
             fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
             if fast is not None:  # a well-formed call: the checks below all pass, made inline
                 core, xu = fast
+                node = self.numa_node if caller is None else caller.numa_node
                 host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=False)
                 request = WriteRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, True),
-                                       host, ret, self.numa_node is not None and core.device.numa_node != self.numa_node)
+                                       host, ret, node is not None and core.device.numa_node != node)
                 return self._schedule(xu, request, req_sequence)
         ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
-        return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
+        return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
-                         ret: Any, req_sequence: Any) -> NRT_STATUS:
+                         ret: Any, req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
         if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
             fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
             if fast is not None:  # a well-formed call: the checks below all pass, made inline
                 core, xu = fast
+                node = self.numa_node if caller is None else caller.numa_node
                 host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=True)
                 request = ReadRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, False),
-                                      host, ret, self.numa_node is not None and core.device.numa_node != self.numa_node)
+                                      host, ret, node is not None and core.device.numa_node != node)
                 return self._schedule(xu, request, req_sequence)
         ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
         t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
-        return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell)
+        return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, lnc_idx: Any,

@@ -9,13 +9,16 @@ TENSOR_READ / TENSOR_WRITE execution units chosen by the LNC that allocated the 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from neuronsim import nrt_2_28 as nrt_constants
 from neuronsim.collectives.service import CCContext
 from neuronsim.nrt import NRT_STATUS, Ref, nrta_xu_t_2_28
 from neuronsim.runtime.mirror import _int, _mirror, _ref, _refuse, _show
 from neuronsim.runtime.runtime import RuntimeBase
+
+if TYPE_CHECKING:
+    from neuronsim.runtime.caller import ThreadCall
 
 __all__ = ["NrtRuntime228", "ErrorTracker", "nrta_error_t"]
 
@@ -109,25 +112,25 @@ class NrtRuntime228(RuntimeBase):
 
     @_mirror("schedule_ns")
     def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, queue: Any, err: Any,
-                          req_sequence: Any) -> NRT_STATUS:
+                          req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_WRITE unit of the tensor's LNC."""
         seq_cell = _ref(req_sequence, "req_sequence")
         t = self._device_tensor(tensor)
         sink = self._status_sink(err, t.vnc)
         xu = self._xu(t.vnc, TENSOR_WRITE, queue)
-        return self._tracked(self._write(t, t.core, xu, queue, buf, offset, size, sink, seq_cell), sink, seq_cell)
+        return self._tracked(self._write(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller), sink, seq_cell)
 
     @_mirror("schedule_ns")
     def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, queue: Any, err: Any,
-                         req_sequence: Any) -> NRT_STATUS:
+                         req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_READ unit of the tensor's LNC."""
         seq_cell = _ref(req_sequence, "req_sequence")
         t = self._device_tensor(tensor)
         sink = self._status_sink(err, t.vnc)
         xu = self._xu(t.vnc, TENSOR_READ, queue)
-        return self._tracked(self._read(t, t.core, xu, queue, buf, offset, size, sink, seq_cell), sink, seq_cell)
+        return self._tracked(self._read(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller), sink, seq_cell)
 
     @_mirror("schedule_ns")
     def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, queue: Any,

@@ -34,7 +34,7 @@ from neuronsim.nrt import (
 from neuronsim.runtime.cc import CollectivesMixin
 from neuronsim.runtime.completion import CompletionMixin
 from neuronsim.runtime.log import TRACE, RuntimeLog
-from neuronsim.runtime.mirror import S, _enum, _host_buffer, _int, _mirror, _ref, _refuse, _show, _Status
+from neuronsim.runtime.mirror import S, _enum, _host_buffer, _int, _mirror, _ref, _refuse, _show, _Status, _with_caller
 from neuronsim.runtime.neff import Neff
 from neuronsim.runtime.neff_file import NeffError, check_target, load_kernels, neff_from_bytes
 from neuronsim.runtime.objects import Allocation, Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
@@ -49,6 +49,7 @@ from neuronsim.units import MiB, UnitError, parse_time_ns
 
 if TYPE_CHECKING:
     from neuronsim.hw.channel import Channel
+    from neuronsim.runtime.caller import ThreadCall
     from neuronsim.hw.system import CoreHW
     from neuronsim.sim.context import SimContext
 
@@ -93,9 +94,6 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
     def __init__(self, sim: SimContext, env: Mapping[str, str] | None = None, instance: int = 0,
                  numa_node: int | None = None) -> None:
         self.sim = sim
-        self._in_thread = False  # a process-mode thread is making the current call
-        self._thread_block: tuple[ExecutionUnit, Any] | None = None  # a blocking call's request, for the thread
-        self._thread_waits: list[tuple[ExecutionUnit, int]] = []  # what it must wait for first (implicit async)
         self._generation = 0  # counts nrt_init calls (stale polling threads stop)
         self._proxy_cpus: tuple[int, ...] = ()
         self.instance = instance
@@ -139,8 +137,8 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _spend(self, cost_ns: int) -> None:
-        if cost_ns and not self._in_thread:  # a process-mode thread pays its costs as CPU time instead
+    def _spend(self, cost_ns: int, caller: ThreadCall | None = None) -> None:
+        if cost_ns and caller is None:  # a process-mode thread pays its costs as CPU time instead
             self.sim.advance_to(self.sim.env.now + cost_ns)
 
     def _core(self, vnc: Any, what: str = "vnc") -> CoreHW:
@@ -308,13 +306,14 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         return list(range(total))
 
     @_mirror(None, needs_init=False)
-    def nrt_init(self, framework: Any, fw_version: Any, fal_version: Any) -> NRT_STATUS:
+    def nrt_init(self, framework: Any, fw_version: Any, fal_version: Any, *,
+                 caller: ThreadCall | None = None) -> NRT_STATUS:
         """``NRT_STATUS nrt_init(nrt_framework_type_t framework, const char *fw_version, const char *fal_version)``."""
         if self._state == "open":
             _refuse("already initialized (call nrt_close first)", S.NRT_FAILURE)
         if _enum(framework, nrt_framework_type_t, "framework") == nrt_framework_type_t.NRT_FRAMEWORK_TYPE_INVALID:
             _refuse("framework is NRT_FRAMEWORK_TYPE_INVALID")
-        self._spend(self._costs.init_ns)
+        self._spend(self._costs.init_ns, caller)
         timeout = self.env.get("NEURON_RT_EXEC_TIMEOUT")
         if timeout is not None:
             try:
@@ -432,11 +431,11 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
                     self._xu_by_id[xu_id] = xu
 
     @_mirror(None, needs_init=False)
-    def nrt_close(self) -> NRT_STATUS:
+    def nrt_close(self, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``void nrt_close()``: releases the cores, models and tensors of this process."""
         if self._state != "open":
             return S.NRT_SUCCESS
-        self._spend(self._costs.init_ns)
+        self._spend(self._costs.init_ns, caller)
         for key in [key for key, owner in self.sim.core_owners.items() if owner is self]:
             del self.sim.core_owners[key]
         for model in list(self._models.values()):
@@ -797,11 +796,12 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         need = max([0] + [m.neff.scratchpad_bytes for m in self._models.values() if m.vnc == model.vnc])
         self._fit_scratchpad(model.core, model.vnc, need)
 
-    def nrt_tensor_get_size(self, tensor: Any) -> int:
+    @_with_caller
+    def nrt_tensor_get_size(self, tensor: Any, *, caller: ThreadCall | None = None) -> int:
         """``size_t nrt_tensor_get_size(const nrt_tensor_t *tensor)`` (0 for an invalid tensor)."""
         if self._state != "open" or not isinstance(tensor, Tensor) or tensor.freed:
             return 0
-        self._spend(self._costs.query_ns)
+        self._spend(self._costs.query_ns, caller)
         return tensor.size
 
     @_mirror("tensor_ns")
@@ -812,12 +812,13 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         out.value = {"physical_address": t.address, "size": t.size, "hbm_index": t.alloc.hbm_index}
         return S.NRT_SUCCESS
 
-    def nrt_tensor_get_va(self, tensor: Any) -> int | None:
+    @_with_caller
+    def nrt_tensor_get_va(self, tensor: Any, *, caller: ThreadCall | None = None) -> int | None:
         """``void *nrt_tensor_get_va(const nrt_tensor_t *tensor)``: the address of the tensor's first byte
         (for a device tensor its device address, A70), or ``None`` (NULL) for an invalid tensor."""
         if self._state != "open" or type(tensor) is not Tensor or tensor.freed or tensor.owner is not self:
             return None
-        self._spend(self._costs.query_ns)
+        self._spend(self._costs.query_ns, caller)
         return tensor.address
 
     @_mirror("query_ns")
@@ -833,13 +834,14 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
         return S.NRT_SUCCESS
 
     @_mirror("tensor_ns")
-    def nrt_tensor_memset(self, tensor: Any, offset: Any, value: Any, size: Any) -> NRT_STATUS:
+    def nrt_tensor_memset(self, tensor: Any, offset: Any, value: Any, size: Any, *,
+                          caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_memset(nrt_tensor_t *tensor, uint64_t offset, int value, size_t size)`` (blocking)."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
         byte = _int(value, "value") & 0xFF
         if t.on_device:
-            if self._in_thread:
+            if caller is not None:
                 raise NeuronSimError("nrt_tensor_memset blocks: call it in direct mode, not from a thread")
             flow = self.sim.network.start(int(self.sim.env.now), [(t.core.dma, n), (t.alloc.channel, n)],
                                           self.system.dma_setup_ns)
@@ -916,24 +918,26 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin):
             return self._proxy_cpus
         return self.sim.topology.spec.devices[core.device.index].cpus
 
-    def _remote(self, core: CoreHW) -> bool:
-        """Whether host memory (on the host thread's NUMA node) is remote to ``core``'s device (A4, A15)."""
-        return self.numa_node is not None and core.device.numa_node != self.numa_node
+    def _remote(self, core: CoreHW, caller: ThreadCall | None = None) -> bool:
+        """Whether host memory (on the calling host thread's NUMA node) is remote to ``core``'s device (A4,
+        A15)."""
+        node = self.numa_node if caller is None else caller.numa_node
+        return node is not None and core.device.numa_node != node
 
     def _write(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
-               ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
+               ret_cell: Any, seq_cell: Ref, caller: ThreadCall | None = None) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
         request = WriteRequest(self.system, t, off, n, self._transfer_engine(core, queue, True), host,
-                               ret_cell, self._remote(core))
+                               ret_cell, self._remote(core, caller))
         return self._schedule(xu, request, seq_cell)
 
     def _read(self, t: Tensor, core: CoreHW, xu: ExecutionUnit, queue: int, buf: Any, offset: Any, size: Any,
-              ret_cell: Any, seq_cell: Ref) -> NRT_STATUS:
+              ret_cell: Any, seq_cell: Ref, caller: ThreadCall | None = None) -> NRT_STATUS:
         off, n = self._range(t, offset, size)
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
         request = ReadRequest(self.system, t, off, n, self._transfer_engine(core, queue, False), host,
-                              ret_cell, self._remote(core))
+                              ret_cell, self._remote(core, caller))
         return self._schedule(xu, request, seq_cell)
 
     def _copy(self, s: Tensor, core: CoreHW, xu: ExecutionUnit, src_offset: Any, dst: Any, dst_offset: Any,

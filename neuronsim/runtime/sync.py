@@ -18,6 +18,7 @@ from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror, _refuse, _s
 from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
+    from neuronsim.runtime.caller import ThreadCall
     from neuronsim.runtime.objects import Model, Tensor
 
 __all__ = ["SyncMixin", "ASYNC_HARD_LIMIT"]
@@ -50,13 +51,13 @@ class SyncMixin:
             self._sync_units[key] = unit
         return unit
 
-    def _wait_for(self, unit: ExecutionUnit, num: int, defer: bool = False) -> None:
+    def _wait_for(self, unit: ExecutionUnit, num: int, defer: bool = False, caller: ThreadCall | None = None) -> None:
         """Block the (direct-mode) host until request ``num`` of ``unit`` completes. From a process-mode
-        thread a ``defer``-able wait is handed to ``thread.call`` (``_thread_waits``), which makes it before
-        the call's own request is submitted; any other is refused."""
-        if self._in_thread:
+        thread (``caller``) a ``defer``-able wait is handed to ``thread.call`` (``caller.waits``), which makes
+        it before the call's own request is submitted; any other is refused."""
+        if caller is not None:
             if defer:
-                self._thread_waits.append((unit, num))
+                caller.waits.append((unit, num))
                 return
             raise NeuronSimError("a blocking call from a process-mode thread: schedule the request and "
                                  "`yield from thread.wait(seq)` instead")
@@ -70,19 +71,19 @@ class SyncMixin:
             env.step()
         self._observe(unit, num)
 
-    def _blocking(self, unit: ExecutionUnit, request: Any) -> NRT_STATUS:
+    def _blocking(self, unit: ExecutionUnit, request: Any, caller: ThreadCall | None = None) -> NRT_STATUS:
         """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status.
 
-        From a process-mode thread the submit and the wait are the thread's: the request is handed to
-        ``thread.call`` (``_thread_block``), which submits it, blocks the thread until it completes and
-        returns its status."""
-        if self._in_thread:
-            if self._thread_block is not None:
+        From a process-mode thread (``caller``) the submit and the wait are the thread's: the request is
+        handed to ``thread.call`` (``caller.block``), which submits it, blocks the thread until it completes
+        and returns its status."""
+        if caller is not None:
+            if caller.block is not None:
                 raise NeuronSimError("this call blocks more than once (repeat or batch calls): use it from "
                                      "direct mode, or one blocking call per request from a thread")
             if unit.fatal_status is not None:
                 return S.NRT_EXEC_UNIT_UNRECOVERABLE
-            self._thread_block = (unit, request)
+            caller.block = (unit, request)
             return S.NRT_SUCCESS
         while True:
             if unit.fatal_status is not None:
@@ -97,7 +98,8 @@ class SyncMixin:
         return NRT_STATUS(request.status)
 
     @_mirror("schedule_ns")
-    def nrt_execute(self, model: Any, input_set: Any, output_set: Any) -> NRT_STATUS:
+    def nrt_execute(self, model: Any, input_set: Any, output_set: Any, *,
+                    caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_execute(nrt_model_t *model, const nrt_tensor_set_t *input_set, nrt_tensor_set_t *output_set)``:
         blocks until the execution completes; its status (``NRT_TIMEOUT`` past NEURON_RT_EXEC_TIMEOUT)."""
         m = self._model(model)
@@ -109,7 +111,7 @@ class SyncMixin:
             request.service = self.sim.collectives
         if self.async_depth:
             return self._execute_async(m, request)
-        return self._blocking(xu, request)
+        return self._blocking(xu, request, caller)
 
     def _execute_async(self, m: Model, request: Any) -> NRT_STATUS:
         """Implicit async: enqueue and return; the callback reports the status."""
@@ -143,23 +145,24 @@ class SyncMixin:
         return S.NRT_SUCCESS
 
     @_mirror("tensor_ns")
-    def nrt_async_drain_queued_execs(self, vnc: Any) -> NRT_STATUS:
+    def nrt_async_drain_queued_execs(self, vnc: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_async_drain_queued_execs(int32_t vnc)``: blocks until the queued executions of ``vnc`` are done."""
         self._core(vnc)
         unit = self._sync_units.get((_int(vnc, "vnc"), "exec"))
         if unit is not None and unit.last_submitted_num:
-            self._wait_for(unit, unit.last_submitted_num, defer=True)
+            self._wait_for(unit, unit.last_submitted_num, defer=True, caller=caller)
         return S.NRT_SUCCESS
 
-    def _wait_pending_executions(self, alloc: Any = None) -> None:
+    def _wait_pending_executions(self, alloc: Any = None, caller: ThreadCall | None = None) -> None:
         """Implicit async: block while pending executions use ``alloc`` (all of them, when None)."""
         for request in list(self._async_pending):
             uses = alloc is None or any(a is alloc for a, *_ in request.accesses())
             if uses and request in self._async_pending:
-                self._wait_for(request.unit, request.seq_num, defer=True)
+                self._wait_for(request.unit, request.seq_num, defer=True, caller=caller)
 
     @_mirror("schedule_ns")
-    def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any) -> NRT_STATUS:
+    def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any, *,
+                           caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_execute_repeat(model, input_set, output_set, int repeat_count)``: ``repeat_count`` executions,
         the outputs of one the inputs of the next (by position; the NEFF's outputs must match its inputs)."""
         m = self._model(model)
@@ -175,7 +178,7 @@ class SyncMixin:
         xu = self._xu(m.vnc, self._compute_type, 0)
         for iteration in range(count):
             request = ExecuteRequest(m, inputs, outputs, None, run_kernel=not self.sim.timing_only)
-            status = self._blocking(xu, request)
+            status = self._blocking(xu, request, caller)
             if status != S.NRT_SUCCESS:
                 return status
             if iteration + 1 < count:
@@ -193,7 +196,7 @@ class SyncMixin:
         elif dst.alloc.storage is not None:
             dst.alloc.storage.write(dst.offset + dst_off, data)
 
-    def _sync_write(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+    def _sync_write(self, t: Tensor, buf: Any, off: int, n: int, caller: ThreadCall | None = None) -> NRT_STATUS:
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
         if not t.on_device:
             if host is not None and t.alloc.storage is not None:
@@ -201,9 +204,9 @@ class SyncMixin:
             return S.NRT_SUCCESS
         unit = self._sync_unit(t.vnc, "write")
         return self._blocking(unit, WriteRequest(self.system, t, off, n, self._transfer_engine(t.core, 0, True), host,
-                                                 None, self._remote(t.core)))
+                                                 None, self._remote(t.core, caller)), caller)
 
-    def _sync_read(self, t: Tensor, buf: Any, off: int, n: int) -> NRT_STATUS:
+    def _sync_read(self, t: Tensor, buf: Any, off: int, n: int, caller: ThreadCall | None = None) -> NRT_STATUS:
         host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
         if not t.on_device:
             if host is not None:
@@ -211,28 +214,31 @@ class SyncMixin:
             return S.NRT_SUCCESS
         unit = self._sync_unit(t.vnc, "read")
         return self._blocking(unit, ReadRequest(self.system, t, off, n, self._transfer_engine(t.core, 1, False), host,
-                                                None, self._remote(t.core)))
+                                                None, self._remote(t.core, caller)), caller)
 
     @_mirror("tensor_ns")
-    def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+    def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, *,
+                         caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_write(nrt_tensor_t *tensor, const void *buf, size_t offset, size_t size)``: blocking."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
         if self._async_pending:
-            self._wait_pending_executions(t.alloc)  # "block while tensors are in use by pending executions"
-        return self._sync_write(t, buf, off, n)
+            self._wait_pending_executions(t.alloc, caller)  # "block while tensors are in use by pending executions"
+        return self._sync_write(t, buf, off, n, caller)
 
     @_mirror("tensor_ns")
-    def nrt_tensor_read(self, tensor: Any, buf: Any, offset: Any, size: Any) -> NRT_STATUS:
+    def nrt_tensor_read(self, tensor: Any, buf: Any, offset: Any, size: Any, *,
+                        caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_read(const nrt_tensor_t *tensor, void *buf, size_t offset, size_t size)``: blocking."""
         t = self._tensor(tensor)
         off, n = self._range(t, offset, size)
         if self._async_pending:
-            self._wait_pending_executions()  # "reading tensor data ... blocks until all pending executions complete"
-        return self._sync_read(t, buf, off, n)
+            self._wait_pending_executions(None, caller)  # "reading tensor data ... blocks until all pending executions complete"
+        return self._sync_read(t, buf, off, n, caller)
 
     @_mirror("tensor_ns")
-    def nrt_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any) -> NRT_STATUS:
+    def nrt_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, *,
+                        caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_copy(const nrt_tensor_t *src, size_t src_offset, nrt_tensor_t *dst, size_t dst_offset,
         size_t size)``: blocking; two device tensors must be on the same NeuronCore."""
         s, d = self._tensor(src, "src"), self._tensor(dst, "dst")
@@ -244,20 +250,20 @@ class SyncMixin:
                 _refuse(f"src {s.name!r} is on nc{s.vnc} and dst {d.name!r} on nc{d.vnc}: both must be on the same "
                         "core")
             unit = self._sync_unit(s.vnc, "copy")
-            return self._blocking(unit, CopyRequest(self.system, s.core, s, so, d, do, n, None))
+            return self._blocking(unit, CopyRequest(self.system, s.core, s, so, d, do, n, None), caller)
         if not s.on_device and not d.on_device:
             self._host_copy(s, so, d, do, n)
             return S.NRT_SUCCESS
         if d.on_device:  # host -> device
             data = s.alloc.storage.read_bytes(s.offset + so, n) if s.alloc.storage is not None else None
-            return self._sync_write(d, data, do, n)
+            return self._sync_write(d, data, do, n, caller)
         target = bytearray(n)
-        status = self._sync_read(s, target, so, n)
+        status = self._sync_read(s, target, so, n, caller)
         if status == S.NRT_SUCCESS and d.alloc.storage is not None:
             d.alloc.storage.write(d.offset + do, bytes(target))
         return status
 
-    def _batches(self, batches: Any, num_batches: Any, write: bool) -> NRT_STATUS:
+    def _batches(self, batches: Any, num_batches: Any, write: bool, caller: ThreadCall | None = None) -> NRT_STATUS:
         count = _int(num_batches, "num_batches")
         if not isinstance(batches, (list, tuple)):
             _refuse(f"batches is {_show(batches)}, not a list of nrt_tensor_batch_t")
@@ -280,7 +286,8 @@ class SyncMixin:
                 checked.append((t, off, n, op.buffer))
         for t, off, n, buffer in checked:  # every op was valid: now run them, all queued before any wait
             if not t.on_device:
-                status = self._sync_write(t, buffer, off, n) if write else self._sync_read(t, buffer, off, n)
+                status = (self._sync_write(t, buffer, off, n, caller) if write else
+                          self._sync_read(t, buffer, off, n, caller))
                 if status != S.NRT_SUCCESS:
                     return status
                 continue
@@ -289,26 +296,28 @@ class SyncMixin:
             unit = self._sync_unit(t.vnc, kind)
             engine = self._transfer_engine(t.core, 0 if write else 1, write)
             cls = WriteRequest if write else ReadRequest
-            request = cls(self.system, t, off, n, engine, host, None, self._remote(t.core))
+            request = cls(self.system, t, off, n, engine, host, None, self._remote(t.core, caller))
             while unit.full:
-                self._wait_for(unit, unit.completed_num + 1)
+                self._wait_for(unit, unit.completed_num + 1, caller=caller)
             self._schedule(unit, request, Ref())
             pending.append((unit, request))
         worst = S.NRT_SUCCESS
         for unit, request in pending:
-            self._wait_for(unit, request.seq_num)
+            self._wait_for(unit, request.seq_num, caller=caller)
             if request.status != S.NRT_SUCCESS and worst == S.NRT_SUCCESS:
                 worst = NRT_STATUS(request.status)
         return worst
 
     @_mirror("tensor_ns")
-    def nrt_tensor_write_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+    def nrt_tensor_write_batch(self, batches: Any, num_batches: Any, unsafe: Any, *,
+                               caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_write_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``:
         every op queued, then waited for; the first failure, if any."""
-        return self._batches(batches, num_batches, write=True)
+        return self._batches(batches, num_batches, True, caller)
 
     @_mirror("tensor_ns")
-    def nrt_tensor_read_batch(self, batches: Any, num_batches: Any, unsafe: Any) -> NRT_STATUS:
+    def nrt_tensor_read_batch(self, batches: Any, num_batches: Any, unsafe: Any, *,
+                              caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``."""
-        return self._batches(batches, num_batches, write=False)
+        return self._batches(batches, num_batches, False, caller)
 
