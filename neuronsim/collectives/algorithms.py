@@ -27,6 +27,7 @@ directly (Mesh).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Phase", "Transfer", "ALGORITHMS", "OPERATIONS", "plan", "select_algorithm", "ring_order"]
 
@@ -36,8 +37,7 @@ MESH_BYTES_PER_RANK = (1 << 20) // 64  # 1 MiB at 64 ranks
 RDH_BYTES_PER_RANK = (56 << 20) // 64  # 56 MiB at 64 ranks
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(NamedTuple):
     """``src`` sends ``size`` bytes to ``dst`` (rank indices); ``dup`` is a duplicated write target;
     ``reduce``: 0 for a copy, else the element size (bytes) of a write that accumulates into what ``dst``
     holds (a reduce-scatter step): it runs at the chip's accumulate rate (``cc.accumulate_rate``, and at

@@ -16,7 +16,8 @@ of setup, then its bytes at their max-min fair rate, then the route's link laten
   transfer (its flow's end); a step starts inside the end that allows it.
 * **Analytical** (``fidelity="analytical"``): steps costed one at a time alone on the fabric, in closed
   form where a step's flows are symmetric and start together, else by an offline flow network
-  (:func:`analytical_ns`). No SimPy events. ``tests/test_collectives.py`` keeps the two within 5 % of
+  (:func:`analytical_ns`), or, for a phase of :data:`~neuronsim.collectives.batch.BATCH_MIN` transfers or
+  more, over arrays by its shape (:mod:`neuronsim.collectives.batch`, A134). No SimPy events. ``tests/test_collectives.py`` keeps the two within 5 % of
   each other.
 """
 
@@ -27,9 +28,11 @@ from collections.abc import Callable
 from math import inf
 from typing import Any
 
+import numpy as np
 from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import Phase, Transfer
+from neuronsim.collectives.batch import BATCH_MIN, batch_phase, phase_arrays
 from neuronsim.hw.channel import Channel, Flow, FlowNetwork, _deliver_ns
 from neuronsim.hw.system import CoreHW, Link, System
 
@@ -228,7 +231,8 @@ def analytical_ns(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step
     RDH or mesh step on a uniform fabric) costs ``setup + ceil(size / rate) + its route latency`` in
     closed form; any other step (ranks out of lockstep, routes of different bottlenecks) is solved event by
     event by an offline :class:`~neuronsim.hw.channel.FlowNetwork`, as the step level would, except that
-    a step's transfers never overlap the next step's. A repeated phase is iterated until every rank's
+    a step's transfers never overlap the next step's; a phase of ``BATCH_MIN`` transfers or more is costed
+    over arrays with the same model and rounding (:mod:`neuronsim.collectives.batch`, A134). A repeated phase is iterated until every rank's
     per-step increment stops changing, then extrapolated (a ring's steady state is periodic), so a 64-rank
     ring costs a handful of steps, not 126. A send over EFA first needs ``proxy_ns`` of its network
     proxy thread, uncontended here.
@@ -265,7 +269,15 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
     # phases repeat transfers: each distinct one is routed once
     costed: dict[Transfer, tuple[Any, ...]] = {}
     seen: dict[tuple[int, tuple[int, ...]], tuple[int, list[int]]] | None = {} if reuse_steps else None
+    channels: dict[Channel, int] = {}  # the large phases' channels, numbered (neuronsim.collectives.batch)
+    batched: dict[tuple[Any, ...], tuple[int, Any]] | None = {} if reuse_steps else None
     for phase in phases:
+        if len(phase.transfers) >= BATCH_MIN:  # costed by its shape, over arrays (A134)
+            arrays = phase_arrays(fabric, cores, phase, step_latency_ns, proxy_ns, channels)
+            bw = np.array([channel.bw for channel in channels])
+            ready = batch_phase(arrays, np.array(ready, dtype=np.int64), phase.repeat, bw, batched,
+                                id(phase.transfers)).tolist()
+            continue
         routed = []
         for t in phase.transfers:
             cost = costed.get(t)
@@ -292,6 +304,8 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
                 ready = [r + left * d for r, d in zip(ready, step, strict=True)]
                 break
             increments = step
+    for channel in channels:
+        shadows.setdefault(channel, channel)
     return max(ready, default=0), shadows
 
 
