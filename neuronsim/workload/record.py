@@ -18,14 +18,25 @@ folded is computed with the same expressions, in the same order, as a pass over 
   keep its records (a trace or plots need every interval). A channel whose bandwidth changes anyway
   (a Python workload that sets it) stops being folded from then on; what was folded before stays
   divided by the bandwidth in force when it was folded.
+
+:class:`WorkloadRun` is what a run leaves (its requests, iterations and API calls, :class:`CallRecord`,
+by thread), holding these running totals.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ChannelMeters", "COMPACT_EVERY", "Quantiles", "RequestStats"]
+from neuronsim.threads import IterationRecord
+
+if TYPE_CHECKING:
+    from neuronsim.simulator import Simulator
+    from neuronsim.threads import HostThread
+    from neuronsim.workload.spec import WorkloadSpec
+
+__all__ = ["ChannelMeters", "COMPACT_EVERY", "Quantiles", "RequestStats", "WorkloadRun", "CallRecord"]
 
 COMPACT_EVERY = 20_000  # SimPy events between two compactions (and progress reports)
 
@@ -326,3 +337,55 @@ class RequestStats:
             ends.append(done)
             if len(ends) > stats.peak:
                 stats.peak = len(ends)
+
+
+@dataclass
+class CallRecord:
+    """One API call a workload thread made: where and when (for the trace's host tracks and flows)."""
+
+    thread: str
+    name: str
+    begin_ns: int  # when the thread started spending the call's cost
+    end_ns: int  # when the call returned (the request was submitted)
+    request: Any = None  # the request it submitted, if any
+    status: int = 0
+
+
+@dataclass
+class WorkloadRun:
+    """What a run leaves: the simulator, the requests, the iterations and the calls, by thread."""
+
+    spec: WorkloadSpec | None
+    sim: Simulator
+    start_ns: int
+    end_ns: int
+    until_ns: int | None
+    requests: list[Any] = field(default_factory=list)
+    iterations: list[IterationRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    threads: list[HostThread] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    events: int = 0  # SimPy events the run processed
+    completed: int = 0  # iterations completed so far
+    meters: ChannelMeters | None = None  # the channels' running totals (A116)
+    records: bool = True  # whether every record a trace or plots need was kept (run_workload(records=True))
+    stats: RequestStats | None = None  # the requests' running totals (A116)
+    stream: Any = None  # the trace written as the run goes (neuronsim.trace.stream.TraceStream), if asked
+
+    def add_request(self, request: Any) -> None:
+        """A request a thread's call submitted: counted, and kept in ``requests`` if the records are."""
+        if self.stats is not None:
+            self.stats.add(request)
+        if self.records:
+            self.requests.append(request)
+
+    def add_call(self, call: CallRecord) -> None:
+        """An API call a thread made: kept in ``calls`` if the records are (only the trace uses them)."""
+        if self.stream is not None:
+            self.stream.call(call)
+        if self.records:
+            self.calls.append(call)
+
+    @property
+    def elapsed_ns(self) -> int:
+        return self.end_ns - self.start_ns
