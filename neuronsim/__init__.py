@@ -6,10 +6,10 @@ from neuronsim.facade import Future, NeuronRuntime
 from neuronsim.invariants import Violation, check_invariants
 from neuronsim.sim.events import EventFd
 from neuronsim.runtime.neff import CollectiveSpec, FixedCost, Neff, Roofline
-from neuronsim.runtime.nrta import NrtRuntime
-from neuronsim.runtime.nrta_2_28 import NrtRuntime228
+from neuronsim.api.nrta import NrtRuntime
+from neuronsim.api.nrta_2_28 import NrtRuntime228
 from neuronsim.runtime.objects import Model, Tensor, TensorInfo, TensorInfoArray, TensorSet
-from neuronsim.runtime.runtime import RuntimeBase
+from neuronsim.api.base import RuntimeBase
 from neuronsim.simulator import Simulator
 from neuronsim.threads import HostThread
 from neuronsim.topology import Topology, load_topology, preset_names

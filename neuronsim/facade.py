@@ -32,7 +32,7 @@ from neuronsim.runtime.objects import Model, Tensor, TensorSet
 
 if TYPE_CHECKING:
     from neuronsim.hw.xu import ExecutionUnit
-    from neuronsim.runtime.nrta import NrtRuntime
+    from neuronsim.api.nrta import NrtRuntime
 
 __all__ = ["NeuronRuntime", "Future"]
 
@@ -93,7 +93,7 @@ class NeuronRuntime:
     """An initialised runtime process with a Pythonic API (see the module docstring).
 
     Args:
-        c: the C mirror (:class:`~neuronsim.runtime.runtime.NrtRuntime`) to drive; ``nrt_init`` is called.
+        c: the C mirror (:class:`~neuronsim.api.nrta.NrtRuntime`) to drive; ``nrt_init`` is called.
         retry_queue_full: wait and retry on ``NRT_QUEUE_FULL`` instead of raising.
     """
 

@@ -23,9 +23,9 @@ from neuronsim.hw.host import HostCPUs
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import CoreHW, Link, System
 from neuronsim.idlist import IdListError, parse_id_list
-from neuronsim.runtime.nrta import NrtRuntime
-from neuronsim.runtime.nrta_2_28 import NrtRuntime228
-from neuronsim.runtime.runtime import RuntimeBase
+from neuronsim.api.nrta import NrtRuntime
+from neuronsim.api.nrta_2_28 import NrtRuntime228
+from neuronsim.api.base import RuntimeBase
 from neuronsim.sim.context import SimContext
 from neuronsim.sim.events import EventFd
 from neuronsim.sim.faults import FaultInjector, FaultPlan

@@ -36,7 +36,7 @@ from neuronsim.nrt import NRT_STATUS, NRTA_SEQ_GET_SEQ_NUM, Ref
 from neuronsim.runtime.caller import ThreadCall
 
 if TYPE_CHECKING:
-    from neuronsim.runtime.runtime import RuntimeBase
+    from neuronsim.api.base import RuntimeBase
     from neuronsim.sim.context import SimContext
 
 __all__ = ["HostThread", "IterationRecord"]

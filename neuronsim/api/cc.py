@@ -3,32 +3,23 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
+from neuronsim.api.mirror import S, _int, _mirror, _ref, _refuse, _show
 from neuronsim.collectives.data import ELEMENT, REDUCIBLE, VARIABLE, check_counts, check_pairs
 from neuronsim.collectives.service import OPERATION_NAMES, CCContext
-from neuronsim.nrt import (
-    NRT_OP_ADD,
-    NRT_OP_MAX,
-    NRT_OP_MIN,
-    NRT_STATUS,
-    Ref,
-    nrt_cc_comm_t,
-    nrt_tensor_list_t,
-)
-from neuronsim.runtime.mirror import S, _int, _mirror, _ref, _refuse, _show
+from neuronsim.nrt import NRT_OP_ADD, NRT_OP_MAX, NRT_OP_MIN, NRT_STATUS, Ref, nrt_cc_comm_t, nrt_tensor_list_t
 from neuronsim.runtime.objects import Tensor
+from neuronsim.runtime.process import RuntimeProcess
 from neuronsim.runtime.requests import CollectiveRequest
 
 __all__ = ["CollectivesMixin"]
 
 
-class CollectivesMixin:
-    """Collectives (mixed into ``RuntimeBase``)."""
-
+class CollectivesMixin(RuntimeProcess):
+    """Collectives (a part of ``RuntimeBase``)."""
 
     @_mirror("tensor_ns")
     def nrt_cc_global_comm_init(self, vnc: Any, g_device_id: Any, g_device_count: Any) -> NRT_STATUS:
@@ -60,15 +51,6 @@ class CollectivesMixin:
         if _int(stream_id, "stream_id") < 0:
             _refuse(f"stream_id {stream_id} is negative")
         return S.NRT_SUCCESS
-
-    def _unsupported_ranks(self, ranks: int, call: str, what: str) -> None:
-        """Refuse a collective group of ``ranks`` ranks the runtime does not support on this instance (A60),
-        after the runtime's own line."""
-        message = self.sim.collectives.unsupported(ranks, call)
-        if message is not None:
-            self._log.log(logging.ERROR, call, "NRT:%s %s", call, message)
-            _refuse(f"{what} {ranks}: the runtime supports no collective group of {ranks} ranks on "
-                    f"{self.sim.topology.name} (A60)")
 
     def _tensor_list(self, tensors: Any, what: str) -> list[Tensor]:
         if isinstance(tensors, nrt_tensor_list_t):
@@ -176,4 +158,3 @@ class CollectivesMixin:
         if status == S.NRT_SUCCESS:
             ctx.used = True  # "freed in the schedule thread post CC op execution"
         return status
-

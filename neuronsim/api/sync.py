@@ -1,101 +1,32 @@
-"""The synchronous API of ``nrt.h`` and the legacy implicit-async mode, in direct mode.
+"""The synchronous API of ``nrt.h`` and the legacy implicit-async mode.
 
 ``nrt_execute`` / ``nrt_execute_repeat`` block until done (on the Compute queue); ``nrt_tensor_read`` /
 ``nrt_tensor_write`` / ``nrt_tensor_copy`` and the batch calls block on internal queues of their own (DMA
 queues separate from the ``nrta_*`` Tensor Op queues since SDK 2.30). With
 ``NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS`` > 0, ``nrt_execute`` returns at once and reports through
-``nrt_register_async_exec_callback`` (A23).
+``nrt_register_async_exec_callback`` (A23). The waits themselves are the process's
+(:mod:`neuronsim.runtime.process`): the direct-mode host steps the simulation, a process-mode thread is
+handed the request.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from neuronsim.errors import DeadlockError, NeuronSimError
+from neuronsim.api.mirror import S, _host_buffer, _int, _mirror, _refuse, _show
 from neuronsim.hw.xu import ExecutionUnit
 from neuronsim.nrt import NRT_STATUS, Ref, nrt_tensor_batch_op_t, nrt_tensor_batch_t
-from neuronsim.runtime.mirror import S, _host_buffer, _int, _mirror, _refuse, _show
+from neuronsim.runtime.process import RuntimeProcess
 from neuronsim.runtime.requests import CopyRequest, ExecuteRequest, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from neuronsim.runtime.caller import ThreadCall
-    from neuronsim.runtime.objects import Model, Tensor
 
-__all__ = ["SyncMixin", "ASYNC_HARD_LIMIT"]
-
-ASYNC_HARD_LIMIT = 63  # implicit async: "the hard limit of 63" in-flight requests (runtime 2.25.57.0)
+__all__ = ["SyncMixin"]
 
 
-class SyncMixin:
-    """The blocking calls and implicit async of a runtime process (mixed into ``RuntimeBase``)."""
-
-
-    _SYNC_TYPE = 0xF  # the internal units of the blocking calls: an XU type no nrta_* call accepts
-
-    def _sync_unit(self, vnc: int, kind: str) -> ExecutionUnit:
-        """The internal queue the blocking reads (or writes) of core ``vnc`` use: separate DMA queues
-        since SDK 2.30, invisible to nrta_get_sequence."""
-        key = (vnc, kind)
-        unit = self._sync_units.get(key)
-        if unit is None:
-            queue = {"read": 0, "write": 1, "copy": 2, "exec": 3}[kind]
-            capacity = ASYNC_HARD_LIMIT if kind == "exec" else self.sim.topology.spec.runtime.queue_capacity
-            unit = ExecutionUnit(self.sim.env, f"nc{vnc}/sync.{kind}", self._SYNC_TYPE | queue << 4 | vnc << 8,
-                                 capacity)
-            core = self._cores[vnc]
-            unit.kind, unit.queue, unit.core_id, unit.device_index = f"sync_{kind}", queue, core.id, core.device.index
-            unit.instance = self.instance
-            unit.timeout_ns = self.exec_timeout_ns
-            unit.faults = self.sim.fault_injector
-            unit.history = self.history if self.sim.record else None
-            self._sync_units[key] = unit
-        return unit
-
-    def _wait_for(self, unit: ExecutionUnit, num: int, defer: bool = False, caller: ThreadCall | None = None) -> None:
-        """Block the (direct-mode) host until request ``num`` of ``unit`` completes. From a process-mode
-        thread (``caller``) a ``defer``-able wait is handed to ``thread.call`` (``caller.waits``), which makes
-        it before the call's own request is submitted; any other is refused."""
-        if caller is not None:
-            if defer:
-                caller.waits.append((unit, num))
-                return
-            raise NeuronSimError("a blocking call from a process-mode thread: schedule the request and "
-                                 "`yield from thread.wait(seq)` instead")
-        env = self._env
-        queue = env._queue  # noqa: SLF001
-        while unit.completed_num < num:
-            if not queue:
-                raise DeadlockError(f"a blocking call waits for request {num} on {unit.name}, which can never "
-                                    "complete", [f"{unit.name}: completed up to {unit.completed_num}",
-                                                 *self.sim.collectives.stalled()])
-            env.step()
-        self._observe(unit, num)
-
-    def _blocking(self, unit: ExecutionUnit, request: Any, caller: ThreadCall | None = None) -> NRT_STATUS:
-        """Submit ``request`` (waiting for room if the queue is full) and wait for it; its status.
-
-        From a process-mode thread (``caller``) the submit and the wait are the thread's: the request is
-        handed to ``thread.call`` (``caller.block``), which submits it, blocks the thread until it completes
-        and returns its status."""
-        if caller is not None:
-            if caller.block is not None:
-                raise NeuronSimError("this call blocks more than once (repeat or batch calls): use it from "
-                                     "direct mode, or one blocking call per request from a thread")
-            if unit.fatal_status is not None:
-                return S.NRT_EXEC_UNIT_UNRECOVERABLE
-            caller.block = (unit, request)
-            return S.NRT_SUCCESS
-        while True:
-            if unit.fatal_status is not None:
-                return S.NRT_EXEC_UNIT_UNRECOVERABLE
-            status = self._schedule(unit, request, Ref())
-            if status != S.NRT_QUEUE_FULL:
-                break
-            self._wait_for(unit, unit.completed_num + 1)
-        if status != S.NRT_SUCCESS:
-            return status
-        self._wait_for(unit, request.seq_num)
-        return NRT_STATUS(request.status)
+class SyncMixin(RuntimeProcess):
+    """The blocking calls and implicit async of a runtime process (a part of ``RuntimeBase``)."""
 
     @_mirror("schedule_ns")
     def nrt_execute(self, model: Any, input_set: Any, output_set: Any, *,
@@ -112,27 +43,6 @@ class SyncMixin:
         if self.async_depth:
             return self._execute_async(m, request)
         return self._blocking(xu, request, caller)
-
-    def _execute_async(self, m: Model, request: Any) -> NRT_STATUS:
-        """Implicit async: enqueue and return; the callback reports the status."""
-        unit = self._sync_unit(m.vnc, "exec")
-        if unit.fatal_status is not None:
-            return S.NRT_EXEC_UNIT_UNRECOVERABLE
-        if unit.depth >= self.async_depth:
-            return S.NRT_QUEUE_FULL  # "Too many pending nrt_execute() requests"
-        job_id = next(self._job_ids)
-
-        def report(_unit: ExecutionUnit, done: Any) -> None:
-            if done is request:
-                unit.listeners.remove(report)
-                self._async_pending.remove(request)
-                if self._async_callback is not None:
-                    callback, params = self._async_callback
-                    callback(params, m.id, m.vnc, job_id, NRT_STATUS(request.status))
-
-        unit.listeners.append(report)
-        self._async_pending.append(request)
-        return self._schedule(unit, request, Ref())
 
     @_mirror("tensor_ns")
     def nrt_register_async_exec_callback(self, callback: Any, params: Any) -> NRT_STATUS:
@@ -152,13 +62,6 @@ class SyncMixin:
         if unit is not None and unit.last_submitted_num:
             self._wait_for(unit, unit.last_submitted_num, defer=True, caller=caller)
         return S.NRT_SUCCESS
-
-    def _wait_pending_executions(self, alloc: Any = None, caller: ThreadCall | None = None) -> None:
-        """Implicit async: block while pending executions use ``alloc`` (all of them, when None)."""
-        for request in list(self._async_pending):
-            uses = alloc is None or any(a is alloc for a, *_ in request.accesses())
-            if uses and request in self._async_pending:
-                self._wait_for(request.unit, request.seq_num, defer=True, caller=caller)
 
     @_mirror("schedule_ns")
     def nrt_execute_repeat(self, model: Any, input_set: Any, output_set: Any, repeat_count: Any, *,
@@ -187,34 +90,6 @@ class SyncMixin:
                     if src.alloc.storage is not None and dst.alloc.storage is not None:
                         dst.alloc.storage.write(dst.offset, src.alloc.storage.read_bytes(src.offset, src.size))
         return S.NRT_SUCCESS
-
-    def _host_copy(self, src: Tensor, src_off: int, dst: Tensor | memoryview, dst_off: int, n: int) -> None:
-        data = (src.alloc.storage.read_bytes(src.offset + src_off, n) if src.alloc.storage is not None
-                else bytes(n))
-        if isinstance(dst, memoryview):
-            dst[:n] = data
-        elif dst.alloc.storage is not None:
-            dst.alloc.storage.write(dst.offset + dst_off, data)
-
-    def _sync_write(self, t: Tensor, buf: Any, off: int, n: int, caller: ThreadCall | None = None) -> NRT_STATUS:
-        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=False)
-        if not t.on_device:
-            if host is not None and t.alloc.storage is not None:
-                t.alloc.storage.write(t.offset + off, host[:n].tobytes())
-            return S.NRT_SUCCESS
-        unit = self._sync_unit(t.vnc, "write")
-        return self._blocking(unit, WriteRequest(self.system, t, off, n, self._transfer_engine(t.core, 0, True), host,
-                                                 None, self._remote(t.core, caller)), caller)
-
-    def _sync_read(self, t: Tensor, buf: Any, off: int, n: int, caller: ThreadCall | None = None) -> NRT_STATUS:
-        host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, n, writable=True)
-        if not t.on_device:
-            if host is not None:
-                self._host_copy(t, off, host, 0, n)
-            return S.NRT_SUCCESS
-        unit = self._sync_unit(t.vnc, "read")
-        return self._blocking(unit, ReadRequest(self.system, t, off, n, self._transfer_engine(t.core, 1, False), host,
-                                                None, self._remote(t.core, caller)), caller)
 
     @_mirror("tensor_ns")
     def nrt_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, *,
@@ -320,4 +195,3 @@ class SyncMixin:
                               caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrt_tensor_read_batch(const nrt_tensor_batch_t *batches, uint64_t num_batches, bool unsafe)``."""
         return self._batches(batches, num_batches, False, caller)
-
