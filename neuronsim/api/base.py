@@ -224,6 +224,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin, RuntimeProcess):
             _refuse(f"neff is {_show(neff)}, not a NEFF")
         for spec in neff.collectives:
             if spec.input is not None:  # all-gather writes count inputs, reduce-scatter a count-th of one
+                assert spec.output is not None  # a NEFF's collectives are resolved: output defaults to input
                 src, dst = neff.tensor(spec.input).size_bytes, neff.tensor(spec.output).size_bytes
                 if (spec.operation == "allgather" and dst != src * count) or \
                         (spec.operation == "reducescatter" and src != dst * count):
@@ -303,7 +304,7 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin, RuntimeProcess):
         elif placement == nrt_tensor_placement_t.NRT_TENSOR_PLACEMENT_HOST:
             if nbytes > HOST_TENSOR_MAX_BYTES:
                 _refuse(f"size {nbytes}: a host tensor cannot be larger than 4MB", S.NRT_RESOURCE)
-            core = self._core(index) if index != -1 else (self._cores[0] if self._cores else None)
+            core = self._core(index) if index != -1 else self._cores[0]  # an open process has cores
             pool: MemoryPool = self.sim.host_memory
             address = pool.allocate(nbytes, usage="tensors")
             if address is None:
@@ -390,7 +391,9 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin, RuntimeProcess):
         if t.on_device:
             if caller is not None:
                 raise NeuronSimError("nrt_tensor_memset blocks: call it in direct mode, not from a thread")
-            flow = self.sim.network.start(int(self.sim.env.now), [(t.core.dma, n), (t.alloc.channel, n)],
+            channel = t.alloc.channel
+            assert channel is not None  # a device tensor's HBM stack
+            flow = self.sim.network.start(int(self.sim.env.now), [(t.core.dma, n), (channel, n)],
                                           self.system.dma_setup_ns)
             while not flow.done:  # its end moves only if other traffic shares its channels meanwhile
                 self.sim.advance_to(flow.end_ns)

@@ -17,6 +17,8 @@ from neuronsim.runtime.requests import CollectiveRequest
 
 __all__ = ["CollectivesMixin"]
 
+_OPERATIONS: dict[int, str] = {int(op): name for op, name in OPERATION_NAMES.items()}  # by the C value
+
 
 class CollectivesMixin(RuntimeProcess):
     """Collectives (a part of ``RuntimeBase``)."""
@@ -96,7 +98,7 @@ class CollectivesMixin(RuntimeProcess):
             _refuse(f"global device {group[rank]} (comm.rank {rank}) is not this process's core {vnc}: name it "
                     "with nrt_cc_global_comm_init first")
         self._unsupported_ranks(len(group), "nrta_cc_prepare", "comm.rank_n")
-        operation = OPERATION_NAMES.get(_int(cc_op, "cc_op"))
+        operation = _OPERATIONS.get(_int(cc_op, "cc_op"))
         if operation is None:
             _refuse(f"cc_op {cc_op} is not an nrt_cc_op_type_t value")
         element = ELEMENT.get(_int(dtype, "dtype"))

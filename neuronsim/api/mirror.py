@@ -79,13 +79,14 @@ def _mirror(cost: str | None, *, needs_init: bool = True) -> Callable:
                 self._log.refused(name, exc.reason, exc.status)
                 return exc.status
 
+        entry: Callable[..., Any] = wrapper
         if arity > 0:
-            wrapper = _positional(wrapper, fn, [p.name for p in params], name, needs_init, cost)
-        wrapper.cost_kind = cost  # type: ignore[attr-defined]  # which call cost it spends (process mode reads it)
-        wrapper.from_thread = from_thread  # type: ignore[attr-defined]
+            entry = _positional(wrapper, fn, [p.name for p in params], name, needs_init, cost)
+        entry.cost_kind = cost  # type: ignore[attr-defined]  # which call cost it spends (process mode reads it)
+        entry.from_thread = from_thread  # type: ignore[attr-defined]
         if takes_caller:
-            wrapper.__signature__ = signature  # type: ignore[attr-defined]  # the C arguments only
-        return wrapper
+            entry.__signature__ = signature  # type: ignore[attr-defined]  # the C arguments only
+        return entry
 
     return decorate
 

@@ -34,6 +34,7 @@ class NrtRuntime(RuntimeBase):
     """A runtime process speaking the 3.0 explicit async API (the default)."""
 
     XU_TABLE = ((TENSOR_OP, "tensor_op"), (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
+    XU_ENUM = nrta_xu_t
     API = "3.0"
     nrt = nrt_constants  # this generation's constants: rt.nrt.NRTA_XU_COMPUTE == 1
 

@@ -78,6 +78,7 @@ class NrtRuntime228(RuntimeBase):
 
     XU_TABLE = ((TENSOR_READ, "tensor_read"), (TENSOR_WRITE, "tensor_write"), (TENSOR_OP, "tensor_op"),
                 (COMPUTE, "compute"), (COLLECTIVES, "collectives"))
+    XU_ENUM = nrta_xu_t_2_28
     API = "2.28"
     nrt = nrt_constants  # this generation's constants: rt.nrt.NRTA_XU_COMPUTE == 3
     CC_TIMEOUT_NS = 100_000_000  # the Collectives XU wait timeout before SDK 2.29: 100 ms (nrt-api.md §1.1)

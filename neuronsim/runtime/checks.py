@@ -9,7 +9,7 @@ reason they give.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from neuronsim.nrt import NRT_STATUS, Ref
 __all__ = ["_Status", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "_show", "S"]
 
 S = NRT_STATUS
+E = TypeVar("E", bound=IntEnum)
 
 
 class _Status(Exception):
@@ -50,7 +51,7 @@ def _int(value: Any, what: str = "argument") -> int:
     return int(value)
 
 
-def _enum(value: Any, enum: type[IntEnum], what: str) -> IntEnum:
+def _enum(value: Any, enum: type[E], what: str) -> E:
     """``value`` as a member of the C enum ``enum`` (a member or its integer value)."""
     number = _int(value, what)
     try:

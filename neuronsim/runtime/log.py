@@ -48,7 +48,7 @@ LEVELS: dict[str, int | None] = {"ERROR": logging.ERROR, "WARNING": logging.WARN
 class _Console(logging.Handler):
     """The process's console: stderr as it is when the record is written (so capture works)."""
 
-    def __init__(self, clock: Callable[[], int]) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__()
         self.clock = clock
 
@@ -78,7 +78,7 @@ class RuntimeLog:
 
     __slots__ = ("level", "_console", "_clock")
 
-    def __init__(self, env: Mapping[str, str], clock: Callable[[], int]) -> None:
+    def __init__(self, env: Mapping[str, str], clock: Callable[[], float]) -> None:
         self._clock = clock
         self._console: _Console | None = None
         self.level: int | None = logging.ERROR

@@ -80,7 +80,7 @@ class DeviceMemory(ProcessState):
         pages = self._scratchpad.setdefault(vnc, [])
         page = self.scratchpad_page_bytes
         wanted = -(-need // page)
-        added = []
+        added: list[int] = []
         while len(pages) < wanted:
             address = self._hbm_take(core, page, "shared scratchpad", SCRATCHPAD_PAGE_ALIGN)
             if address is None:

@@ -270,6 +270,7 @@ class Neff:
         self.collectives = tuple(c.resolved(by_name, {t.name for t in self.outputs}) for c in collectives)
         # what a compiled NEFF file's header and kelf say (neuronsim.runtime.neff_file); defaults otherwise
         self.uuid: str | None = None
+        self.version: tuple[int, int] | None = None  # a compiled file's NEFF version (major, minor)
         self.target: str | None = None
         self.cores = 1
         self.subgraphs = 1

@@ -298,7 +298,7 @@ def read_neff(data: bytes, *, source: str = "NEFF", validate_hash: bool = False,
 
 def _zero_kernel(neff: Neff, source: str) -> Callable[..., dict[str, np.ndarray]]:
     """Outputs of zeros, with one log line the first time (a real NEFF's instructions are not run)."""
-    told = []
+    told: list[bool] = []
 
     def zeros(**_inputs: Any) -> dict[str, np.ndarray]:
         if not told:

@@ -53,7 +53,7 @@ class Tensor:
     __slots__ = ("name", "size", "offset", "placement", "vnc", "core", "alloc", "freed", "owner", "core_only")
 
     def __init__(self, name: str, size: int, offset: int, placement: nrt_tensor_placement_t, vnc: int,
-                 core: CoreHW | None, alloc: Allocation, owner: object) -> None:
+                 core: CoreHW, alloc: Allocation, owner: object) -> None:
         self.name = name
         self.size = size
         self.offset = offset
@@ -109,7 +109,7 @@ class Model:
         self.id = model_id
         self.cc_rank = -1  # nrt_load_collectives: this copy's ctx_device_id of ctx_device_count
         self.cc_count = 0
-        self.memory: list[tuple[str, int, int]] = []  # (usage, address, bytes) it holds on its core's HBM
+        self.memory: list[tuple[MemoryPool, int]] = []  # (pool, address) of what it holds on its core's HBM
 
     def __repr__(self) -> str:
         return f"<nrt_model_t {self.neff.name!r} on nc{self.vnc}{' (unloaded)' if self.unloaded else ''}>"

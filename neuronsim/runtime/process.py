@@ -239,8 +239,8 @@ class RuntimeProcess(DeviceMemory):
         label = f"any completion on {xu.name}"
         previous = self._xu_fds.pop(xu.xu_id, None)
         if previous is not None:
-            old_fd, listener = previous
-            xu.listeners.remove(listener)
+            old_fd, old_listener = previous
+            xu.listeners.remove(old_listener)
             if label in old_fd.registrations:
                 old_fd.registrations.remove(label)
         if efd is None:

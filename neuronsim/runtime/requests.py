@@ -123,7 +123,7 @@ class WriteRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_write"
 
-    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
+    def start(self, now_ns: int) -> Flow:
         if self.host is not None and self.tensor.alloc.storage is not None:
             self.snapshot = self.host[:self.size].tobytes()
         return self._pcie(self.tensor.core.device.pcie_h2d, now_ns)
@@ -145,7 +145,7 @@ class ReadRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_read"
 
-    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
+    def start(self, now_ns: int) -> Flow:
         storage = self.tensor.alloc.storage
         if storage is not None and self.host is not None:
             self.snapshot = storage.read_bytes(self.tensor.offset + self.offset, self.size)
@@ -175,12 +175,13 @@ class CopyRequest(_Request):
         self.src, self.src_offset, self.dst, self.dst_offset, self.size = src, src_offset, dst, dst_offset, size
         self.snapshot: Any = None
 
-    def start(self, now_ns: int) -> Flow:  # type: ignore[override]
+    def start(self, now_ns: int) -> Flow:
         storage = self.src.alloc.storage
         if storage is not None:
             self.snapshot = storage.read_bytes(self.src.offset + self.src_offset, self.size)
         src_hbm = self.src.alloc.channel
         dst_hbm = self.dst.alloc.channel
+        assert src_hbm is not None and dst_hbm is not None  # device tensors: their HBM stacks
         path = [(self.core.dma, self.size)]
         if self.core.device.host_copy is not None:  # host based (reference/measurements.md M3)
             path.append((self.core.device.host_copy, self.size))
@@ -240,11 +241,12 @@ class ExecuteRequest(_Request):
         self.service: Any = None  # the collective service, for a NEFF loaded with nrt_load_collectives
         self.flow: Any = None  # a roofline's HBM traffic, while it runs
 
-    def start(self, now_ns: int) -> int | Flow | None:  # type: ignore[override]
+    def start(self, now_ns: int) -> int | Flow | None:
         end = self._compute(now_ns)
         flow = self.flow
         if flow is not None:
             end = flow.end_ns  # as projected now; it moves if other traffic shares the stack
+        assert end is not None  # _compute returns None only when it started a flow
         timeout = self.unit.timeout_ns
         if timeout and end - now_ns > timeout:
             # NEURON_RT_EXEC_TIMEOUT: "(FATAL-RT-UNDEFINED-STATE) execution timeout": NRT_TIMEOUT, unit dead
@@ -300,14 +302,18 @@ class ExecuteRequest(_Request):
         if spec.input is not None and self.snapshot is not None:
             self._run_kernel()  # the collective works on what the compute produced
         group = tuple(("neff", id(model.neff), model.cc_count, i) for i in range(model.cc_count))
+        dtype: int
+        op: int
         if spec.input is not None:
             src, dst = self._tensor(spec.input), self._tensor(spec.output)  # type: ignore[arg-type]
             dtype = model.neff.tensor(spec.input).nrt_dtype
             ins, outs, op = [src], [dst], REDUCTIONS[spec.reduce]
         else:
             ins, outs, dtype, op = [], [], 0xA, 0
-        ctx = CCContext(group, model.cc_rank, model.vnc, ins, outs, dtype, op, spec.operation, spec.size_bytes,
-                        model.owner, spec.algorithm, on_done=lambda arrival, end: self._after(index, end, arrival))
+        # a NEFF's ranks are named (neff, id, count, rank), not by global device ids as a comm's are
+        ctx = CCContext(group, model.cc_rank, model.vnc, ins, outs, dtype, op, spec.operation,  # type: ignore[arg-type]
+                        spec.size_bytes, model.owner, spec.algorithm,
+                        on_done=lambda arrival, end: self._after(index, end, arrival))
         self.service.arrive(_EmbeddedArrival(ctx, model.core, self.unit, self), int(self.unit.env.now))
 
     def _after(self, index: int, end_ns: int, arrival: _EmbeddedArrival) -> None:
@@ -341,7 +347,9 @@ class ExecuteRequest(_Request):
             self.snapshot = {}
             for spec in neff.inputs:
                 tensor = self.inputs[spec.name]
-                raw = tensor.alloc.storage.read(tensor.offset, spec.size_bytes)
+                storage = tensor.alloc.storage
+                assert storage is not None  # kernels run only when tensors hold bytes (not timing-only)
+                raw = storage.read(tensor.offset, spec.size_bytes)
                 self.snapshot[spec.name] = raw.view(spec.numpy_dtype).reshape(spec.shape)
         cost = neff.cost
         if isinstance(cost, FixedCost):
@@ -361,7 +369,9 @@ class ExecuteRequest(_Request):
         # a flow on the core's stack, paced by the compute (it needs no more than size / compute_ns), that
         # cannot end before the compute does: max(compute time, its bytes at the rate it gets) (A51); the
         # fixed costs follow it (its "latency")
-        self.flow = stack.network.start(now_ns, ((stack, size),), 0, overhead, self._memory_done,
+        network = stack.network
+        assert network is not None  # an HBM stack's channel is in the simulation's flow network
+        self.flow = network.start(now_ns, ((stack, size),), 0, overhead, self._memory_done,
                                         not_before=now_ns + compute_ns + overhead,
                                         cap=size / compute_ns if compute_ns else math.inf)
         return None
@@ -400,7 +410,9 @@ class ExecuteRequest(_Request):
                     raise ValueError(f"kernel output {spec.name!r} has {value.nbytes} bytes, "
                                      f"expected {spec.size_bytes}")
                 tensor = self.outputs[spec.name]
-                tensor.alloc.storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
+                storage = tensor.alloc.storage
+                assert storage is not None  # kernels run only when tensors hold bytes (not timing-only)
+                storage.write(tensor.offset, value.reshape(-1).view(np.uint8))
                 nan = nan or _has_nan(value, spec.dtype)
         except Exception as exc:  # noqa: BLE001 - a user kernel's failure becomes the request's status
             self.error = exc
@@ -452,7 +464,7 @@ class CollectiveRequest(_Request):
         self.results: list[bytes] = []
         self.algorithm = ""
 
-    def start(self, now_ns: int) -> None:  # type: ignore[override]
+    def start(self, now_ns: int) -> None:
         self.service.arrive(self, now_ns)
         return None
 

@@ -67,6 +67,7 @@ class ProcessState:
     """
 
     XU_TABLE: tuple[tuple[int, str], ...] = ()
+    XU_ENUM: type[IntEnum] = IntEnum  # the generation's nrta_xu_t (rt.nrt.nrta_xu_t)
 
     API = ""
 
@@ -120,7 +121,7 @@ class ProcessState:
 
     def _spend(self, cost_ns: int, caller: ThreadCall | None = None) -> None:
         if cost_ns and caller is None:  # a process-mode thread pays its costs as CPU time instead
-            self.sim.advance_to(self.sim.env.now + cost_ns)
+            self.sim.advance_to(int(self.sim.env.now) + cost_ns)
 
     def _core(self, vnc: Any, what: str = "vnc") -> CoreHW:
         index = _int(vnc, what)
@@ -163,13 +164,13 @@ class ProcessState:
         return xu
 
     def _xu_names(self) -> str:
-        return ", ".join(f"{member.name}={int(member)}" for member in self.nrt.nrta_xu_t
+        return ", ".join(f"{member.name}={int(member)}" for member in self.XU_ENUM
                          if member.name != "NRTA_XU_TYPE_NUM")
 
     def _xu_type(self, xu: Any) -> int:
         """An ``nrta_xu_t`` argument as this generation's integer; a member of another enum (the other
         generation's ``nrta_xu_t``) is refused, as its value names a different unit here."""
-        mine = self.nrt.nrta_xu_t
+        mine = self.XU_ENUM
         if isinstance(xu, IntEnum) and type(xu) is not mine:
             other = "3.0" if self.API != "3.0" else "2.28"
             here = next((m.name for m in mine if int(m) == int(xu)), None)
@@ -392,6 +393,8 @@ class ProcessState:
         """The runtime's completion-polling threads (the seed: read, write and execute per core): on the
         device's CPUs, each polls briefly and yields while its queues have work, and sleeps otherwise."""
         sim = self.sim
+        spawn = sim.spawn
+        assert spawn is not None  # the composition root (Simulator) plugs it in before any runtime exists
         poll_ns, interval_ns = sim.poll_cpu_ns, sim.poll_interval_ns
         kinds = {"read": ("tensor_op", "tensor_read"), "write": ("tensor_op", "tensor_write"), "execute": ("compute",)}
         generation = self._generation
@@ -414,7 +417,7 @@ class ProcessState:
                                 if wake in u.on_submit:
                                     u.on_submit.remove(wake)
 
-                sim.spawn(poller, self, cpus=cpus, name=f"nc{vnc}/poll.{name}")
+                spawn(poller, self, cpus=cpus, name=f"nc{vnc}/poll.{name}")
 
     def _queue_count(self, kind: str) -> int:
         queues = self.sim.topology.spec.runtime.queues
