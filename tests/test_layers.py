@@ -36,12 +36,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
-# imports that cross a layer upwards today, each to be removed by the move of #15 (the test fails when
-# one of them is gone, so this list only shrinks)
-KNOWN: set[tuple[str, str]] = {
-    ("neuronsim.runtime.neff_file", "neuronsim.workload.runner"),  # -> NEFF descriptions in the NEFF's home
-    ("neuronsim.runtime.neff_file", "neuronsim.workload.spec"),
-}
+# imports that cross a layer upwards, each to be removed by the move of #15 (the test fails when one of
+# them is gone, so this list only shrinks): none is left
+KNOWN: set[tuple[str, str]] = set()
 
 
 def module_of(path: Path) -> str:

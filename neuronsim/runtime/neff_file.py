@@ -60,6 +60,7 @@ import numpy as np
 
 from neuronsim.nrt import NRT_STATUS
 from neuronsim.runtime.neff import DTYPES, Neff, Roofline
+from neuronsim.runtime.neff_description import NeffDescription, neff_from_description
 
 __all__ = ["NeffError", "read_neff", "write_neff", "is_neff_file", "neff_from_bytes", "load_kernels",
            "HEADER_BYTES", "TARGETS"]
@@ -364,7 +365,7 @@ def load_kernels(spec: str) -> Callable[[Neff], Callable[..., Mapping[str, Any]]
 def neff_from_bytes(data: bytes, *, source: str = "NEFF", validate_hash: bool = False,
                     kernels: Callable[[Neff], Any] | None = None) -> Neff:
     """A Neff from bytes ``nrt_load`` was given: a compiled NEFF file, or a neuronsim NEFF description
-    (YAML/JSON, :class:`neuronsim.workload.spec.NeffDescription`). Raises :class:`NeffError`
+    (YAML/JSON, :class:`neuronsim.runtime.neff_description.NeffDescription`). Raises :class:`NeffError`
     (``NRT_INVALID`` for bytes that are neither, saying which of the two it expected)."""
     data = bytes(data)
     if is_neff_file(data):
@@ -382,9 +383,6 @@ def neff_from_bytes(data: bytes, *, source: str = "NEFF", validate_hash: bool = 
     import yaml
     from pydantic import ValidationError
 
-    from neuronsim.workload.runner import neff_from_spec
-    from neuronsim.workload.spec import NeffDescription
-
     try:
         raw = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError) as exc:
@@ -394,7 +392,7 @@ def neff_from_bytes(data: bytes, *, source: str = "NEFF", validate_hash: bool = 
                                        f"compiled NEFF (a {HEADER_BYTES}-byte header, then a gzipped tar)")
     try:
         description = NeffDescription.model_validate(raw)
-        neff = neff_from_spec(description.name, description)
+        neff = neff_from_description(description.name, description)
     except (ValidationError, ValueError) as exc:
         raise NeffError(S.NRT_INVALID, f"not a NEFF description: {exc}") from None
     neff.source = "description"
