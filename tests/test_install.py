@@ -45,6 +45,17 @@ def test_every_install_command_in_the_docs_is_one_ci_runs():
         assert extras <= EXTRAS, f"{page}: {command!r} names an extra pyproject.toml lacks"
 
 
+def test_a_local_git_url_in_the_docs_names_its_host():
+    """`pip install "neuronsim @ git+file:///path"` (an empty host) is refused by the pip a fresh venv has
+    on Python 3.11 (23.2.1: its packaging 21.3 says "Invalid requirement ... It looks like a path"; pip 24.1
+    and later accept it); `git+file://localhost/path` installs with both, so that is the form the docs give."""
+    urls = [(page.relative_to(ROOT).as_posix(), url) for page in PAGES
+            for url in re.findall(r"git\+file://\S*", page.read_text())]
+    assert urls
+    for page, url in urls:
+        assert url.startswith("git+file://localhost/"), f"{page}: {url!r} has no host: old pip refuses it"
+
+
 def test_ci_installs_the_wheel_with_each_extra_and_from_a_git_url():
     assert "-m build --outdir" in CI and 'sdist="$work/dist/neuronsim-$version.tar.gz"' in CI
     assert "for extra in none plots sweep capi test; do" in CI
