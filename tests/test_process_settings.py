@@ -167,6 +167,17 @@ def test_every_reference_variable_is_honoured_or_listed_as_not_modelled():
     assert {v for v, how in table.items() if how == "honoured" and v.startswith("NEURON_RT_")} == HONOURED
 
 
+def test_an_unknown_log_level_does_not_refuse_nrt_init_and_the_page_says_so(caplog):
+    """The page's rule is that a bad value of an honoured variable makes nrt_init return NRT_INVALID; the log
+    level is the exception (A80): an ERROR line, the level stays ERROR, nrt_init succeeds. Its row says so."""
+    rt, status = init(neuronsim.Simulator("trn1.2xlarge"), NEURON_RT_LOG_LEVEL="VERBOSE")
+    assert status == nrt.NRT_SUCCESS
+    assert "NEURON_RT_LOG_LEVEL='VERBOSE' is not one of ERROR, WARNING" in caplog.text
+    text = (DOCS / "reference" / "environment.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| `NEURON_RT_LOG_LEVEL`")]
+    assert "an unknown value is an ERROR line, not a refused `nrt_init`" in row
+
+
 def test_not_modelled_and_unknown_variables_are_ignored():
     env = {v: "1" for v, how in environment_table().items() if how == "not modelled"}
     env["NEURON_RT_NO_SUCH_SETTING"] = "whatever"
