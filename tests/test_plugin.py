@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -148,6 +149,17 @@ def test_the_example_suite_catches_the_broken_schedulers(impl, selection, eviden
     assert result.returncode == 1
     assert "1 failed" in result.stdout
     assert evidence in result.stdout
+
+
+def test_the_how_to_gives_the_command_for_each_broken_scheduler():
+    """docs/howto/ci-without-hardware.md shows both broken schedulers' failures and says "Try them": it gives
+    the SCHEDULER_IMPL command for each class the example project ships, so a reader need not open the file."""
+    tree = ast.parse((EXAMPLE / "scheduler_broken.py").read_text())
+    broken = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert broken == ["MissingWaitScheduler", "LostCompletionScheduler"]
+    page = (Path(__file__).parents[1] / "docs" / "howto" / "ci-without-hardware.md").read_text()
+    for name in broken:
+        assert f"`SCHEDULER_IMPL={name} python -m pytest examples`" in page, name
 
 
 def test_the_broken_scheduler_fails_fast_under_the_default_profile(tmp_path):
