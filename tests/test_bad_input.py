@@ -185,6 +185,11 @@ def test_show_tree(capsys):
     assert "numa1: cpus 48-95,144-191, 1 TiB" in out
 
 
+def test_show_says_one_device_not_one_devices(capsys):
+    assert main(["show", "inf2.xlarge"]) == 0
+    assert capsys.readouterr().out.startswith("inf2.xlarge: 1 device, LNC=1, 2 logical / 2 physical NeuronCores\n")
+
+
 def test_show_cluster(capsys):
     assert main(["show", "trn2-ultraserver"]) == 0
     out = capsys.readouterr().out

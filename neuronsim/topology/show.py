@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neuronsim.idlist import format_id_list
+from neuronsim.text import plural
 from neuronsim.topology.model import Topology
 from neuronsim.units import format_bytes
 
@@ -54,20 +55,20 @@ def render_tree(topo: Topology) -> str:
     if spec.neuronlink is not None:
         link = spec.neuronlink
         pairs: list[_Node] = [(f"dev{a} <-> dev{b}", []) for a, b in topo.links()]
-        children.append((f"neuronlink-{link.generation} {link.topology}: {len(pairs)} links, "
+        children.append((f"neuronlink-{link.generation} {link.topology}: {plural(len(pairs), 'link')}, "
                          f"{_bw(link.link_bandwidth_bytes_per_ns)} per direction, {link.latency_ns} ns", pairs))
     if spec.efa is not None:
         efa = spec.efa
-        children.append((f"efa: {len(efa.devices)} devices, {_bw(efa.bandwidth_bytes_per_ns)} each, "
+        children.append((f"efa: {plural(len(efa.devices), 'device')}, {_bw(efa.bandwidth_bytes_per_ns)} each, "
                          f"{efa.latency_ns} ns",
                          [(f"{e.bdf}: devices {', '.join(map(str, e.devices))}", []) for e in efa.devices]))
-    head = (f"{topo.name}: {topo.num_devices} devices, LNC={topo.lnc}, {len(topo.logical_cores)} logical / "
-            f"{physical} physical NeuronCores")
+    devices_line = (f"{plural(topo.num_devices, 'device')}, LNC={topo.lnc}, {len(topo.logical_cores)} logical / "
+                    f"{physical} physical NeuronCores")
+    head = f"{topo.name}: {devices_line}"
     if topo.cluster is not None:
         z = topo.z_ring
         joined = (f"Z rings {_bw(z.link_bandwidth_bytes_per_ns)}, {z.latency_ns} ns, and EFA" if z
                   else "EFA")
         head = (f"{topo.name}: {topo.num_instances} x {spec.name} joined by {joined}\n"
-                f"each instance: {topo.num_devices} devices, LNC={topo.lnc}, {len(topo.logical_cores)} logical / "
-                f"{physical} physical NeuronCores")
+                f"each instance: {devices_line}")
     return "\n".join(_tree(head, children)) + "\n"
