@@ -59,6 +59,12 @@ def test_a_closed_loop_with_one_in_flight_is_in_flight_limited():
     assert lines[2].startswith("  busiest: execution-unit queue nc0/xu.compute.0, ")
 
 
+def test_one_request_is_one_request_not_one_requests():
+    text = render(summary(run_workload(one_thread([{"write": "x"}, {"execute": "m"}], iterations=1))))
+    assert "  execute         100.000 us  100.000 us  100.000 us  (1 request)\n" in text
+    assert "  nc0/xu.compute.0" in text and "(1 requests)" not in text
+
+
 def test_a_thread_busy_on_its_cpu_is_host_bound():
     spec = one_thread([{"compute": "400 us"}, {"execute": "m"}], iterations=20, in_flight=2)
     figures = summary(run_workload(spec))

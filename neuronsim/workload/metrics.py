@@ -21,6 +21,7 @@ import numpy as np
 
 from neuronsim.extras import install_hint
 from neuronsim.hw.channel import channel_busy_ns
+from neuronsim.text import plural
 from neuronsim.units import format_bytes, format_ns
 
 __all__ = ["summary", "render", "write_outputs", "plots_available", "NO_PLOTS", "channel_kind", "busy_in_window", "depth_stats", "unit_label",
@@ -321,10 +322,10 @@ def render(figures: dict[str, Any]) -> str:
     for kind, r in figures["requests"].items():
         failed = f", {r['failed']} failed" if r["failed"] else ""
         lines.append(f"  {kind:<14} {format_ns(r['p50_ns']):>11} {format_ns(r['p90_ns']):>11} "
-                     f"{format_ns(r['p99_ns']):>11}  ({r['count']} requests{failed})")
+                     f"{format_ns(r['p99_ns']):>11}  ({plural(r['count'], 'request')}{failed})")
     lines.append("execution-unit queues (utilisation, time-weighted depth mean / max):")
     lines += _rows(figures["queues"], lambda q: f"{_pct(q['utilisation'])}  {q['depth_mean']:6.2f} / "
-                                                f"{q['depth_max']:<3} ({q['requests']} requests)")
+                                                f"{q['depth_max']:<3} ({plural(q['requests'], 'request')})")
     for title, key in (("DMA engines", "dma"), ("HBM stacks", "hbm"), ("PCIe", "pcie"), ("NeuronLink", "links"),
                        ("EFA", "efa")):
         if figures[key]:
