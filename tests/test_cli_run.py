@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from neuronsim.cli import main
 from neuronsim.workload.builtin_pipeline import run_demo
 
@@ -52,3 +55,16 @@ def test_best_practices_numa_table(capsys):
 def test_best_practices_bad_instance(capsys):
     assert main(["best-practices", "--instance", "trn9"]) == 2
     assert "unknown instance preset 'trn9'" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`neuronsim ls --instance trn2.48xlarge --json | head -3`: the pipe's reader is gone before the command
+    writes (here closed before the process has started up), so the write fails with EPIPE. The command stops
+    quietly with status 1, as a Unix tool does, instead of a BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "neuronsim", "ls", "--instance", "trn2.48xlarge", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader leaves before the first line is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert err == ""
