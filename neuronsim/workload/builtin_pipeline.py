@@ -1,4 +1,5 @@
-"""``neuronsim run``: a built-in inference pipeline on a preset, simulated in direct mode, summarised.
+"""``neuronsim run``'s built-in inference pipeline on a preset, simulated in direct mode, summarised
+(the subcommand itself is :mod:`neuronsim.cli.run`).
 
 Per logical core, ``--iterations`` times: write an input to the device (Tensor Op queue 0), wait for
 it, schedule the execution (Compute), then read the previous iteration's output (Tensor Op queue 1)
@@ -8,8 +9,6 @@ next write overlaps the current execution and the device stays busy, as the asyn
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,80 +17,17 @@ import numpy as np
 from neuronsim.nrt import NRT_STATUS
 from neuronsim.runtime.neff import Neff
 from neuronsim.text import plural
-from neuronsim.units import format_bytes, format_ns, parse_bytes, parse_duration
+from neuronsim.units import format_bytes, format_ns
 
 if TYPE_CHECKING:
     from neuronsim.facade import Future
     from neuronsim.runtime.objects import Model, Tensor
 
-__all__ = ["add_run_parser", "run_demo", "summarise"]
+__all__ = ["DEMO_DEFAULTS", "run_demo", "summarise"]
 
 
 DEMO_DEFAULTS: dict[str, Any] = {"cores": 2, "iterations": 50, "depth": 2, "size": "1 MiB", "duration": "200 us"}
 
-
-def add_run_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="simulate a workload (or the built-in pipeline) and summarise it")
-    run.add_argument("workload", nargs="?", metavar="WORKLOAD",
-                     help="a workload YAML file, or FILE.py:FUNCTION (default: the built-in pipeline); a Python "
-                     "workload is imported, so the file's top-level code runs: run only files you trust; if "
-                     "FUNCTION is not in it, nothing else runs and the exit status is 2")
-    run.add_argument("--instance", metavar="NAME", help="a preset or topology file (default: the workload's, "
-                     "else trn1.32xlarge)")
-    run.add_argument("--lnc", type=int, help="logical NeuronCore config (trn2: 1 or 2)")
-    run.add_argument("--until", metavar="TIME", help="stop after this much simulated time, e.g. 10ms")
-    run.add_argument("--trace", metavar="FILE", help="write a Perfetto / Chrome trace (JSON)")
-    run.add_argument("--out", metavar="DIR", help="write summary.json, summary.csv (and plots) into DIR")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a workload field, e.g. threads.0.in_flight=4 (repeatable)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar on long runs")
-    # the built-in pipeline's own options: refused with a WORKLOAD (defaults in DEMO_DEFAULTS)
-    run.add_argument("--cores", type=int, help="built-in pipeline: logical cores to drive (default 2)")
-    run.add_argument("--iterations", type=int, help="built-in pipeline: requests per core (default 50)")
-    run.add_argument("--depth", type=int, help="built-in pipeline: input/output buffers per core (default 2)")
-    run.add_argument("--size", help="built-in pipeline: input and output size (default 1 MiB)")
-    run.add_argument("--duration", help="built-in pipeline: execution time of the model (default 200 us)")
-    run.add_argument("--seed", type=int, help="seed of every random stream (default: the workload's, else 0)")
-    run.set_defaults(handler=_cmd_run)
-
-
-DEMO_DEFAULTS = {"cores": 2, "iterations": 50, "depth": 2, "size": "1 MiB", "duration": "200 us"}
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from neuronsim.errors import ConfigError
-    from neuronsim.units import UnitError
-
-    given = [name for name in DEMO_DEFAULTS if getattr(args, name) is not None]
-    if args.workload is not None:
-        if given:  # a typo'd workload run must not silently ignore them
-            raise ConfigError("neuronsim run", f"{', '.join('--' + n for n in given)}: option(s) of the built-in "
-                              "pipeline, not of a workload; with a WORKLOAD use --instance, --lnc, --until, --trace, "
-                              "--out, --set KEY=VALUE, --seed, --no-progress (or change the workload file)")
-        from neuronsim.workload.command import run_command
-
-        return run_command(args)
-    for name, default in DEMO_DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
-    for name in ("until", "trace", "out"):
-        if getattr(args, name) is not None:
-            raise ConfigError("neuronsim run", "needs a WORKLOAD (the built-in pipeline has no options of a workload)",
-                              field=f"--{name}")
-    if args.overrides:
-        raise ConfigError("neuronsim run", "needs a WORKLOAD", field="--set")
-    try:
-        size = parse_bytes(args.size)
-        duration = parse_duration(args.duration)
-    except UnitError as exc:
-        raise ConfigError("neuronsim run", str(exc)) from None
-    for name in ("cores", "iterations", "depth"):
-        if getattr(args, name) < 1:
-            raise ConfigError("neuronsim run", f"must be >= 1, not {getattr(args, name)}", field=f"--{name}")
-    result = run_demo(args.instance or "trn1.32xlarge", lnc=args.lnc, cores=args.cores, iterations=args.iterations, depth=args.depth,
-                      size_bytes=size, duration_ns=duration, seed=args.seed or 0)
-    sys.stdout.write(summarise(result))
-    return 0 if result["failed"] == 0 else 1
 
 
 @dataclass

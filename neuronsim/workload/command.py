@@ -1,19 +1,19 @@
-"""``neuronsim run WORKLOAD``: load, simulate, print the summary, write the trace and the metrics."""
+"""What the ``run`` and ``sweep`` subcommands (:mod:`neuronsim.cli`) share below the command line: an output
+path checked before anything runs (:func:`check_output`, which the sweep runner uses too) and the progress
+bar on stderr (:class:`Progress`)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from neuronsim.errors import ConfigError
-from neuronsim.units import UnitError, format_ns, parse_duration
+from neuronsim.units import format_ns
 
-__all__ = ["run_command", "Progress", "check_output"]
+__all__ = ["Progress", "check_output"]
 
 
 def check_output(path: str | Path, source: str, field: str, *, directory: bool = False) -> Path:
@@ -43,15 +43,6 @@ def check_output(path: str | Path, source: str, field: str, *, directory: bool =
     return target
 
 
-def _written(what: Callable[[], Any], source: str, field: str) -> Any:
-    """``what()``, an ``OSError`` (a full disk, a folder removed meanwhile) becoming a ``ConfigError``."""
-    try:
-        return what()
-    except OSError as exc:
-        where = f" {str(exc.filename)!r}" if exc.filename else ""
-        raise ConfigError(source, f"cannot write{where}: {exc.strerror or exc}", field=field) from None
-
-
 class Progress:
     """A progress bar on stderr (over simulated time, or iterations), shown once a run has taken a second
     of wall time."""
@@ -79,73 +70,3 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-
-def _plots(out: str | None) -> bool:
-    """Whether ``--out`` will write plots (matplotlib installed): they are timelines, built from every record."""
-    if not out:
-        return False
-    import importlib.util
-
-    return importlib.util.find_spec("matplotlib") is not None
-
-
-def run_command(args: argparse.Namespace) -> int:
-    from neuronsim.gctune import long_run_gc
-    from neuronsim.trace.timeline import write_timeline
-    from neuronsim.workload.metrics import NO_PLOTS, plots_available, render, summary, write_outputs
-    from neuronsim.workload.runner import load_python_workload, run_workload
-    from neuronsim.workload.spec import load_workload
-
-    until = None
-    if args.until is not None:
-        try:
-            until = parse_duration(args.until)
-        except UnitError as exc:
-            raise ConfigError("neuronsim run", str(exc), field="--until") from None
-        if until <= 0:
-            raise ConfigError("neuronsim run", "must be > 0", field="--until")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError("neuronsim run", f"must be >= 0, not {args.seed}", field="--seed")
-    if args.trace:
-        check_output(args.trace, "neuronsim run", "--trace")
-    if args.out:
-        check_output(args.out, "neuronsim run", "--out", directory=True)
-    source = args.workload
-    if ":" in source and source.rpartition(":")[0].endswith(".py"):
-        path = source.rpartition(":")[0]
-        if args.overrides:
-            raise ConfigError(path, "--set applies to workload files, not Python workloads", field="--set")
-        if args.instance is None:
-            raise ConfigError(path, "a Python workload needs --instance", field="--instance")
-        # the file runs (its top-level code) when it is imported; nothing else runs unless FUNCTION is there
-        workload: Any = load_python_workload(source)
-    else:
-        workload = load_workload(source, args.overrides)
-    show = None if args.no_progress or not sys.stderr.isatty() else Progress()
-    # a workload file's trace is written as the run goes (A118); a Python workload's after it, from its records
-    stream = args.trace if args.trace and not callable(workload) else None
-    records = bool(args.trace and stream is None) or _plots(args.out)
-
-    def simulate() -> Any:
-        return run_workload(workload, instance=args.instance, lnc=args.lnc, seed=args.seed, until_ns=until,
-                            source=source, progress=show, records=records, trace=stream)
-
-    try:
-        with long_run_gc():  # fewer collector passes over the long-lived graph (A121), restored after
-            run = _written(simulate, "neuronsim run", "--trace") if stream else simulate()
-    finally:
-        if show is not None:
-            show.close()
-    figures = summary(run)
-    sys.stdout.write(render(figures))
-    if args.trace:
-        if stream is None:
-            _written(lambda: write_timeline(run, args.trace), "neuronsim run", "--trace")
-        sys.stdout.write(f"trace:           {args.trace}\n")
-    if args.out:
-        for path in _written(lambda: write_outputs(run, figures, args.out), "neuronsim run", "--out"):
-            sys.stdout.write(f"wrote:           {path}\n")
-        if not plots_available():
-            sys.stdout.write(NO_PLOTS + "\n")
-    failed = sum(t["iterations_failed"] for t in figures["threads"])
-    return 1 if failed or figures["errors"] else 0
