@@ -1,7 +1,7 @@
 """The optional compiled flow network (neuronsim.hw.accel) gives what the pure-Python one gives.
 
-Builds ``neuronsim/hw/channel.py`` with mypyc (once per source digest, cached; about 15 s) when mypyc and a
-C compiler are installed, else skips. Runs one program in two processes, ``NEURONSIM_ACCEL=0`` and ``=1``,
+Builds ``neuronsim/hw``'s flow model (``channel.py`` and the modules it re-exports) and ``xu.py`` with mypyc
+(once per source digest, cached; about 15 s) when mypyc and a C compiler are installed, else skips. Runs one program in two processes, ``NEURONSIM_ACCEL=0`` and ``=1``,
 and compares everything it prints: flow ends and channel busy times under contention (caps, weights, a
 cancel, a bandwidth change), an analytical collective, and the decode example's summary.
 """
@@ -86,7 +86,7 @@ def test_the_compiled_flow_network_gives_the_same_results(tmp_path_factory):
     from neuronsim.hw import accel
 
     root = Path(os.environ.get("NEURONSIM_ACCEL_DIR") or Path.home() / ".cache" / "neuronsim" / "accel")
-    accel.build()  # a mypyc error here is a change to channel.py or xu.py that the compiled build rejects
+    accel.build()  # a mypyc error here is a change to the flow model or xu.py that the compiled build rejects
     pure, compiled = _run("0", root), _run("1", root)
     assert pure.pop("compiled") is False and compiled.pop("compiled") is True
     assert compiled == pure

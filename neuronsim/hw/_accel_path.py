@@ -12,7 +12,9 @@ from pathlib import Path
 __all__ = ["MODULES", "build_dir", "built", "enabled"]
 
 HW = Path(__file__).resolve().parent
-MODULES = ("channel.py", "xu.py")  # compiled, from neuronsim/hw (each its own extension)
+MODULES = ("fluid.py", "filling.py", "flows.py", "channel.py", "xu.py")  # compiled, from neuronsim/hw (each its own
+# extension): the flow model (channels and flows, the max-min solve, the network; channel.py re-exports them)
+# and the execution units
 
 
 def _digest() -> str:

@@ -1,4 +1,5 @@
-"""The optional compiled flow network: ``neuronsim/hw/channel.py`` built with mypyc.
+"""The optional compiled flow network: ``neuronsim/hw``'s flow model (``fluid.py``, ``filling.py``, ``flows.py``
+and ``channel.py``, which re-exports them) and ``xu.py``, built with mypyc.
 
     python -m neuronsim.hw.accel build      # compile (needs mypy's mypyc, setuptools and a C compiler)
     python -m neuronsim.hw.accel status     # where the build is, and whether it matches the sources
