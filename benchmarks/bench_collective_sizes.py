@@ -8,12 +8,15 @@ runtime selects) and costed as the runtime costs it: step level runs ``StepRun``
 network to the end; analytical calls ``analytical_ns``. "first" is a fresh simulator (no cached plan,
 route or result); "again" is a second identical collective on the same simulator (cached plan and, for
 the analytical path, the memoised result where it is exact). Set-up (tensors, the static route table) is
-not timed. Medians of ``--repeats`` runs, interleaved with raw SimPy.
+not timed, and the garbage of earlier cases is collected before each case's first call (``gc.collect()``),
+so that no case pays for a predecessor's (a step-level run leaves millions of objects in cycles behind; the
+collector's runs during a case are timed). Medians of ``--repeats`` runs, interleaved with raw SimPy.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 
@@ -73,6 +76,7 @@ def main() -> None:
             for size, label in SIZES:
                 for fidelity in ("step", "analytical"):
                     sim, cores = _setup(instance, ranks)
+                    gc.collect()  # earlier cases' garbage is not this case's cost
                     first = _one(sim, cores, size, fidelity)
                     again = _one(sim, cores, size, fidelity)
                     assert first[1] == again[1], (first, again)

@@ -23,7 +23,7 @@ from neuronsim.hw.channel import Channel, _deliver_ns
 from neuronsim.hw.maxmin import batch_ends
 from neuronsim.hw.system import CoreHW
 
-__all__ = ["BATCH_MIN", "PhaseArrays", "phase_arrays", "batch_phase"]
+__all__ = ["BATCH_MIN", "Group", "PhaseArrays", "phase_arrays", "batch_phase"]
 
 BATCH_MIN = 64  # a phase of at least this many transfers is costed over arrays
 
@@ -43,9 +43,48 @@ class PhaseArrays:
         self.symmetric: float | None = None  # the common rate, 0 if not symmetric; None until computed
 
 
-def phase_arrays(fabric: Any, cores: list[CoreHW], phase: Phase, step_latency_ns: int, proxy_ns: int,
-                 channels: dict[Channel, int]) -> PhaseArrays:
-    """``phase`` over ``cores`` as :class:`PhaseArrays`; channels are numbered in ``channels`` (added as met).
+class Group:
+    """What a collective's phases over one group of cores share: its channels, numbered as met (``channels``),
+    each rank's collective DMA channel, HBM stack and device, the caps of its accumulating writes, and the
+    route between two devices as channel indices (looked up once per pair)."""
+
+    __slots__ = ("fabric", "channels", "cc", "hbm", "dev", "ndev", "base", "elems", "routes")
+
+    def __init__(self, fabric: Any, cores: list[CoreHW]) -> None:
+        self.fabric = fabric
+        self.channels: dict[Channel, int] = {}
+        index = self.index
+        self.cc = np.array([index(core.cc_dma) for core in cores], dtype=np.int64)
+        self.hbm = np.array([index(core.hbm.channel) for core in cores], dtype=np.int64)
+        self.dev = np.array([core.device.global_index for core in cores], dtype=np.int64)
+        self.ndev = int(self.dev.max()) + 1 if cores else 1
+        # caps (engine._cap): an accumulating write moves at most accumulate_rate x the sender's DMA bandwidth
+        self.base = np.array([inf if core.cc_accumulate_rate >= 1 else core.cc_dma.bw * core.cc_accumulate_rate
+                              for core in cores])
+        self.elems = np.array([inf if core.cc_accumulate_elements_per_ns is None
+                               else core.cc_accumulate_elements_per_ns for core in cores])
+        self.routes: dict[int, tuple[list[int], int, bool]] = {}  # device pair -> (link channels, latency, EFA)
+
+    def index(self, channel: Channel) -> int:
+        i = self.channels.get(channel)
+        if i is None:
+            i = self.channels[channel] = len(self.channels)
+        return i
+
+    def route(self, key: int) -> tuple[list[int], int, bool]:
+        found = self.routes.get(key)
+        if found is None:
+            route = self.fabric.route(key // self.ndev, key % self.ndev)
+            found = self.routes[key] = ([self.index(link.channel) for link in route],
+                                        sum(link.latency_ns for link in route), bool(route) and route[0].efa)
+        return found
+
+    def bandwidths(self) -> np.ndarray:
+        return np.array([channel.bw for channel in self.channels])
+
+
+def phase_arrays(group: Group, phase: Phase, step_latency_ns: int, proxy_ns: int) -> PhaseArrays:
+    """``phase`` over ``group`` as :class:`PhaseArrays` (channels numbered in ``group.channels``).
 
     The same paths as ``engine._shape``: the sender's collective DMA channel and HBM stack (read), every
     NeuronLink or EFA direction of the route, the receiver's stack (write; read too for an accumulating
@@ -54,40 +93,22 @@ def phase_arrays(fabric: Any, cores: list[CoreHW], phase: Phase, step_latency_ns
     t = np.fromiter(chain.from_iterable(transfers), dtype=np.int64, count=5 * len(transfers)).reshape(-1, 5)
     t = t[np.argsort(t[:, 0], kind="stable")]
     src, dst, size, dup, red = t[:, 0], t[:, 1], t[:, 2], t[:, 3], t[:, 4]
-
-    def index(channel: Channel) -> int:
-        i = channels.get(channel)
-        if i is None:
-            i = channels[channel] = len(channels)
-        return i
-
-    cc = np.array([index(core.cc_dma) for core in cores], dtype=np.int64)
-    hbm = np.array([index(core.hbm.channel) for core in cores], dtype=np.int64)
-    dev = np.array([core.device.global_index for core in cores], dtype=np.int64)
-    # caps (engine._cap): an accumulating write moves at most accumulate_rate x the sender's DMA bandwidth
-    base = np.array([inf if core.cc_accumulate_rate >= 1 else core.cc_dma.bw * core.cc_accumulate_rate
-                     for core in cores])
-    elems = np.array([inf if core.cc_accumulate_elements_per_ns is None else core.cc_accumulate_elements_per_ns
-                      for core in cores])
+    cc, hbm, dev = group.cc, group.hbm, group.dev
     reducing = red > 0
     cap = np.full(len(src), inf)
     if reducing.any():
         s = src[reducing]
-        cap[reducing] = np.minimum(base[s], elems[s] * red[reducing])
+        cap[reducing] = np.minimum(group.base[s], group.elems[s] * red[reducing])
     # routes: once per device pair
-    ndev = int(dev.max()) + 1
-    pair_key = dev[src] * ndev + dev[dst]
-    pairs, pair = np.unique(pair_key, return_inverse=True)
-    routes = [fabric.route(int(p) // ndev, int(p) % ndev) for p in pairs]
-    hops = max((len(r) for r in routes), default=0)
+    pairs, pair = np.unique(dev[src] * group.ndev + dev[dst], return_inverse=True)
+    routes = [group.route(key) for key in pairs.tolist()]
+    hops = max((len(r[0]) for r in routes), default=0)
     links = np.full((len(routes), max(hops, 1)), -1, dtype=np.int64)
-    latency_p = np.zeros(len(routes), dtype=np.int64)
-    efa_p = np.zeros(len(routes), dtype=bool)
     for i, route in enumerate(routes):
-        for k, link in enumerate(route):
-            links[i, k] = index(link.channel)
-        latency_p[i] = sum(link.latency_ns for link in route)
-        efa_p[i] = bool(route) and route[0].efa
+        if route[0]:
+            links[i, :len(route[0])] = route[0]
+    latency_p = np.array([r[1] for r in routes], dtype=np.int64)
+    efa_p = np.array([r[2] for r in routes], dtype=bool)
     # paths as rows: cc, stack read, links..., stack write, duplicated write (-1: absent)
     n = len(src)
     hs, hd = hbm[src], hbm[dst]

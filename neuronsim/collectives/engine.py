@@ -27,7 +27,7 @@ import numpy as np
 from simpy.events import Timeout
 
 from neuronsim.collectives.algorithms import Phase, Transfer
-from neuronsim.collectives.batch import BATCH_MIN, batch_phase, phase_arrays
+from neuronsim.collectives.batch import BATCH_MIN, Group, batch_phase, phase_arrays
 from neuronsim.collectives.fabric import Fabric, _cap, _path, crosses_efa
 from neuronsim.hw.channel import Channel, Flow, FlowNetwork, _deliver_ns
 from neuronsim.hw.system import CoreHW
@@ -141,13 +141,14 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
     # phases repeat transfers: each distinct one is routed once
     costed: dict[Transfer, tuple[Any, ...]] = {}
     seen: dict[tuple[int, tuple[int, ...]], tuple[int, list[int]]] | None = {} if reuse_steps else None
-    channels: dict[Channel, int] = {}  # the large phases' channels, numbered (neuronsim.collectives.batch)
+    group: Group | None = None  # the large phases' ranks, channels and routes as arrays
     batched: dict[tuple[Any, ...], tuple[int, Any]] | None = {} if reuse_steps else None
     for phase in phases:
         if len(phase.transfers) >= BATCH_MIN:  # costed by its shape, over arrays (A134)
-            arrays = phase_arrays(fabric, cores, phase, step_latency_ns, proxy_ns, channels)
-            bw = np.array([channel.bw for channel in channels])
-            ready = batch_phase(arrays, np.array(ready, dtype=np.int64), phase.repeat, bw, batched,
+            if group is None:
+                group = Group(fabric, cores)
+            arrays = phase_arrays(group, phase, step_latency_ns, proxy_ns)
+            ready = batch_phase(arrays, np.array(ready, dtype=np.int64), phase.repeat, group.bandwidths(), batched,
                                 id(phase.transfers)).tolist()
             continue
         routed = []
@@ -176,7 +177,7 @@ def _analytical(fabric: Fabric, cores: list[CoreHW], phases: list[Phase], step_l
                 ready = [r + left * d for r, d in zip(ready, step, strict=True)]
                 break
             increments = step
-    for channel in channels:
+    for channel in group.channels if group is not None else ():
         shadows.setdefault(channel, channel)
     return max(ready, default=0), shadows
 

@@ -25,13 +25,11 @@ from math import ceil, inf
 
 import numpy as np
 
+from neuronsim.hw.fluid import _FULL as FULL
+from neuronsim.hw.fluid import _SLACK, TIME_SLACK_NS
 from neuronsim.units import TRANSFER_SLACK
 
-__all__ = ["batch_ends", "FULL"]
-
-FULL = 1e-9  # a channel within this fraction of its bandwidth is full (as the flow network's _FULL)
-TIME_SLACK_NS = 1e-6  # as neuronsim.hw.flows.TIME_SLACK_NS
-_SLACK = 1 - TRANSFER_SLACK
+__all__ = ["batch_ends"]
 
 
 def batch_ends(start: np.ndarray, arrive: np.ndarray, size: np.ndarray, cap: np.ndarray, latency: np.ndarray,
