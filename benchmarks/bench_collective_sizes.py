@@ -1,7 +1,7 @@
 """What a collective costs by its shape: 64- and 256-rank all-reduces of 1 KiB, 64 KiB and 1 GiB at both
 fidelities, in raw-timeout equivalents (CPU time x raw SimPy timeouts per CPU second, same process).
 
-    python benchmarks/bench_collective_sizes.py [--repeats N]
+    python benchmarks/bench_collective_sizes.py [--repeats N] [--sizes 1KiB,64KiB,1GiB]
 
 Each all-reduce is planned as the runtime plans it (``CollectiveService.plan_for``: the algorithm the
 runtime selects) and costed as the runtime costs it: step level runs ``StepRun`` on the simulation's flow
@@ -27,6 +27,16 @@ from neuronsim.simulator import Simulator
 
 CASES = (("trn2.48xlarge", 64), ("trn2-ultraserver", 256))
 SIZES = ((1 << 10, "1 KiB"), (64 << 10, "64 KiB"), (1 << 30, "1 GiB"))
+_UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def _sizes(text: str) -> tuple[tuple[int, str], ...]:
+    """``1KiB,64KiB,1GiB`` -> ((1024, "1 KiB"), ...)."""
+    out = []
+    for item in text.split(","):
+        number, unit = item.strip()[:-3], item.strip()[-3:]
+        out.append((int(number) * _UNITS[unit], f"{number} {unit}"))
+    return tuple(out)
 
 
 def _setup(instance: str, ranks: int) -> tuple[Simulator, list]:
@@ -65,6 +75,7 @@ def _one(sim: Simulator, cores: list, size: int, fidelity: str) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", type=_sizes, default=SIZES, help="comma-separated, e.g. 1MiB,32MiB")
     args = parser.parse_args()
     raws = []
     rows: dict[tuple, list[float]] = {}
@@ -73,7 +84,7 @@ def main() -> None:
         raws.append(raw_simpy_timeouts_per_s(500_000, time.process_time))
         raw = raws[-1]
         for instance, ranks in CASES:
-            for size, label in SIZES:
+            for size, label in args.sizes:
                 for fidelity in ("step", "analytical"):
                     sim, cores = _setup(instance, ranks)
                     gc.collect()  # earlier cases' garbage is not this case's cost
@@ -88,7 +99,7 @@ def main() -> None:
     print("all-reduce               algorithm   simulated us   step: first     again   analytical: first     again"
           "   step/analytical first  again")
     for instance, ranks in CASES:
-        for _size, label in SIZES:
+        for _size, label in args.sizes:
             med = {key[2:]: statistics.median(v) for key, v in rows.items() if key[:2] == (ranks, label)}
             _, step_ns, algorithm, events = info[(ranks, label, "step")]
             _, fast_ns, _, _ = info[(ranks, label, "analytical")]

@@ -34,13 +34,32 @@ class PhaseArrays:
     ns, ``inf`` for a copy), ``setup`` and ``latency`` (ns), and the paths: entries ``ptr[i]:ptr[i + 1]`` of
     ``chan`` (indices into ``channels``) and ``load`` (bytes a channel carries per byte sent)."""
 
-    __slots__ = ("src", "dst", "dup", "size", "cap", "setup", "latency", "ptr", "chan", "load", "symmetric")
+    __slots__ = ("src", "dst", "dup", "size", "cap", "setup", "latency", "ptr", "chan", "load", "symmetric",
+                 "touched")
 
     def __init__(self, src: np.ndarray, dst: np.ndarray, dup: np.ndarray, size: np.ndarray, cap: np.ndarray,
                  setup: np.ndarray, latency: np.ndarray, ptr: np.ndarray, chan: np.ndarray, load: np.ndarray) -> None:
         self.src, self.dst, self.dup, self.size, self.cap = src, dst, dup, size, cap
         self.setup, self.latency, self.ptr, self.chan, self.load = setup, latency, ptr, chan, load
         self.symmetric: float | None = None  # the common rate, 0 if not symmetric; None until computed
+        # per rank role (sender, receiver, duplicate): (flows in rank order, the ranks, where each one's begin)
+        self.touched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    def latest(self, ready: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """``ready`` raised, rank by rank, to the latest end of a transfer it sends, receives or duplicates."""
+        if self.touched is None:
+            self.touched = []
+            for ranks in (self.src, self.dst, self.dup):
+                order = np.flatnonzero(ranks >= 0)
+                order = order[np.argsort(ranks[order], kind="stable")]
+                if order.size:
+                    sorted_ranks = ranks[order]
+                    begins = np.flatnonzero(np.r_[True, sorted_ranks[1:] != sorted_ranks[:-1]])
+                    self.touched.append((order, sorted_ranks[begins], begins))
+        after = ready.copy()
+        for order, ranks, begins in self.touched:
+            after[ranks] = np.maximum(after[ranks], np.maximum.reduceat(ends[order], begins))
+        return after
 
 
 class Group:
@@ -48,7 +67,8 @@ class Group:
     each rank's collective DMA channel, HBM stack and device, the caps of its accumulating writes, and the
     route between two devices as channel indices (looked up once per pair)."""
 
-    __slots__ = ("fabric", "channels", "cc", "hbm", "dev", "ndev", "base", "elems", "routes")
+    __slots__ = ("fabric", "channels", "cc", "hbm", "dev", "ndev", "base", "elems", "slot", "routes", "_table",
+                 "_bw")
 
     def __init__(self, fabric: Any, cores: list[CoreHW]) -> None:
         self.fabric = fabric
@@ -63,7 +83,10 @@ class Group:
                               for core in cores])
         self.elems = np.array([inf if core.cc_accumulate_elements_per_ns is None
                                else core.cc_accumulate_elements_per_ns for core in cores])
-        self.routes: dict[int, tuple[list[int], int, bool]] = {}  # device pair -> (link channels, latency, EFA)
+        self.slot = np.full(self.ndev * self.ndev, -1, dtype=np.int64)  # device pair -> its row in routes
+        self.routes: list[tuple[list[int], int, bool]] = []  # (link channels, latency, over EFA) per row
+        self._table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._bw: np.ndarray | None = None
 
     def index(self, channel: Channel) -> int:
         i = self.channels.get(channel)
@@ -71,16 +94,33 @@ class Group:
             i = self.channels[channel] = len(self.channels)
         return i
 
-    def route(self, key: int) -> tuple[list[int], int, bool]:
-        found = self.routes.get(key)
-        if found is None:
-            route = self.fabric.route(key // self.ndev, key % self.ndev)
-            found = self.routes[key] = ([self.index(link.channel) for link in route],
-                                        sum(link.latency_ns for link in route), bool(route) and route[0].efa)
-        return found
+    def table(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For device pairs ``keys`` (``src * ndev + dst``): each one's row, and the rows' link channels (-1
+        padded), latencies and EFA flags; each pair's route is looked up once per collective."""
+        rows = self.slot[keys]
+        if (rows < 0).any():
+            for key in np.unique(keys[rows < 0]).tolist():
+                route = self.fabric.route(key // self.ndev, key % self.ndev)
+                self.slot[key] = len(self.routes)
+                self.routes.append(([self.index(link.channel) for link in route],
+                                    sum(link.latency_ns for link in route), bool(route) and route[0].efa))
+            self._table = None
+            rows = self.slot[keys]
+        if self._table is None:
+            hops = max(1, max(len(r[0]) for r in self.routes))
+            links = np.full((len(self.routes), hops), -1, dtype=np.int64)
+            for i, route in enumerate(self.routes):
+                if route[0]:
+                    links[i, :len(route[0])] = route[0]
+            self._table = (links, np.array([r[1] for r in self.routes], dtype=np.int64),
+                           np.array([r[2] for r in self.routes], dtype=bool))
+        return (rows, *self._table)
 
     def bandwidths(self) -> np.ndarray:
-        return np.array([channel.bw for channel in self.channels])
+        """Every channel's bandwidth now, by index (read once per collective: nothing changes them meanwhile)."""
+        if self._bw is None or len(self._bw) != len(self.channels):
+            self._bw = np.array([channel.bw for channel in self.channels])
+        return self._bw
 
 
 def phase_arrays(group: Group, phase: Phase, step_latency_ns: int, proxy_ns: int) -> PhaseArrays:
@@ -100,15 +140,7 @@ def phase_arrays(group: Group, phase: Phase, step_latency_ns: int, proxy_ns: int
         s = src[reducing]
         cap[reducing] = np.minimum(group.base[s], group.elems[s] * red[reducing])
     # routes: once per device pair
-    pairs, pair = np.unique(dev[src] * group.ndev + dev[dst], return_inverse=True)
-    routes = [group.route(key) for key in pairs.tolist()]
-    hops = max((len(r[0]) for r in routes), default=0)
-    links = np.full((len(routes), max(hops, 1)), -1, dtype=np.int64)
-    for i, route in enumerate(routes):
-        if route[0]:
-            links[i, :len(route[0])] = route[0]
-    latency_p = np.array([r[1] for r in routes], dtype=np.int64)
-    efa_p = np.array([r[2] for r in routes], dtype=bool)
+    pair, links, latency_p, efa_p = group.table(dev[src] * group.ndev + dev[dst])
     # paths as rows: cc, stack read, links..., stack write, duplicated write (-1: absent)
     n = len(src)
     hs, hd = hbm[src], hbm[dst]
@@ -173,15 +205,10 @@ def batch_phase(p: PhaseArrays, ready: np.ndarray, repeat: int, bw: np.ndarray,
         p.symmetric = _symmetric_rate(p, bw)
     rate = p.symmetric
     increments: np.ndarray | None = None
-    has_dup = p.dup >= 0
     for done_steps in range(repeat):
         starts = ready[p.src]
         ends = _ends(p, starts, rate, bw, seen, shape)
-        after = ready.copy()
-        np.maximum.at(after, p.src, ends)
-        np.maximum.at(after, p.dst, ends)
-        if has_dup.any():
-            np.maximum.at(after, p.dup[has_dup], ends[has_dup])
+        after = p.latest(ready, ends)
         step = after - ready
         ready = after
         if increments is not None and np.array_equal(step, increments):
