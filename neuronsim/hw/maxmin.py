@@ -79,11 +79,21 @@ def _solo(start: np.ndarray, arrive: np.ndarray, size: np.ndarray, cap: np.ndarr
     # of the two finds the earlier in progress or to come); one that shares channels only with flows that
     # start at other instants depends on the order of events: replay the flow network's starts
     key = chan.astype(np.int64) * (int(start.max()) + 1) + start[flow_of]
-    _, inverse, together = np.unique(key, return_inverse=True, return_counts=True)
-    sure = np.bincount(flow_of, weights=together[inverse] > 1, minlength=n) > 0
+    sure = np.bincount(flow_of, weights=_repeated(key), minlength=n) > 0
     if (alone | sure).all():
         return alone
     return _replay(start, arrive, size, cap, ptr, chan, nbytes, bw)
+
+
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """Whether each element's value occurs more than once (sorting; np.unique's first call imports numpy.ma)."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    same = ordered[1:] == ordered[:-1]
+    out = np.zeros(len(key), dtype=bool)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return out
 
 
 def _replay(start: np.ndarray, arrive: np.ndarray, size: np.ndarray, cap: np.ndarray, ptr: np.ndarray,
