@@ -192,7 +192,11 @@ class NeuronRuntime:
 
     def write(self, tensor: Tensor, data: Any, offset: int = 0, *, core: int | None = None, queue: int = 0) -> Future:
         """``nrta_tensor_write`` of all of ``data`` (bytes-like or numpy) at ``offset``."""
-        raw = np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else memoryview(data)
+        try:
+            raw = np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else memoryview(data)
+        except TypeError:  # a list has no bytes until a dtype is chosen: say so, not "memoryview: ..."
+            raise TypeError(f"write({tensor.name!r}): data is a {type(data).__name__}, not bytes-like nor a numpy "
+                            "array; np.asarray(data, dtype=...) makes one with the element type you mean") from None
         view = raw.cast("B")
         lnc = tensor.vnc if core is None else core
         return self._schedule(self.c.nrta_tensor_write, (tensor, view, offset, view.nbytes, lnc, queue),

@@ -44,6 +44,16 @@ def test_refused_calls_raise_nrt_error_with_the_status():
     assert info.value.status == nrt.NRT_RESOURCE
 
 
+def test_a_list_to_write_is_a_type_error_that_says_what_to_pass():
+    sim = neuronsim.Simulator("trn1.2xlarge")
+    rt = sim.open(visible_cores="0")
+    t = rt.allocate(64, name="x")
+    with pytest.raises(TypeError) as info:
+        rt.write(t, [0] * 16)
+    assert str(info.value) == ("write('x'): data is a list, not bytes-like nor a numpy array; "
+                               "np.asarray(data, dtype=...) makes one with the element type you mean")
+
+
 def test_failed_request_raises_on_result():
     sim = neuronsim.Simulator("trn1.2xlarge")
     rt = sim.open()
