@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from neuronsim.trace.chrome import _label, inside
-from neuronsim.trace.timeline import call_event, channel_roles, request_args, thread_track
+from neuronsim.trace.timeline import (
+    call_event,
+    channel_roles,
+    flow_events,
+    request_args,
+    request_events,
+    thread_track,
+)
 from neuronsim.trace.writer import HOST_PID, TraceWriter, Tracks
 
 __all__ = ["TraceStream"]
@@ -82,19 +89,14 @@ class TraceStream:
             return  # in flight at the end (the timeline draws nothing for it either)
         label = _label(req)
         done = req.done_ns
-        args = request_args(req, done)
-        self._emit({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
-                    "dur": _us(req.end_ns - req.start_ns), "args": args})
-        self._emit({"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",
-                    "ts": _us(done), "dur": 0})
+        for event in request_events(req, pid, tid, label, request_args(req, done), done):
+            self._emit(event)
         target = inside(req.start_ns, req.end_ns)
         if origin[2] is None or target is None:
             return
         self.flows += 1
-        self._emit({"ph": "s", "pid": origin[0], "tid": origin[1], "id": self.flows, "cat": "request",
-                    "name": "request", "ts": origin[2]})
-        self._emit({"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": self.flows, "cat": "request",
-                    "name": "request", "ts": target})
+        for event in flow_events((origin[0], origin[1], origin[2]), pid, tid, self.flows, target):
+            self._emit(event)
         key = (pid, unit.name.split("/", 1)[-1])
         entry = self.depth.get(key)
         if entry is None:

@@ -92,6 +92,23 @@ def request_args(req: Any, done: int | None) -> dict[str, Any]:
     return args
 
 
+def request_events(req: Any, pid: int, tid: int, label: str, args: dict[str, Any], done: int) -> list[dict[str, Any]]:
+    """A completed request's slice on its queue's track and its completion marker (``done``, ns)."""
+    return [{"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
+             "dur": _us(req.end_ns - req.start_ns), "args": args},
+            {"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",
+             "ts": _us(done), "dur": 0}]
+
+
+def flow_events(origin: tuple[int, int, float], pid: int, tid: int, flow_id: int, target: float) -> list[dict[str, Any]]:
+    """The arrow from the call that submitted a request (``origin``: its pid, tid and a time inside it, us)
+    to the request on its queue's track (``target``, a time inside the request)."""
+    return [{"ph": "s", "pid": origin[0], "tid": origin[1], "id": flow_id, "cat": "request", "name": "request",
+             "ts": origin[2]},
+            {"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": flow_id, "cat": "request", "name": "request",
+             "ts": target}]
+
+
 def channel_roles(sim: Any, tracks: Tracks) -> list[tuple[Any, str, Any, Any, int]]:
     """``(channel, role, system, device, pid)`` of every channel a timeline draws, in its fixed order: a
     host DMA engine (``engine``) or a core's DMA ring (``ring``) as slices, an HBM stack, PCIe direction,
@@ -162,17 +179,11 @@ def timeline(run: Any) -> dict[str, Any]:
             origin = (0, direct_tid, direct_origin.get(req.submit_ns))
         if done is None:
             continue
-        events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": req.kind, "ts": _us(req.start_ns),
-                       "dur": _us(req.end_ns - req.start_ns), "args": args})
-        events.append({"ph": "X", "pid": pid, "tid": tid, "name": f"done seq {req.seq_id:#x}", "cat": "completion",
-                       "ts": _us(done), "dur": 0})
+        events += request_events(req, pid, tid, label, args, done)
         target = inside(req.start_ns, req.end_ns)
         if origin[2] is None or target is None:
             continue  # a call or a request that took no time encloses no arrow end
-        events.append({"ph": "s", "pid": origin[0], "tid": origin[1], "id": flow_id, "cat": "request",
-                       "name": "request", "ts": origin[2]})
-        events.append({"ph": "f", "bp": "e", "pid": pid, "tid": tid, "id": flow_id, "cat": "request",
-                       "name": "request", "ts": target})
+        events += flow_events((origin[0], origin[1], origin[2]), pid, tid, flow_id, target)
         key = (pid, unit.name.split("/", 1)[-1])
         depth_points.setdefault(key, []).extend([(req.submit_ns, 1), (done, -1)])
     for (pid, name), deltas in sorted(depth_points.items()):
