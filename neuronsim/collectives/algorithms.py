@@ -41,7 +41,11 @@ class Transfer(NamedTuple):
     """``src`` sends ``size`` bytes to ``dst`` (rank indices); ``dup`` is a duplicated write target;
     ``reduce``: 0 for a copy, else the element size (bytes) of a write that accumulates into what ``dst``
     holds (a reduce-scatter step): it runs at the chip's accumulate rate (``cc.accumulate_rate``, and at
-    most ``cc.accumulate_elements_per_ns`` elements a ns) and reads the destination's partial sum too."""
+    most ``cc.accumulate_elements_per_ns`` elements a ns) and reads the destination's partial sum too.
+
+    A named tuple, not a frozen dataclass: a Mesh stage holds ``n (n - 1)`` of them (16,128 at 256 ranks),
+    a tuple is built several times faster, and the analytical path reads a phase as one integer array
+    (``neuronsim.collectives.batch``)."""
 
     src: int
     dst: int
