@@ -33,7 +33,8 @@ import numpy as np
 from neuronsim.errors import ConfigError, ConfigIssue
 from neuronsim.idlist import parse_id_list
 from neuronsim.nrt import NRT_STATUS, Ref
-from neuronsim.runtime.neff import CollectiveSpec, Neff, Roofline
+from neuronsim.runtime.neff import Neff
+from neuronsim.runtime.neff_description import neff_from_description
 from neuronsim.sim.faults import FaultPlan
 from neuronsim.threads import IterationRecord
 from neuronsim.topology.spec import ExecutionSpec, InstanceSpec
@@ -57,16 +58,7 @@ def neff_from_spec(name: str, spec: Any, execution: ExecutionSpec | None = None)
     the chip's ``execution`` terms)."""
     if isinstance(spec, ArchitectureSpec):
         return architecture_neff(name, spec, execution)
-    inputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.inputs.items()}
-    outputs = {t: (tuple(d.shape), d.dtype) for t, d in spec.outputs.items()}
-    collectives = [CollectiveSpec(c.operation, c.size or 0, c.algorithm, c.input, c.output, c.reduce)
-                   for c in getattr(spec, "collectives", ())]
-    cost = spec.cost
-    if cost.duration is not None:
-        return Neff(inputs, outputs, duration_ns=cost.duration, name=f"{name}.neff", collectives=collectives)
-    roofline = Roofline(int(cost.flops), cost.hbm_bytes, cost.precision, cost.efficiency, cost.memory_efficiency,
-                        cost.fixed, cost.layers, cost.layer)
-    return Neff(inputs, outputs, cost=roofline, name=f"{name}.neff", collectives=collectives)
+    return neff_from_description(name, spec)  # a cost validated to have a duration or flops
 
 
 def _check(status: int, what: str, source: str) -> None:
