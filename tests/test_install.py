@@ -58,7 +58,10 @@ def test_a_local_git_url_in_the_docs_names_its_host():
 
 def test_ci_installs_the_wheel_with_each_extra_and_from_a_git_url():
     assert "-m build --outdir" in CI and 'sdist="$work/dist/neuronsim-$version.tar.gz"' in CI
-    assert "for extra in none plots sweep capi test; do" in CI
+    loop = re.search(r"^for extra in (.*); do$", CI, re.M)
+    assert loop, "no loop over the extras in .ci/run"
+    assert loop.group(1).split()[0] == "none" and set(loop.group(1).split()[1:]) == set(EXTRAS), \
+        "CI must install the wheel with no extra and with every extra pyproject.toml declares"
     assert 'spec="$wheel[$extra]"' in CI and 'neuronsim @ git+file://$repo' in CI
     assert "neuronsim --version" in CI and "capi-config --cflags" in CI and "examples/capi/scheduler.c" in CI
     assert {"plots", "sweep", "capi", "test"} <= EXTRAS

@@ -33,6 +33,14 @@ setup(name="neuronsim_accel", ext_modules=mypycify({paths!r}, opt_level="3", tar
       script_args=["build_ext", "--build-lib", {lib!r}, "--build-temp", {temp!r}])
 """
 
+# mypyc type-checks what it compiles and what that imports; the settings the package is checked with
+# (pyproject.toml's [tool.mypy], which an installed wheel does not carry): pydantic's plugin reads the specs.
+_MYPY_INI = """[mypy]
+plugins = pydantic.mypy
+[mypy-cffi,_cffi_backend,pyarrow,pyarrow.*]
+ignore_missing_imports = True
+"""
+
 
 def build(quiet: bool = True) -> Path:
     """Compile :data:`MODULES` with mypyc (once per source digest) and return the build's ``neuronsim/hw``.
@@ -43,10 +51,16 @@ def build(quiet: bool = True) -> Path:
     where = build_dir()
     if built(where):
         return where
-    package_root = HW.parent.parent  # the directory holding the neuronsim package
     top = where.parent.parent
     top.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="neuronsim-accel-", dir=top.parent) as tmp:
+        # mypyc runs in a directory holding only the package (a link to it): run in the directory that holds
+        # the installed package (site-packages), it would take every module there for the user's own and
+        # refuse the build (typing_extensions.py: "This file shadows library module").
+        package_root = Path(tmp) / "src"
+        package_root.mkdir()
+        (package_root / "neuronsim").symlink_to(HW.parent, target_is_directory=True)
+        (package_root / "mypy.ini").write_text(_MYPY_INI, encoding="utf-8")
         lib = Path(tmp) / "lib"
         paths = [f"neuronsim/hw/{name}" for name in MODULES]
         script = _SETUP.format(paths=paths, target=str(Path(tmp) / "c"), lib=str(lib), temp=str(Path(tmp) / "t"))
