@@ -18,7 +18,9 @@ request completes, as the runtime does. Nothing raised in Python crosses into C:
 prints one line on standard error and returns ``NRT_FAILURE``.
 
 The state behind them is :class:`neuronsim.capi.library.Library`; the eventfds of the C program are
-:mod:`neuronsim.capi.eventfds`, the sys-trace and profile recorder :mod:`neuronsim.capi.systrace`.
+:mod:`neuronsim.capi.eventfds`, the sys-trace and profile recorder :mod:`neuronsim.capi.systrace`, and the
+profile and sys-trace entry points themselves (``nrt_profile_*``, ``nrt_sys_trace_*``)
+:mod:`neuronsim.capi.tracing_entry_points`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 from neuronsim.capi.build import exported
 from neuronsim.capi.eventfds import adopt_completion_eventfd, own_eventfd, wait_fds
 from neuronsim.capi.library import BAD, Library
-from neuronsim.capi.systrace import EVENT_TYPES
+from neuronsim.capi.tracing_entry_points import install_tracing
 from neuronsim.nrt import NRT_STATUS, Ref, status_as_str
 from neuronsim.runtime.objects import Model
 
@@ -514,132 +516,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
             return int(S.NRT_SUCCESS)
         return state.not_simulated("nrt_barrier", "NRT_STATUS", f"a barrier of {g_device_count} ranks")
 
-    @export()
-    def nrt_profile_start(model: Any, filename: Any) -> int:
-        m = o(model)
-        if not isinstance(m, Model) or m.unloaded or filename == ffi.NULL:
-            return int(S.NRT_INVALID)
-        state.recorder().profile(m, state.text(filename))
-        return int(S.NRT_SUCCESS)
-
-    @export()
-    def nrt_profile_stop(filename: Any) -> int:
-        if filename == ffi.NULL:
-            return int(S.NRT_INVALID)
-        return int(state.recorder().profile_stop(state.text(filename)))
-
-    @export()
-    def nrt_sys_trace_config_allocate(options: Any) -> int:
-        if options == ffi.NULL:
-            return int(S.NRT_INVALID)
-        options[0] = state.new_object("config", {"cores": set(), "types": set(EVENT_TYPES), "max": 0},
-                                "nrt_sys_trace_config_t *")
-        return int(S.NRT_SUCCESS)
-
-    @export(error=None)
-    def nrt_sys_trace_config_set_defaults(options: Any) -> None:
-        config = state.c_object(options, "config")
-        if config is not None:
-            config.update(cores=set(), types=set(EVENT_TYPES), max=0)
-
-    @export(error=None)
-    def nrt_sys_trace_config_free(options: Any) -> None:
-        state.free_object(options)
-
-    @export(error=None)
-    def nrt_sys_trace_config_set_max_events_per_nc(options: Any, max_events_per_nc: int) -> None:
-        config = state.c_object(options, "config")
-        if config is not None:
-            config["max"] = int(max_events_per_nc)
-
-    @export(error=None)
-    def nrt_sys_trace_config_set_capture_enabled_for_nc(options: Any, nc_idx: int, enabled: bool) -> None:
-        config = state.c_object(options, "config")
-        if config is not None:
-            (config["cores"].add if enabled else config["cores"].discard)(int(nc_idx))
-
-    @export()
-    def nrt_sys_trace_config_set_capture_enabled_for_event_type(options: Any, event_type: Any, enabled: bool) -> int:
-        config = state.c_object(options, "config")
-        name = state.text(event_type)
-        if config is None or name not in EVENT_TYPES:
-            return int(S.NRT_INVALID)
-        (config["types"].add if enabled else config["types"].discard)(name)
-        return int(S.NRT_SUCCESS)
-
-    @export()
-    def nrt_sys_trace_get_event_types(event_types: Any, count: Any) -> int:
-        return state.string_list(list(EVENT_TYPES), event_types, count)
-
-    @export(error=None)
-    def nrt_sys_trace_free_event_types(event_types: Any, count: int) -> None:
-        state.free_object(event_types)
-
-    @export()
-    def nrt_sys_trace_config_get_enabled_event_types(options: Any, event_types: Any, count: Any) -> int:
-        config = state.c_object(options, "config")
-        if config is None:
-            return int(S.NRT_INVALID)
-        return state.string_list([t for t in EVENT_TYPES if t in config["types"]], event_types, count)
-
-    @export()
-    def nrt_sys_trace_start(options: Any) -> int:
-        config: dict[str, Any] | None = (state.c_object(options, "config") if options != ffi.NULL
-                                          else {"cores": set(), "types": set(EVENT_TYPES), "max": 0})
-        if config is None:
-            return int(S.NRT_INVALID)
-        return int(state.recorder().start(dict(config, cores=set(config["cores"]), types=set(config["types"]))))
-
-    @export()
-    def nrt_sys_trace_stop() -> int:
-        return int(state.recorder().stop())
-
-    @export()
-    def nrt_sys_trace_fetch_options_allocate(options: Any) -> int:
-        if options == ffi.NULL:
-            return int(S.NRT_INVALID)
-        options[0] = state.new_object("fetch", {"nc": None, "max": 0}, "nrt_sys_trace_fetch_options_t *")
-        return int(S.NRT_SUCCESS)
-
-    @export(error=None)
-    def nrt_sys_trace_fetch_options_set_defaults(options: Any) -> None:
-        fetch = state.c_object(options, "fetch")
-        if fetch is not None:
-            fetch.update(nc=None, max=0)
-
-    @export(error=None)
-    def nrt_sys_trace_fetch_options_free(options: Any) -> None:
-        state.free_object(options)
-
-    @export(error=None)
-    def nrt_sys_trace_fetch_options_set_max_events_per_nc(options: Any, max_events_per_nc: int) -> None:
-        fetch = state.c_object(options, "fetch")
-        if fetch is not None:
-            fetch["max"] = int(max_events_per_nc)
-
-    @export(error=None)
-    def nrt_sys_trace_fetch_options_set_nc_idx(options: Any, nc_idx: int) -> None:
-        fetch = state.c_object(options, "fetch")
-        if fetch is not None:
-            fetch["nc"] = int(nc_idx)
-
-    @export()
-    def nrt_sys_trace_fetch_events(buffer: Any, written_size: Any, options: Any) -> int:
-        if buffer == ffi.NULL or written_size == ffi.NULL:
-            return int(S.NRT_INVALID)
-        fetch: dict[str, Any] | None = (state.c_object(options, "fetch") if options != ffi.NULL
-                                         else {"nc": None, "max": 0})
-        if fetch is None:
-            return int(S.NRT_INVALID)
-        status, text = state.recorder().fetch(fetch["nc"], fetch["max"])
-        if status != S.NRT_SUCCESS:
-            return int(status)
-        buffer[0], written_size[0] = state.c_text(text)
-        return int(S.NRT_SUCCESS)
-
-    @export(error=None)
-    def nrt_sys_trace_buffer_free(buffer: Any) -> None:
-        state.free_object(buffer)
+    install_tracing(state, ffi, o)
 
     # -- everything else the headers declare: exported, not simulated ----------------------------------
 
