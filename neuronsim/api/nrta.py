@@ -48,57 +48,46 @@ class NrtRuntime(RuntimeBase):
                     f"{t.core.device.index} (A12)")
         return t, xu, core
 
-    def _fast_tensor_op(self, t: Tensor, offset: Any, size: Any, lnc_idx: Any, queue: Any
-                        ) -> tuple[CoreHW, ExecutionUnit] | None:
-        """The hot path of a tensor read or write (A123): ``(core, Tensor Op unit)`` when every argument check of
-        ``_tensor_op`` and ``_range`` passes on plain ints, else ``None`` (the general path then makes the
-        same checks in their order and refuses with their reasons)."""
-        if type(lnc_idx) is not int or type(queue) is not int or type(offset) is not int or type(size) is not int:
-            return None
-        xu = self._xus.get((lnc_idx, TENSOR_OP, queue))
-        if xu is None or t.freed or t.owner is not self or t.core_only is None or offset < 0 or size <= 0 \
-                or offset + size > t.size:
-            return None
-        core = self._cores[lnc_idx]
-        if core.device is not t.core.device:
-            return None
-        return core, xu
+    def _transfer(self, request_cls: type[WriteRequest] | type[ReadRequest], tensor: Any, buf: Any, offset: Any,
+                  size: Any, lnc_idx: Any, queue: Any, ret: Any, req_sequence: Any, caller: ThreadCall | None
+                  ) -> NRT_STATUS:
+        """``nrta_tensor_write`` (``request_cls`` is :class:`WriteRequest`) or ``nrta_tensor_read`` on the Tensor Op
+        unit. The hot path first (A123): when every argument check of ``_tensor_op`` and ``_range`` passes on
+        plain ints, the request is built and scheduled inline; any other call takes the general path, which
+        makes the same checks in their order and refuses with their reasons."""
+        write = request_cls is WriteRequest
+        if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref and type(lnc_idx) is int \
+                and type(queue) is int and type(offset) is int and type(size) is int:
+            xu = self._xus.get((lnc_idx, TENSOR_OP, queue))
+            if xu is not None and not tensor.freed and tensor.owner is self and tensor.core_only is not None \
+                    and offset >= 0 and size > 0 and offset + size <= tensor.size:
+                core = self._cores[lnc_idx]
+                if core.device is tensor.core.device:  # a well-formed call: the checks below all pass
+                    node = self.numa_node if caller is None else caller.numa_node
+                    host = None if (self.sim.timing_only and buf is None) else \
+                        _host_buffer(buf, size, writable=not write)
+                    request = request_cls(self.system, tensor, offset, size, self._transfer_engine(core, queue, write),
+                                          host, ret, node is not None and core.device.numa_node != node)
+                    return self._schedule(xu, request, req_sequence)
+        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
+        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
+        if write:
+            return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
+        return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
                           ret: Any, req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
-            fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
-            if fast is not None:  # a well-formed call: the checks below all pass, made inline
-                core, xu = fast
-                node = self.numa_node if caller is None else caller.numa_node
-                host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=False)
-                request = WriteRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, True),
-                                       host, ret, node is not None and core.device.numa_node != node)
-                return self._schedule(xu, request, req_sequence)
-        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
-        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
-        return self._write(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
+        return self._transfer(WriteRequest, tensor, buf, offset, size, lnc_idx, queue, ret, req_sequence, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, lnc_idx: Any, queue: Any,
                          ret: Any, req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int lnc_idx,
         int queue, NRT_STATUS *exec_ret, nrta_seq_t *req_sequence)``."""
-        if type(tensor) is Tensor and type(ret) is Ref and type(req_sequence) is Ref:
-            fast = self._fast_tensor_op(tensor, offset, size, lnc_idx, queue)
-            if fast is not None:  # a well-formed call: the checks below all pass, made inline
-                core, xu = fast
-                node = self.numa_node if caller is None else caller.numa_node
-                host = None if (self.sim.timing_only and buf is None) else _host_buffer(buf, size, writable=True)
-                request = ReadRequest(self.system, tensor, offset, size, self._transfer_engine(core, queue, False),
-                                      host, ret, node is not None and core.device.numa_node != node)
-                return self._schedule(xu, request, req_sequence)
-        ret_cell, seq_cell = _ref(ret, "ret"), _ref(req_sequence, "req_sequence")
-        t, xu, core = self._tensor_op(tensor, lnc_idx, queue)
-        return self._read(t, core, xu, queue, buf, offset, size, ret_cell, seq_cell, caller)
+        return self._transfer(ReadRequest, tensor, buf, offset, size, lnc_idx, queue, ret, req_sequence, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, lnc_idx: Any,

@@ -111,27 +111,36 @@ class NrtRuntime228(RuntimeBase):
             sink.seq_id = seq_cell.value
         return status
 
+    def _tracked_transfer(self, write: bool, tensor: Any, buf: Any, offset: Any, size: Any, queue: Any, err: Any,
+                          req_sequence: Any, caller: ThreadCall | None) -> NRT_STATUS:
+        """A tensor write (``write``) or read on the TENSOR_WRITE or TENSOR_READ unit of the tensor's LNC, its
+        failure reported to ``err`` (``_tracked`` inlined: as many calls as before)."""
+        seq_cell = _ref(req_sequence, "req_sequence")
+        t = self._device_tensor(tensor)
+        sink = self._status_sink(err, t.vnc)
+        if write:
+            xu = self._xu(t.vnc, TENSOR_WRITE, queue)
+            status = self._write(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller)
+        else:
+            xu = self._xu(t.vnc, TENSOR_READ, queue)
+            status = self._read(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller)
+        if status == S.NRT_SUCCESS:
+            sink.seq_id = seq_cell.value
+        return status
+
     @_mirror("schedule_ns")
     def nrta_tensor_write(self, tensor: Any, buf: Any, offset: Any, size: Any, queue: Any, err: Any,
                           req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_write(nrt_tensor_t *tensor, const void *buf, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_WRITE unit of the tensor's LNC."""
-        seq_cell = _ref(req_sequence, "req_sequence")
-        t = self._device_tensor(tensor)
-        sink = self._status_sink(err, t.vnc)
-        xu = self._xu(t.vnc, TENSOR_WRITE, queue)
-        return self._tracked(self._write(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller), sink, seq_cell)
+        return self._tracked_transfer(True, tensor, buf, offset, size, queue, err, req_sequence, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_read(self, buf: Any, tensor: Any, offset: Any, size: Any, queue: Any, err: Any,
                          req_sequence: Any, *, caller: ThreadCall | None = None) -> NRT_STATUS:
         """``nrta_tensor_read(void *buf, nrt_tensor_t *tensor, uint64_t offset, uint64_t size, int queue,
         nrta_error_tracker_t *err, nrta_seq_t *req_sequence)``: TENSOR_READ unit of the tensor's LNC."""
-        seq_cell = _ref(req_sequence, "req_sequence")
-        t = self._device_tensor(tensor)
-        sink = self._status_sink(err, t.vnc)
-        xu = self._xu(t.vnc, TENSOR_READ, queue)
-        return self._tracked(self._read(t, t.core, xu, queue, buf, offset, size, sink, seq_cell, caller), sink, seq_cell)
+        return self._tracked_transfer(False, tensor, buf, offset, size, queue, err, req_sequence, caller)
 
     @_mirror("schedule_ns")
     def nrta_tensor_copy(self, src: Any, src_offset: Any, dst: Any, dst_offset: Any, size: Any, queue: Any,

@@ -86,6 +86,7 @@ class _Request:
 
 class _Transfer(_Request):
     __slots__ = ("system", "tensor", "offset", "size", "engine", "host", "snapshot", "numa_remote")
+    writes: bool  # True: the request writes the tensor (host to device); False: it reads it
 
     def __init__(self, system: System, tensor: Tensor, offset: int, size: int, engine: Channel,
                  host: memoryview | None, ret: Ref | None, numa_remote: bool = False) -> None:
@@ -118,10 +119,15 @@ class _Transfer(_Request):
         # the flow's end is the request's: it calls the unit's _finish directly (one event per transfer)
         return system.network.start(now_ns, path, system.dma_setup_ns, latency, self.unit._finish, size=size)
 
+    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
+        lo = self.tensor.offset + self.offset
+        return [(self.tensor.alloc, lo, lo + self.size, self.writes, self.tensor.name)]
+
 
 class WriteRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_write"
+    writes = True
 
     def start(self, now_ns: int) -> Flow:
         if self.host is not None and self.tensor.alloc.storage is not None:
@@ -136,14 +142,11 @@ class WriteRequest(_Transfer):
         if self.ret is not None:  # _complete, inlined (every transfer passes here)
             self.ret.value = self.status
 
-    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
-        lo = self.tensor.offset + self.offset
-        return [(self.tensor.alloc, lo, lo + self.size, True, self.tensor.name)]
-
 
 class ReadRequest(_Transfer):
     __slots__ = ()
     kind = "tensor_read"
+    writes = False
 
     def start(self, now_ns: int) -> Flow:
         storage = self.tensor.alloc.storage
@@ -157,10 +160,6 @@ class ReadRequest(_Transfer):
         self.snapshot = None
         if self.ret is not None:  # _complete, inlined (every transfer passes here)
             self.ret.value = self.status
-
-    def accesses(self) -> list[tuple[Any, int, int, bool, str]]:
-        lo = self.tensor.offset + self.offset
-        return [(self.tensor.alloc, lo, lo + self.size, False, self.tensor.name)]
 
 
 class CopyRequest(_Request):
