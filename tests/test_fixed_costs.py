@@ -145,3 +145,40 @@ def test_the_host_fast_path_keeps_the_order_of_contending_threads(quantum_ns: in
     slow = host_log(False, quantum_ns)
     assert host_log(True, quantum_ns) == slow
     assert len(slow[0]) == 2 * (6 * 4 + 3)
+
+
+def driven_log(fast: bool) -> list[tuple[int, list[int]]]:
+    """A thread computing in 300 ns slices while the caller drives the clock with ``advance_to``: what the
+    caller sees at each time it asked for."""
+    from neuronsim.hw.host import HostCPUs
+
+    saved = HostCPUs.fast_path
+    HostCPUs.fast_path = fast
+    try:
+        sim = neuronsim.Simulator("trn1.2xlarge")
+        rt = sim.runtime()
+        log: list[int] = []
+
+        def body(thread: Any) -> Any:
+            for _ in range(12):
+                yield from thread.compute(300)
+                log.append(sim.now_ns)
+
+        sim.spawn(body, rt, cpus="0")
+        seen = []
+        for t in (250, 700, 900, 1000, 2000, 2100, 5000):
+            sim.advance_to(t)
+            seen.append((sim.now_ns, list(log)))
+        return seen
+    finally:
+        HostCPUs.fast_path = saved
+
+
+def test_a_thread_runs_ahead_no_further_than_the_caller_drives_the_clock() -> None:
+    """A135: a thread's slice may advance the clock itself, but never past the time ``advance_to`` was
+    asked for: the caller sees exactly the slices that ended by then."""
+    seen = driven_log(True)
+    assert seen == driven_log(False)
+    assert seen[1] == (700, [300, 600])
+    assert seen[3] == (1000, [300, 600, 900])
+    assert seen[-1] == (5000, [300 * k for k in range(1, 13)])

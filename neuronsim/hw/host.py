@@ -14,7 +14,10 @@ that queued is granted by a real release event, as before). When, besides, the s
 nothing else due at this instant (no other event at the current time and the thread resumed by an
 event only it waits on), the request event is left out too: it would have been processed next, so the
 slice's timeout gets the same place among the events either way. A slice then costs one event instead
-of three. ``HostCPUs.fast_path = False`` turns the fast path off (tests compare both).
+of three. And when that slice would end before anything else is due, and the loop driving the
+simulation will not act before its end (:class:`RunAhead`), the thread advances the clock itself
+instead of yielding the slice's timeout (A135): a run of host calls with nothing happening between
+them costs no event at all. ``HostCPUs.fast_path = False`` turns the fast path off (tests compare both).
 """
 
 from __future__ import annotations
@@ -26,7 +29,21 @@ import simpy
 from simpy.events import NORMAL, Event, Timeout, Process
 from simpy.resources.resource import Request
 
-__all__ = ["HostCPUs"]
+__all__ = ["HostCPUs", "RunAhead"]
+
+
+class RunAhead:
+    """How far a host thread may advance the clock itself (docs/assumptions.md A135).
+
+    ``until_ns`` is set by the loop that drives the simulation to a time before which that loop will not
+    act (the end of ``env.run()``, of ``SimContext.advance_to``, of a workload run); ``-1`` (the default,
+    and whenever the driver waits for a condition rather than a time) lets no thread run ahead. One is
+    shared by the hosts of a simulation."""
+
+    __slots__ = ("until_ns",)
+
+    def __init__(self) -> None:
+        self.until_ns: float = -1
 
 
 class HostCPUs:
@@ -40,7 +57,7 @@ class HostCPUs:
 
     fast_path = True  # the uncontended fast path (A122); False: every slice requests and releases a Resource
 
-    def __init__(self, env: simpy.Environment, vcpus: int, quantum_ns: int) -> None:
+    def __init__(self, env: simpy.Environment, vcpus: int, quantum_ns: int, run_ahead: RunAhead | None = None) -> None:
         if vcpus < 1:
             raise ValueError(f"vcpus(={vcpus}) must be >= 1.")
         if quantum_ns < 1:
@@ -49,6 +66,7 @@ class HostCPUs:
         self.quantum_ns = quantum_ns
         self.cpus = [simpy.Resource(env, capacity=1) for _ in range(vcpus)]
         self.busy_ns = [0] * vcpus
+        self.run_ahead = run_ahead if run_ahead is not None else RunAhead()
 
     def _pick(self, affinity: Sequence[int]) -> int:
         best = affinity[0]
@@ -90,10 +108,18 @@ class HostCPUs:
                         token._value = None  # noqa: SLF001
                         env.schedule(token, NORMAL)
                         yield token
-                    timeout = Timeout(env, piece)
-                    if owner is not None:
-                        owner.private = timeout
-                    yield timeout
+                        if owner is not None:
+                            owner.private = token  # only this thread waited on it
+                    end = env._now + piece  # noqa: SLF001
+                    if (process is not None and end <= self.run_ahead.until_ns
+                            and process._target is owner.private  # noqa: SLF001
+                            and (not queue or queue[0][0] > end)):
+                        env._now = end  # noqa: SLF001 - run ahead: the timeout would be the next event (A135)
+                    else:
+                        timeout = Timeout(env, piece)
+                        if owner is not None:
+                            owner.private = timeout
+                        yield timeout
                 except BaseException:
                     resource.release(held)  # as leaving the request's block does
                     raise

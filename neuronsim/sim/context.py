@@ -23,7 +23,7 @@ import simpy
 
 from neuronsim.errors import ConfigError
 from neuronsim.hw.channel import Channel, FlowNetwork
-from neuronsim.hw.host import HostCPUs
+from neuronsim.hw.host import HostCPUs, RunAhead
 from neuronsim.hw.memory import MemoryPool
 from neuronsim.hw.system import CoreHW, Link, System, build_cores, build_system
 from neuronsim.sim.events import EventFd
@@ -91,7 +91,9 @@ class SimContext:
         if isinstance(cpu_quantum_ns, bool) or not isinstance(cpu_quantum_ns, int) or cpu_quantum_ns < 1:
             raise ConfigError("Simulator", f"cpu_quantum_ns must be an int >= 1, not {cpu_quantum_ns!r}",
                               field="cpu_quantum_ns")
-        self.hosts = [HostCPUs(self.env, topology.spec.host.vcpus, cpu_quantum_ns) for _ in self.systems]
+        self.run_ahead = RunAhead()  # how far a host thread may advance the clock itself (A135)
+        self.hosts = [HostCPUs(self.env, topology.spec.host.vcpus, cpu_quantum_ns, self.run_ahead)
+                      for _ in self.systems]
         self.polling_threads = polling_threads
         self.poll_cpu_ns = poll_cpu_ns
         self.poll_interval_ns = poll_interval_ns
@@ -139,8 +141,14 @@ class SimContext:
         """
         env = self.env
         queue, step = env._queue, env.step  # noqa: SLF001 - env.peek() inlined on the hot path
-        while queue and queue[0][0] <= t_ns:
-            step()
+        if queue and queue[0][0] <= t_ns:
+            run_ahead = self.run_ahead
+            saved, run_ahead.until_ns = run_ahead.until_ns, t_ns  # nothing acts before t_ns but the events
+            try:
+                while queue and queue[0][0] <= t_ns:
+                    step()
+            finally:
+                run_ahead.until_ns = saved
         if t_ns > env._now:  # noqa: SLF001
             env._now = t_ns  # noqa: SLF001 - SimPy keeps the clock here; nothing is due before t_ns
 
@@ -153,7 +161,12 @@ class SimContext:
 
     def run_until_idle(self) -> int:
         """Run until nothing is left to happen; returns the time then."""
-        self.env.run()
+        run_ahead = self.run_ahead
+        saved, run_ahead.until_ns = run_ahead.until_ns, float("inf")
+        try:
+            self.env.run()
+        finally:
+            run_ahead.until_ns = saved
         return int(self.env.now)
 
     def eventfd(self, nonblock: bool = False) -> EventFd:

@@ -186,7 +186,6 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     is known, else over simulated time up to the longest thread ``duration`` (the bar stays full while
     the iterations that arrived before it finish)."""
     env = sim.env
-    queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
     end = float("inf") if until_ns is None else sim.now_ns + until_ns
     chunk = max(1, until_ns // 50) if until_ns is not None else 0
     spec = run.spec
@@ -195,6 +194,23 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     # threads that run for a duration (and no end time): progress over the longest duration
     horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
         if spec is not None and until_ns is None and not total else 0
+    run_ahead = sim.context.run_ahead
+    saved, run_ahead.until_ns = run_ahead.until_ns, end  # nothing but the events acts before the end (A135)
+    try:
+        events = _steps(sim, end, chunk, total, horizon, until_ns, progress, run)
+    finally:
+        run_ahead.until_ns = saved
+    if until_ns is not None and end > env._now:  # noqa: SLF001
+        env._now = end  # noqa: SLF001 - nothing is due before the end
+    return events
+
+
+def _steps(sim: Simulator, end: float, chunk: int, total: int | None, horizon: int, until_ns: int | None,
+           progress: Callable[[int, int, str], None] | None, run: WorkloadRun) -> int:
+    """``_advance``'s loop: process the events due up to ``end``, in chunks between compactions and
+    progress reports; returns how many."""
+    env = sim.env
+    queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
     events = 0
     meters, stats = run.meters, run.stats
     while queue and queue[0][0] <= end:
@@ -226,8 +242,6 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
             progress(run.completed, total, "iterations")
         elif horizon:
             progress(min(horizon, int(env.now) - run.start_ns), horizon, "ns")
-    if until_ns is not None and end > env._now:  # noqa: SLF001
-        env._now = end  # noqa: SLF001 - nothing is due before the end
     return events
 
 
