@@ -298,6 +298,7 @@ class Simulator:
         thread = HostThread(self.context, rt, text, name or f"thread{len(self.threads)}", numa_node)
         thread.process = self.env.process(body(thread))
         self.threads.append(thread)
+        self.context.run_ahead.threads = True
         return thread
 
     def eventfd(self, nonblock: bool = False) -> EventFd:

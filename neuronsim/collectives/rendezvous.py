@@ -43,10 +43,20 @@ class CCContext:
     pairs: tuple[tuple[int, int], ...] | None = None  # a permute's (source, target) ranks; None: r -> r + 1
     tag: Any = None  # the caller's label, copied to the CollectiveRecord (nccom-test's streams)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "algorithm":
-            check_choice("cc_ctx.algorithm", value, ALGORITHMS, none_ok=True)
-        object.__setattr__(self, name, value)
+
+
+def _get_algorithm(ctx: CCContext) -> str | None:
+    return ctx._algorithm  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+def _set_algorithm(ctx: CCContext, value: str | None) -> None:
+    check_choice("cc_ctx.algorithm", value, ALGORITHMS, none_ok=True)
+    ctx._algorithm = value  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+# ``algorithm`` is checked whenever it is set, in __init__ too; a property on that one field (not a __setattr__
+# on every field: a context is made per rank per collective, and __init__ sets 14 fields)
+CCContext.algorithm = property(_get_algorithm, _set_algorithm)  # type: ignore[assignment]
 
 
 @dataclass

@@ -40,10 +40,11 @@ class RunAhead:
     and whenever the driver waits for a condition rather than a time) lets no thread run ahead. One is
     shared by the hosts of a simulation."""
 
-    __slots__ = ("until_ns",)
+    __slots__ = ("until_ns", "threads")
 
     def __init__(self) -> None:
-        self.until_ns: float = -1
+        self.until_ns: float = -1.0
+        self.threads = False  # whether a host thread was ever spawned (else no driver needs to set until_ns)
 
 
 class HostCPUs:
@@ -71,9 +72,12 @@ class HostCPUs:
     def _pick(self, affinity: Sequence[int]) -> int:
         best = affinity[0]
         best_load = None
+        cpus = self.cpus
         for cpu in affinity:
-            resource = self.cpus[cpu]
-            load = resource.count + len(resource.queue)
+            resource = cpus[cpu]
+            load = len(resource.users) + len(resource.put_queue)
+            if load == 0:
+                return cpu  # the first free one: no other can have a shorter queue
             if best_load is None or load < best_load:
                 best, best_load = cpu, load
         return best

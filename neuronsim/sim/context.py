@@ -141,8 +141,11 @@ class SimContext:
         """
         env = self.env
         queue, step = env._queue, env.step  # noqa: SLF001 - env.peek() inlined on the hot path
-        if queue and queue[0][0] <= t_ns:
-            run_ahead = self.run_ahead
+        run_ahead = self.run_ahead
+        if not run_ahead.threads:  # direct mode alone (the hot path of every call's host cost)
+            while queue and queue[0][0] <= t_ns:
+                step()
+        elif queue and queue[0][0] <= t_ns:
             saved, run_ahead.until_ns = run_ahead.until_ns, t_ns  # nothing acts before t_ns but the events
             try:
                 while queue and queue[0][0] <= t_ns:

@@ -53,7 +53,8 @@ class _Task:
 
 
 class _Iteration:
-    __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "reached", "left", "dirty")
+    __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "reached", "left", "dirty",
+                 "undone")
 
     def __init__(self, record: IterationRecord, lanes: tuple[int, ...], slot: int, ordinal: int,
                  program: tuple[StepSpec, ...]) -> None:
@@ -74,6 +75,8 @@ class _Iteration:
         if 0 in self.reached:
             self.reached[0] = len(lanes)
         self.left = len(self.tasks) + len(self.host)
+        # step -> its tasks not done yet (one per lane, or the host step's one): a host step waits for zeros
+        self.undone = [len(lanes) if step.kind in DEVICE_STEPS else 1 for step in program]
         self.dirty = set(lanes)  # lanes whose readiness may have changed since they were last looked at
 
     def task(self, k: int, lane: int) -> _Task:
@@ -113,6 +116,7 @@ class ThreadRunner:
         self.thread: HostThread | None = None
         self.style = spec.style
         self.stopped = False
+        self._buffer_keys: dict[int, str] = {}  # a write or read step -> its tensor's key in the buffers
 
     def _after(self, k: int, step: StepSpec) -> tuple[int, ...]:
         if step.after is None:
@@ -188,7 +192,8 @@ class ThreadRunner:
                     if host.issued or it.reached[k] < len(it.lanes):
                         it.dirty.discard(lane)
                         continue
-                    if all(it.task(j, other).done for j in self.after[k] for other in it.lanes):
+                    undone = it.undone
+                    if all(undone[j] == 0 for j in self.after[k]):
                         return it, host
                     it.dirty.discard(lane)
                     continue
@@ -279,10 +284,12 @@ class ThreadRunner:
         step = task.step
         tensor_name = step.write if step.write is not None else step.read
         if tensor_name is not None:
-            owner = self.workload.tensor_owner(tensor_name)
-            assert owner is not None  # the workload's validation checked every step's tensor
-            model, tensor = owner[:2]
-            return (self.buffers[(lane, it.slot)][f"{model}.{tensor}"],)
+            key = self._buffer_keys.get(task.index)
+            if key is None:
+                owner = self.workload.tensor_owner(tensor_name)
+                assert owner is not None  # the workload's validation checked every step's tensor
+                key = self._buffer_keys[task.index] = f"{owner[0]}.{owner[1]}"
+            return (self.buffers[(lane, it.slot)][key],)
         if step.execute is not None:
             return (self.models[(step.execute, lane)],) + self.sets[(lane, it.slot, step.execute)]
         return ()
@@ -312,8 +319,9 @@ class ThreadRunner:
             else:
                 name = "nrta_cc_schedule"
                 status = yield from self._collective(it, task, thread, lane, ret, seq)
-            request = unit.pending()[-1] if status == S.NRT_SUCCESS else None
-            self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
+            request = unit._queue[-1] if status == S.NRT_SUCCESS else None  # noqa: SLF001 - the one just accepted
+            if self.run.records or self.run.stream is not None:  # else nobody keeps the call: no record made
+                self.run.add_call(CallRecord(self.name, name, begin, self.sim.now_ns, request, int(status)))
             if status != S.NRT_QUEUE_FULL:
                 break
             yield from thread.wait_unit(unit, unit.completed_num + 1)  # the oldest in flight, then retry
@@ -390,6 +398,7 @@ class ThreadRunner:
 
     def _done(self, it: _Iteration, task: _Task, status: int) -> None:
         task.done = True
+        it.undone[task.index] -= 1
         if task.lane is None:
             it.dirty.update(it.lanes)
         else:
