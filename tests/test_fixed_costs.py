@@ -182,3 +182,33 @@ def test_a_thread_runs_ahead_no_further_than_the_caller_drives_the_clock() -> No
     assert seen[1] == (700, [300, 600])
     assert seen[3] == (1000, [300, 600, 900])
     assert seen[-1] == (5000, [300 * k for k in range(1, 13)])
+
+
+SERVER = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+
+
+@pytest.mark.parametrize("until_ns", [None, 7_000_000])
+def test_threads_running_ahead_change_no_result_of_a_run_with_an_end(tmp_path: Path, until_ns: int | None) -> None:
+    """Four server threads on shared CPUs, Poisson arrivals, a run cut at ``until_ns``: the same summary and
+    trace with the host fast path (and its run-ahead, A135) as without, and fewer events."""
+    from neuronsim.hw.host import HostCPUs
+    from neuronsim.trace.timeline import write_timeline
+    from neuronsim.workload.metrics import render, summary
+    from neuronsim.workload.runner import run_workload
+    from neuronsim.workload.spec import load_workload
+
+    spec = load_workload(SERVER, [f"threads.{t}.iterations=60" for t in range(4)])
+    out = []
+    for fast in (False, True):
+        saved = HostCPUs.fast_path
+        HostCPUs.fast_path = fast
+        try:
+            run = run_workload(spec, until_ns=until_ns, records=True)
+        finally:
+            HostCPUs.fast_path = saved
+        trace = tmp_path / f"{fast}.json"
+        write_timeline(run, trace)
+        out.append((render(summary(run)), trace.read_bytes(), run.sim.now_ns, run.events))
+    (slow_text, slow_trace, slow_now, slow_events), (fast_text, fast_trace, fast_now, fast_events) = out
+    assert fast_text == slow_text and fast_trace == slow_trace and fast_now == slow_now
+    assert fast_events < slow_events
