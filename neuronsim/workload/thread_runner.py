@@ -7,6 +7,7 @@ in :mod:`neuronsim.workload.runner`'s docstring.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +55,10 @@ class _Task:
 
 class _Iteration:
     __slots__ = ("record", "lanes", "slot", "ordinal", "tasks", "host", "pos", "reached", "left", "dirty",
-                 "undone")
+                 "undone", "order", "heap")
 
     def __init__(self, record: IterationRecord, lanes: tuple[int, ...], slot: int, ordinal: int,
-                 program: tuple[StepSpec, ...]) -> None:
+                 program: tuple[StepSpec, ...], order: dict[int, int]) -> None:
         self.record = record
         self.lanes = lanes
         self.slot = slot  # which buffer set of its lanes it uses
@@ -77,10 +78,26 @@ class _Iteration:
         self.left = len(self.tasks) + len(self.host)
         # step -> its tasks not done yet (one per lane, or the host step's one): a host step waits for zeros
         self.undone = [len(lanes) if step.kind in DEVICE_STEPS else 1 for step in program]
-        self.dirty = set(lanes)  # lanes whose readiness may have changed since they were last looked at
+        self.order = order  # lane -> its place in the thread's lane order
+        # lanes whose readiness may have changed since they were last looked at: a set, and a heap of
+        # (place, lane) holding the same lanes, so that they are looked at in lane order without sorting
+        self.dirty: set[int] = set()
+        self.heap: list[tuple[int, int]] = []
+        self.mark_all()
 
     def task(self, k: int, lane: int) -> _Task:
         return self.host.get(k) or self.tasks[(k, lane)]
+
+    def mark(self, lane: int) -> None:
+        """Look at ``lane`` again."""
+        if lane not in self.dirty:
+            self.dirty.add(lane)
+            heapq.heappush(self.heap, (self.order[lane], lane))
+
+    def mark_all(self) -> None:
+        """Look at every lane again."""
+        self.dirty = set(self.lanes)
+        self.heap = sorted((self.order[lane], lane) for lane in self.lanes)
 
 
 class ThreadRunner:
@@ -109,6 +126,7 @@ class ThreadRunner:
         self.opened = 0
         self.lane_ordinal = dict.fromkeys(self.lanes, 0)
         self.lane_open = dict.fromkeys(self.lanes, 0)
+        self.full_lanes = 0  # lanes whose lane_open is at the in-flight limit
         self.issued_upto: dict[tuple[int, int], int] = {}  # (step, lane) -> ordinal of the next to issue
         self.outstanding: dict[Any, int] = {}  # unit -> this thread's requests in flight on it
         self.next_arrival = self.sim.now_ns
@@ -143,19 +161,22 @@ class ThreadRunner:
     def _open_ready(self) -> None:
         now = self.sim.now_ns
         in_flight = self.spec.in_flight
-        while self._more() and self.next_arrival <= now:
+        while self.next_arrival <= now and self._more():
             lanes = self._lanes_of(self.opened)
-            if any(self.lane_open[lane] >= in_flight for lane in lanes):
+            # every lane (dispatch: all) or one: is any of them at its in-flight limit?
+            if (self.lane_open[lanes[0]] >= in_flight) if len(lanes) == 1 else self.full_lanes:
                 return  # the window is full: closed loop waits, open arrivals queue on the host
             ordinal = self.lane_ordinal[lanes[0]]
             # a closed loop's iteration arrives when it is opened; an open loop's when it was due
             arrival = now if self.spec.arrivals.kind == "closed" else self.next_arrival
             record = IterationRecord(self.name, self.opened, lanes, arrival, opened_ns=now)
             self.run.iterations.append(record)
-            self.open.append(_Iteration(record, lanes, ordinal % in_flight, ordinal, self.program))
+            self.open.append(_Iteration(record, lanes, ordinal % in_flight, ordinal, self.program, self.lane_index))
             for lane in lanes:
                 self.lane_ordinal[lane] += 1
                 self.lane_open[lane] += 1
+                if self.lane_open[lane] == in_flight:
+                    self.full_lanes += 1
             self.opened += 1
             self._next_arrival()
 
@@ -177,49 +198,46 @@ class ThreadRunner:
         Only lanes marked dirty are looked at: a lane's readiness changes only when one of its own
         requests completes or is scheduled (deps, the same step of its previous iteration, its queues),
         when a host step completes, or when the last lane reaches a host step; those mark it."""
-        order = self.lane_index
         program_length = len(self.program)
+        after = self.after
         for it in self.open:
-            if not it.dirty:
-                continue
-            for lane in sorted(it.dirty, key=order.__getitem__):
+            heap, dirty = it.heap, it.dirty
+            while heap:
+                lane = heap[0][1]  # the first dirty lane in lane order; it stays dirty if it is the one
                 k = it.pos[lane]
-                if k >= program_length:
-                    it.dirty.discard(lane)
-                    continue
-                host = it.host.get(k)
-                if host is not None:  # a host step: every lane must have reached it
-                    if host.issued or it.reached[k] < len(it.lanes):
-                        it.dirty.discard(lane)
-                        continue
-                    undone = it.undone
-                    if all(undone[j] == 0 for j in self.after[k]):
-                        return it, host
-                    it.dirty.discard(lane)
-                    continue
-                task = it.tasks[(k, lane)]
-                ready = self.issued_upto.get((k, lane), 0) == it.ordinal  # the lane's previous iteration first
-                if ready and self.style == "nrta":
-                    ready = self.outstanding.get(self._unit(task), 0) < self.spec.in_flight
-                if ready and all(it.task(j, lane).done for j in self.after[k]):
-                    return it, task
-                it.dirty.discard(lane)
+                if k < program_length:
+                    host = it.host.get(k)
+                    if host is not None:  # a host step: every lane must have reached it
+                        if not host.issued and it.reached[k] == len(it.lanes):
+                            undone = it.undone
+                            if all(undone[j] == 0 for j in after[k]):
+                                return it, host
+                    else:
+                        task = it.tasks[(k, lane)]
+                        # the lane's previous iteration first
+                        ready = self.issued_upto.get((k, lane), 0) == it.ordinal
+                        if ready and self.style == "nrta":
+                            ready = self.outstanding.get(self._unit(task), 0) < self.spec.in_flight
+                        if ready and all(it.task(j, lane).done for j in after[k]):
+                            return it, task
+                heapq.heappop(heap)
+                dirty.discard(lane)
         return None
 
     def _advance_lane(self, it: _Iteration, lane: int, k: int) -> None:
         """Lane ``lane`` of ``it`` moves on to step ``k``."""
         it.pos[lane] = k
-        it.dirty.add(lane)
+        it.mark(lane)
         if k in it.reached:
             it.reached[k] += 1
             if it.reached[k] == len(it.lanes):
-                it.dirty.update(it.lanes)
+                it.mark_all()
 
     def _touch(self, lane: int) -> None:
         """Something of ``lane`` changed (a request scheduled or completed): look at it in every open iteration."""
         for it in self.open:
             if lane in it.pos:
-                it.dirty.add(lane)
+                it.mark(lane)
 
     def _unit(self, task: _Task) -> Any:
         if task.unit is None:
@@ -400,7 +418,7 @@ class ThreadRunner:
         task.done = True
         it.undone[task.index] -= 1
         if task.lane is None:
-            it.dirty.update(it.lanes)
+            it.mark_all()
         else:
             self._touch(task.lane)
         task.status = int(status)
@@ -412,6 +430,8 @@ class ThreadRunner:
             self.run.completed += 1
             self.open.remove(it)
             for lane in it.lanes:
+                if self.lane_open[lane] == self.spec.in_flight:
+                    self.full_lanes -= 1
                 self.lane_open[lane] -= 1
         if self.wake is not None and not self.wake.triggered:
             self.wake.succeed()
