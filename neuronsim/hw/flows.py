@@ -16,7 +16,7 @@ from simpy.events import NORMAL, Event
 
 from neuronsim.hw.filling import fits, settle, solve
 from neuronsim.hw.fluid import (_FULL, _SLACK, ACTIVE, CANCELLED, COMPACT_MIN, DELIVERED, ENDED, PENDING, SOLO,
-                                Channel, Flow, log_solo)
+                                Channel, Flow)
 
 __all__ = ["FlowNetwork"]
 
@@ -147,13 +147,16 @@ class FlowNetwork:
         f.finish_at = f.delivered_at = finish if finish < deliver else float(deliver)
         end = deliver + latency_ns
         f.end_ns = end = end if end > not_before else not_before
-        for channel, _, n in hops:
+        logged: list[Any] | None = None
+        for i, (channel, _, n) in enumerate(hops):
             channel.solo = f
             channel.network = self
             channel.bytes_moved += n
             channel._busy += n / channel.bw
-            if channel.log is not None:
-                log_solo(f, channel, n)
+            if channel.log is not None:  # log_solo, inlined (every transfer of a workload run passes here)
+                if logged is None:
+                    logged = f.logged = [None] * len(hops)
+                logged[i] = channel._log(arrive, f.finish_at, n, merge=False)
         env = self.env
         if env is None:
             f.event = True

@@ -16,7 +16,7 @@ from neuronsim.units import TRANSFER_SLACK, transfer_time_ns
 if TYPE_CHECKING:
     from neuronsim.hw.flows import FlowNetwork
 
-__all__ = ["Channel", "Flow", "TIME_SLACK_NS", "solo_ns", "channel_busy_ns", "log_solo"]
+__all__ = ["Channel", "Flow", "TIME_SLACK_NS", "solo_ns", "channel_busy_ns"]
 
 _SLACK = 1 - TRANSFER_SLACK
 TIME_SLACK_NS = 1e-6  # absolute float slack (ns) before a continuous instant is rounded up to a whole ns
@@ -202,13 +202,3 @@ def solo_ns(path: Sequence[tuple[Channel, int]], setup_ns: int = 0, latency_ns: 
         if ser > longest:
             longest = ser
     return setup_ns + longest + latency_ns
-
-
-
-def log_solo(f: Flow, channel: Channel, n: int) -> None:
-    logged = f.logged
-    if not logged:
-        logged = f.logged = [None] * len(f.hops)
-    for i, hop in enumerate(f.hops):
-        if hop[0] is channel:
-            logged[i] = channel._log(f.arrive_ns, f.finish_at, n, merge=False)
