@@ -74,7 +74,10 @@ class HostThread:
 
     def compute(self, duration_ns: int) -> Generator[simpy.Event, Any, None]:
         """The thread's own work: ``duration_ns`` of CPU time."""
-        yield from self.sim.hosts[self.rt.instance].run(self.affinity, duration_ns, self)
+        host = self.sim.hosts[self.rt.instance]
+        spent = host.ahead(self.affinity, duration_ns, self)  # on an idle host: all of it, no event (A135)
+        if spent < duration_ns:
+            yield from host.run(self.affinity, duration_ns - spent, self)
         self.cpu_ns += duration_ns
 
     def call(self, method: Callable[..., Any], *args: Any) -> Generator[simpy.Event, Any, Any]:
@@ -89,8 +92,12 @@ class HostThread:
             raise NeuronSimError(f"{method!r} is not a runtime's mirror call")
         kind = getattr(method, "cost_kind", None)
         cost = rt._cost_table.get(kind, 0) if kind else 0  # noqa: SLF001
-        if cost:
-            yield from self.compute(cost)
+        if cost:  # compute(cost), inlined: most calls run ahead (A135) and need no generator of their own
+            host = self.sim.hosts[self.rt.instance]
+            spent = host.ahead(self.affinity, cost, self)
+            if spent < cost:
+                yield from host.run(self.affinity, cost - spent, self)
+            self.cpu_ns += cost
         caller = ThreadCall(self, self.numa_node)
         entry = getattr(method, "from_thread", None)
         result = entry(rt, caller, *args) if entry is not None else method(*args)

@@ -17,7 +17,8 @@ slice's timeout gets the same place among the events either way. A slice then co
 of three. And when that slice would end before anything else is due, and the loop driving the
 simulation will not act before its end (:class:`RunAhead`), the thread advances the clock itself
 instead of yielding the slice's timeout (A135): a run of host calls with nothing happening between
-them costs no event at all. ``HostCPUs.fast_path = False`` turns the fast path off (tests compare both).
+them costs no event at all (:meth:`HostCPUs.ahead` spends such slices without even a generator; a
+thread's call and compute try it first). ``HostCPUs.fast_path = False`` turns the fast path off (tests compare both).
 """
 
 from __future__ import annotations
@@ -81,6 +82,42 @@ class HostCPUs:
             if best_load is None or load < best_load:
                 best, best_load = cpu, load
         return best
+
+    def ahead(self, affinity: Sequence[int], work_ns: int, owner: Any) -> int:
+        """Spend what of ``work_ns`` the thread ``owner`` can spend now without an event; returns the ns spent.
+
+        These are the slices :meth:`run` would run ahead (A135), taken in the same order on the same CPUs:
+        each on a free CPU, the owner's process running and resumed by its ``private`` event, ending no
+        later than the driver allows and strictly before anything else is due. It stops at the first slice
+        that cannot (0 when the first cannot); :meth:`run` spends the rest, slice by slice as it would have
+        (only the last slice of ``work_ns`` can be shorter than the quantum, so the rest slices the same).
+        No generator and no event: the common case of a host call on an idle host costs a function call.
+        """
+        env = self.env
+        process: Process | None = owner.process
+        if process is None or not self.fast_path:
+            return 0
+        if env._active_proc is not process or process._target is not owner.private:  # noqa: SLF001
+            return 0
+        until = self.run_ahead.until_ns
+        queue = env._queue  # noqa: SLF001
+        cpus, quantum = self.cpus, self.quantum_ns
+        spent = 0
+        while spent < work_ns:
+            cpu = self._pick(affinity)
+            resource = cpus[cpu]
+            if resource.users or resource.put_queue:
+                break
+            piece = work_ns - spent
+            if piece > quantum:
+                piece = quantum
+            end = env._now + piece  # noqa: SLF001
+            if end > until or (queue and queue[0][0] <= end):
+                break
+            env._now = end  # noqa: SLF001 - run ahead (A135)
+            self.busy_ns[cpu] += piece
+            spent += piece
+        return spent
 
     def run(self, affinity: Sequence[int], work_ns: int, owner: Any = None) -> Generator[simpy.Event, Any, int]:
         """Spend ``work_ns`` of CPU time on the affinity's CPUs; returns the CPU the last slice ran on.
