@@ -10,6 +10,10 @@ at ``--fidelity`` (default: the example's own, step) first, then without the all
 too, and each of the write, the execution and the all-gather alone (each variant keeps the 40 us sampling
 step). Real time on a machine running raw SimPy at 2.0 million timeouts per CPU second (this machine, quiet)
 allows 3.528 ms x 2.0e6 = 7,056 raw-timeout equivalents a token.
+
+``--calls`` instead counts the Python function calls a token of the whole program makes (``cProfile``'s
+count: the same on any machine and load, so two versions compare exactly; with ``PYTHONPATH`` pointing at
+another checkout's tree, that version's count).
 """
 
 from __future__ import annotations
@@ -58,12 +62,33 @@ def cost(path: Path, tokens: int) -> tuple[float, float]:
     return cpu * raw / tokens, run.events / tokens
 
 
+def calls(tokens: int, fidelity: str) -> tuple[float, float]:
+    """(Python function calls per token, SimPy events per token) of the whole program: deterministic."""
+    import cProfile
+    import pstats
+
+    spec = load_workload(EXAMPLE, [f"threads.0.iterations={tokens}", f"collectives.fidelity={fidelity}"])
+    profile = cProfile.Profile()
+    profile.enable()
+    run = run_workload(spec)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / tokens, run.events / tokens
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=100)
     parser.add_argument("--fidelity", choices=("step", "analytical"), default="step")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of each variant; the median is kept")
+    parser.add_argument("--calls", action="store_true", help="count the whole program's Python function calls")
     args = parser.parse_args()
+    if args.calls:
+        import neuronsim
+
+        per_call, events = calls(args.tokens, args.fidelity)
+        print(f"llm decode, {args.tokens} tokens at {args.fidelity} fidelity ({Path(neuronsim.__file__).parents[1]}): "
+              f"{per_call:,.0f} Python function calls a token, {events:,.0f} SimPy events a token")
+        return
     base = yaml.safe_load(EXAMPLE.read_text())
     files = {}
     with tempfile.TemporaryDirectory() as tmp:
