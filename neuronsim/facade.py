@@ -180,13 +180,18 @@ class NeuronRuntime:
 
     def _wait_unit(self, unit: ExecutionUnit, num: int) -> None:
         env = self.sim.env
-        while unit.completed_num < num:
-            if env.peek() == float("inf"):
-                raise DeadlockError(f"the host waits for request {num} on {unit.name}, which can never complete",
-                                    [f"{unit.name}: completed up to {unit.completed_num}, last accepted "
-                                     f"{unit.last_submitted_num}, {unit.depth} in flight",
-                                     *self.sim.collectives.stalled()])
-            env.step()
+        run_ahead = self.sim.run_ahead
+        held, run_ahead.until_ns = run_ahead.until_ns, -1.0  # a wait for a condition: no thread runs ahead (A135)
+        try:
+            while unit.completed_num < num:
+                if env.peek() == float("inf"):
+                    raise DeadlockError(f"the host waits for request {num} on {unit.name}, which can never "
+                                        f"complete", [f"{unit.name}: completed up to {unit.completed_num}, last "
+                                                      f"accepted {unit.last_submitted_num}, {unit.depth} in flight",
+                                                      *self.sim.collectives.stalled()])
+                env.step()
+        finally:
+            run_ahead.until_ns = held
         self.c._spend(self.c._costs.query_ns)  # noqa: SLF001 - the completion check the host makes
         self.c._observe(unit, num)  # noqa: SLF001 - the host has now seen it complete
 

@@ -191,6 +191,9 @@ class ExecutionUnit:
         """The running request ends now (an event's callback, or a flow's ``on_done``: ``_event`` unused)."""
         queue = self._queue
         request = queue.popleft()
+        # the request to start next, if one waits: not one a listener submits to the then idle unit (an
+        # implicit-async callback's nrt_execute, a thread that runs while a callback waits), which starts at once
+        head = queue[0] if queue else None
         now = self.env._now  # noqa: SLF001 - hot path
         request.end_ns = now  # its end is now, whatever moved it (a flow's end, a fault)
         self.busy_ns += now - request.start_ns
@@ -212,8 +215,8 @@ class ExecutionUnit:
                 flushed.start_ns = flushed.end_ns = now
                 flushed.abort(UNRECOVERABLE)
                 self._completed(flushed, now)
-        elif queue:
-            self._start(queue[0])
+        elif head is not None:
+            self._start(head)
 
     def _completed(self, request: Any, now: SimTime) -> None:
         num = request.seq_num

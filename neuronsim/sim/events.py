@@ -81,16 +81,23 @@ class EventFd:
         sim = self.sim
         env = sim.env
         deadline = None if timeout_ns is None else sim.now_ns + timeout_ns
-        while self.counter == 0:
-            due = env.peek()
-            if deadline is not None and due > deadline:
-                sim.advance_to(deadline)
-                return
-            if due == float("inf"):
-                raise DeadlockError(f"the host waits on eventfd {self.fd}, which nothing can signal any more "
-                                    f"(at {sim.now_ns} ns nothing is in flight)",
-                                    self._chain() + sim.collectives.stalled())
-            env.step()
+        # a wait for a condition, even one made inside a loop that drives the clock to a time (a callback): no
+        # thread runs ahead while it waits, past a signal it makes or past the deadline (A135)
+        run_ahead = sim.run_ahead
+        held, run_ahead.until_ns = run_ahead.until_ns, -1.0
+        try:
+            while self.counter == 0:
+                due = env.peek()
+                if deadline is not None and due > deadline:
+                    sim.advance_to(deadline)
+                    return
+                if due == float("inf"):
+                    raise DeadlockError(f"the host waits on eventfd {self.fd}, which nothing can signal any more "
+                                        f"(at {sim.now_ns} ns nothing is in flight)",
+                                        self._chain() + sim.collectives.stalled())
+                env.step()
+        finally:
+            run_ahead.until_ns = held
 
     def _chain(self) -> list[str]:
         if not self.registrations:

@@ -213,9 +213,13 @@ def _steps(sim: Simulator, end: float, chunk: int, total: int | None, horizon: i
     queue, step = env._queue, env.step  # noqa: SLF001 - Simulator.advance_to's loop, counting events
     events = 0
     meters, stats = run.meters, run.stats
+    run_ahead = sim.context.run_ahead
     while queue and queue[0][0] <= end:
         if chunk:
             limit = min(end, queue[0][0] + chunk)
+            # a thread runs ahead no further than this chunk: the compaction after it sees the clock it would
+            # without run-ahead, so a streamed trace writes its events in the same order (A135, A118)
+            run_ahead.until_ns = limit
             for _ in range(COMPACT_EVERY):
                 if not queue or queue[0][0] > limit:
                     break
