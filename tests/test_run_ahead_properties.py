@@ -67,6 +67,8 @@ _leaf = st.one_of(
     st.tuples(st.just("signal")),  # the thread writes the eventfd itself (user code)
     st.tuples(st.just("register")),  # nrta_event_register_seq_id_completion of its last request
     st.tuples(st.just("async")),  # an implicit-async nrt_execute on the second runtime (its callback runs later)
+    st.tuples(st.just("spin"), st.integers(1, 1_500)),  # poll its last request with nrta_is_completed, computing
+    st.tuples(st.just("join")),  # wait for the thread it spawned last to end (perhaps ended already)
 )
 _cpus = st.sampled_from(["0", "1", "0-1", "1-2", "0-2", "2"])
 _program = st.lists(st.one_of(_leaf, st.tuples(st.just("spawn"), st.lists(_leaf, max_size=4), _cpus)),
@@ -85,10 +87,11 @@ _callback = st.sampled_from(["none", "log", "poll", "read"])  # what the implici
 
 
 def run_programs(programs: list[tuple[list[Any], str]], quantum_ns: int, driver: list[Any] | None,
-                 callback: str) -> tuple[Any, ...]:
+                 callback: str, polling: bool = False) -> tuple[Any, ...]:
     """Run the threads' ``programs`` (each with its CPU list) driven by ``driver`` (None: run_until_idle,
     else its steps, then run_until_idle); what every thread and the driver saw, and the CPU times."""
-    sim = neuronsim.Simulator("trn1.2xlarge", cpu_quantum_ns=quantum_ns, record=True)
+    sim = neuronsim.Simulator("trn1.2xlarge", cpu_quantum_ns=quantum_ns, record=True, polling_threads=polling,
+                              poll_cpu_ns=300, poll_interval_ns=700)
     api = sim.open("0")  # the Pythonic API on core 0; its mirror is what the threads call
     rt = api.c
     rt2 = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "1", "NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS": "2"})
@@ -118,6 +121,7 @@ def run_programs(programs: list[tuple[list[Any], str]], quantum_ns: int, driver:
     def body(name: str, program: list[Any]) -> Callable[[Any], Any]:
         def run(thread: Any) -> Any:
             seqs: list[tuple[int, nrt.Ref]] = []  # its accepted requests: sequence id, status cell
+            children: list[Any] = []  # the threads it spawned
             for step, op in enumerate(program):
                 kind = op[0]
                 seen: Any = None
@@ -158,8 +162,22 @@ def run_programs(programs: list[tuple[list[Any], str]], quantum_ns: int, driver:
                         seen = (int(status), efd.counter)
                 elif kind == "async":
                     seen = int((yield from thread.call(rt2.nrt_execute, model2, ins2, outs2)))
+                elif kind == "spin":
+                    if seqs:
+                        polls, done = 0, nrt.Ref()
+                        while True:
+                            polls += 1
+                            status = yield from thread.call(rt.nrta_is_completed, seqs[-1][0], done)
+                            if status != nrt.NRT_SUCCESS or done.value:
+                                break
+                            yield from thread.compute(op[1])
+                        seen = (int(status), polls)
+                elif kind == "join":
+                    if children:
+                        seen = children[-1].process.triggered
+                        yield children[-1].process
                 elif kind == "spawn":
-                    sim.spawn(body(f"{name}.{step}", op[1]), rt, cpus=op[2], name=f"{name}.{step}")
+                    children.append(sim.spawn(body(f"{name}.{step}", op[1]), rt, cpus=op[2], name=f"{name}.{step}"))
                 log.append((sim.now_ns, name, step, seen))
         return run
 
@@ -199,9 +217,9 @@ def run_programs(programs: list[tuple[list[Any], str]], quantum_ns: int, driver:
 @settings(max_examples=1000 if THOROUGH else 60, deadline=None)
 @given(programs=st.lists(st.tuples(_program, _cpus), min_size=1, max_size=4),
        quantum_ns=st.sampled_from([50, 333, 1_000, 1_000_000]),
-       driver=st.one_of(st.none(), _driver), callback=_callback)
-def test_random_threads_see_the_same_with_and_without_running_ahead(programs, quantum_ns, driver, callback):
-    both(lambda: run_programs(programs, quantum_ns, driver, callback))
+       driver=st.one_of(st.none(), _driver), callback=_callback, polling=st.booleans())
+def test_random_threads_see_the_same_with_and_without_running_ahead(programs, quantum_ns, driver, callback, polling):
+    both(lambda: run_programs(programs, quantum_ns, driver, callback, polling))
 
 
 # -- the breaks found, each as it was found ----------------------------------------------------------------
@@ -326,3 +344,24 @@ def test_an_async_callback_that_schedules_the_next_execution(queued: bool) -> No
     assert all(a.end_ns <= b.start_ns for a, b in zip(runs, runs[1:]))  # one at a time
     if not queued:  # the unit was idle when the callback's request came, after its host cost
         assert runs[1].start_ns == first + cost
+
+
+def test_an_async_callback_of_a_fatal_failure_cannot_schedule_on_its_unit() -> None:
+    """The unit is terminal from the fatal completion on (A17): the callback's ``nrt_execute`` is refused
+    (before, it was accepted, started on the idle unit, then flushed, and its end raised IndexError)."""
+    sim = neuronsim.Simulator("trn1.2xlarge", record=True,
+                              faults=[{"target": "core", "core": 0, "nth": 1, "status": int(nrt.NRT_EXEC_HW_ERR_NC_UE)}])
+    rt = sim.runtime(env={"NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS": "4"})
+    assert rt.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+    neff = neuronsim.Neff(inputs={"x": ((4,), "float32")}, outputs={"y": ((4,), "float32")}, duration_ns=20_000)
+    model, ins, outs = model_with_io(rt, neff)
+    seen: list[tuple[int, int, int]] = []
+
+    def callback(params: Any, model_id: int, vnc: int, job_id: int, status: int) -> None:
+        seen.append((job_id, int(status), int(rt.nrt_execute(model, ins, outs))))
+
+    assert rt.nrt_register_async_exec_callback(callback, None) == nrt.NRT_SUCCESS
+    assert rt.nrt_execute(model, ins, outs) == nrt.NRT_SUCCESS
+    sim.run_until_idle()
+    assert seen == [(1, nrt.NRT_EXEC_HW_ERR_NC_UE, nrt.NRT_EXEC_UNIT_UNRECOVERABLE)]
+    assert [r.status for r in rt.history if r.kind == "execute"] == [nrt.NRT_EXEC_HW_ERR_NC_UE]

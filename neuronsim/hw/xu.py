@@ -202,14 +202,16 @@ class ExecutionUnit:
         request.done_ns = now
         request.completions += 1
         self.completed_num = num
+        fatal = request.fatal
+        if fatal:  # terminal from its completion on: a listener's schedule call is refused (A17)
+            self.fatal_status = int(request.status)
         if self.seq_waiters:
             for waiter in self.seq_waiters.pop(num, ()):
                 waiter()
         if self.listeners:
             for listener in tuple(self.listeners):
                 listener(self, request)
-        if request.fatal:
-            self.fatal_status = int(request.status)
+        if fatal:
             while queue:
                 flushed = queue.popleft()
                 flushed.start_ns = flushed.end_ns = now
