@@ -180,9 +180,7 @@ class NeuronRuntime:
 
     def _wait_unit(self, unit: ExecutionUnit, num: int) -> None:
         env = self.sim.env
-        run_ahead = self.sim.run_ahead
-        held, run_ahead.until_ns = run_ahead.until_ns, -1.0  # a wait for a condition: no thread runs ahead (A135)
-        try:
+        with self.sim.run_ahead.up_to(-1):  # a wait for a condition: no thread runs ahead (A135)
             while unit.completed_num < num:
                 if env.peek() == float("inf"):
                     raise DeadlockError(f"the host waits for request {num} on {unit.name}, which can never "
@@ -190,8 +188,6 @@ class NeuronRuntime:
                                                       f"accepted {unit.last_submitted_num}, {unit.depth} in flight",
                                                       *self.sim.collectives.stalled()])
                 env.step()
-        finally:
-            run_ahead.until_ns = held
         self.c._spend(self.c._costs.query_ns)  # noqa: SLF001 - the completion check the host makes
         self.c._observe(unit, num)  # noqa: SLF001 - the host has now seen it complete
 

@@ -226,9 +226,7 @@ def wait_fds(sim: Any, fds: list[int], timeout_ms: int) -> int:
         return 0
     env = sim.env
     deadline = None if timeout_ms < 0 else sim.now_ns + int(timeout_ms) * 1_000_000
-    run_ahead = sim.run_ahead
-    held, run_ahead.until_ns = run_ahead.until_ns, -1.0  # a wait for a condition: no thread runs ahead (A135)
-    try:
+    with sim.run_ahead.up_to(-1):  # a wait for a condition: no thread runs ahead (A135)
         while not any(e.counter for e in watched):
             due = env.peek()
             if deadline is not None and due > deadline:
@@ -239,6 +237,4 @@ def wait_fds(sim: Any, fds: list[int], timeout_ms: int) -> int:
                 sys.stderr.write(f"neuronsim: waiting on eventfd {fds[0]}: {DeadlockError('', chain)}\n")
                 return 1
             env.step()
-    finally:
-        run_ahead.until_ns = held
     return 0

@@ -23,7 +23,8 @@ thread's call and compute try it first). ``HostCPUs.fast_path = False`` turns th
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import simpy
@@ -46,6 +47,17 @@ class RunAhead:
     def __init__(self) -> None:
         self.until_ns: float = -1.0
         self.threads = False  # whether a host thread was ever spawned (else no driver needs to set until_ns)
+
+    @contextmanager
+    def up_to(self, until_ns: float) -> Iterator[None]:
+        """``with run_ahead.up_to(t):`` around a driving loop that will not act before ``t`` (``inf``: until
+        nothing is left; ``-1``: a wait for a condition, which acts as soon as it holds, so no thread runs
+        ahead, even inside a loop that allowed it); the limit in force before is restored after."""
+        held, self.until_ns = self.until_ns, until_ns
+        try:
+            yield
+        finally:
+            self.until_ns = held
 
 
 class HostCPUs:

@@ -67,17 +67,13 @@ class RuntimeProcess(DeviceMemory):
             queue = env._queue  # noqa: SLF001
             # a wait for a condition, even one made inside a loop that drives the clock to a time (a callback):
             # no thread runs ahead while it waits (A135)
-            run_ahead = self.sim.run_ahead
-            held, run_ahead.until_ns = run_ahead.until_ns, -1.0
-            try:
+            with self.sim.run_ahead.up_to(-1):
                 while unit.completed_num < num:
                     if not queue:
                         raise DeadlockError(f"a blocking call waits for request {num} on {unit.name}, which can "
                                             "never complete", [f"{unit.name}: completed up to {unit.completed_num}",
                                                                *self.sim.collectives.stalled()])
                     env.step()
-            finally:
-                run_ahead.until_ns = held
         self._observe(unit, num)
 
     def _blocking(self, unit: ExecutionUnit, request: Any, caller: ThreadCall | None = None) -> NRT_STATUS:

@@ -146,6 +146,7 @@ class SimContext:
             while queue and queue[0][0] <= t_ns:
                 step()
         elif queue and queue[0][0] <= t_ns:
+            # run_ahead.up_to(t_ns), inlined: this runs at every direct-mode call's host cost
             saved, run_ahead.until_ns = run_ahead.until_ns, t_ns  # nothing acts before t_ns but the events
             try:
                 while queue and queue[0][0] <= t_ns:
@@ -164,12 +165,8 @@ class SimContext:
 
     def run_until_idle(self) -> int:
         """Run until nothing is left to happen; returns the time then."""
-        run_ahead = self.run_ahead
-        saved, run_ahead.until_ns = run_ahead.until_ns, float("inf")
-        try:
+        with self.run_ahead.up_to(float("inf")):
             self.env.run()
-        finally:
-            run_ahead.until_ns = saved
         return int(self.env.now)
 
     def eventfd(self, nonblock: bool = False) -> EventFd:

@@ -83,9 +83,7 @@ class EventFd:
         deadline = None if timeout_ns is None else sim.now_ns + timeout_ns
         # a wait for a condition, even one made inside a loop that drives the clock to a time (a callback): no
         # thread runs ahead while it waits, past a signal it makes or past the deadline (A135)
-        run_ahead = sim.run_ahead
-        held, run_ahead.until_ns = run_ahead.until_ns, -1.0
-        try:
+        with sim.run_ahead.up_to(-1):
             while self.counter == 0:
                 due = env.peek()
                 if deadline is not None and due > deadline:
@@ -96,8 +94,6 @@ class EventFd:
                                         f"(at {sim.now_ns} ns nothing is in flight)",
                                         self._chain() + sim.collectives.stalled())
                 env.step()
-        finally:
-            run_ahead.until_ns = held
 
     def _chain(self) -> list[str]:
         if not self.registrations:

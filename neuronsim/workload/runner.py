@@ -194,12 +194,8 @@ def _advance(sim: Simulator, until_ns: int | None, progress: Callable[[int, int,
     # threads that run for a duration (and no end time): progress over the longest duration
     horizon = max((t.duration for t in spec.threads if t.duration is not None), default=0) \
         if spec is not None and until_ns is None and not total else 0
-    run_ahead = sim.context.run_ahead
-    saved, run_ahead.until_ns = run_ahead.until_ns, end  # nothing but the events acts before the end (A135)
-    try:
+    with sim.context.run_ahead.up_to(end):  # nothing but the events acts before the end (A135)
         events = _steps(sim, end, chunk, total, horizon, until_ns, progress, run)
-    finally:
-        run_ahead.until_ns = saved
     if until_ns is not None and end > env._now:  # noqa: SLF001
         env._now = end  # noqa: SLF001 - nothing is due before the end
     return events
