@@ -42,8 +42,13 @@ COMPUTE = int(nrta_xu_t.NRTA_XU_COMPUTE)
 COLLECTIVES = int(nrta_xu_t.NRTA_XU_COLLECTIVES)
 
 
-def _check(status: int, what: str) -> None:
+def _check(rt: NrtRuntime, status: int, what: str) -> None:
+    """Raise ``NrtError`` for a failed call: ``what``, then the reason the runtime refused it with (the one it
+    logs at ERROR, whatever the log level)."""
+    refusal, rt._log.last_refusal = rt._log.last_refusal, None  # noqa: SLF001 - this call's, or none
     if status != S.NRT_SUCCESS:
+        if refusal is not None and refusal[1] and refusal[2] == status:
+            what = f"{what}: {refusal[1]}"
         raise NrtError(status, what)
 
 
@@ -101,7 +106,7 @@ class NeuronRuntime:
         self.c = c
         self.sim = c.sim
         self.retry_queue_full = retry_queue_full
-        _check(c.nrt_init(framework, "", ""), "nrt_init")
+        _check(self.c, c.nrt_init(framework, "", ""), "nrt_init")
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -125,22 +130,22 @@ class NeuronRuntime:
         """Load a :class:`Neff`, or the bytes of a compiled ``.neff`` file (``Path(p).read_bytes()``) or of
         a NEFF description, on ``core`` (-1: the first free one)."""
         out = Ref()
-        _check(self.c.nrt_load(neff, core, -1, out), "nrt_load")
+        _check(self.c, self.c.nrt_load(neff, core, -1, out), "nrt_load")
         return out.value
 
     def load_collectives(self, neff: Neff, core: int, rank: int, ranks: int) -> Model:
         """``nrt_load_collectives``: ``neff`` on ``core`` as rank ``rank`` of the ``ranks`` copies that meet at
         its collectives."""
         out = Ref()
-        _check(self.c.nrt_load_collectives(neff, core, -1, rank, ranks, out), "nrt_load_collectives")
+        _check(self.c, self.c.nrt_load_collectives(neff, core, -1, rank, ranks, out), "nrt_load_collectives")
         return out.value
 
     def unload(self, model: Model) -> None:
-        _check(self.c.nrt_unload(model), "nrt_unload")
+        _check(self.c, self.c.nrt_unload(model), "nrt_unload")
 
     def allocate(self, size: int, core: int = 0, name: str = "", *, host: bool = False) -> Tensor:
         out = Ref()
-        _check(self.c.nrt_tensor_allocate(1 if host else 0, -1 if host else core, size, name, out),
+        _check(self.c, self.c.nrt_tensor_allocate(1 if host else 0, -1 if host else core, size, name, out),
                f"nrt_tensor_allocate({size} bytes on core {core})")
         return out.value
 
@@ -152,15 +157,15 @@ class NeuronRuntime:
         return inputs, outputs
 
     def free(self, tensor: Tensor) -> None:
-        _check(self.c.nrt_tensor_free(tensor), "nrt_tensor_free")
+        _check(self.c, self.c.nrt_tensor_free(tensor), "nrt_tensor_free")
 
     def tensor_set(self, tensors: Mapping[str, Tensor] | TensorSet) -> TensorSet:
         if isinstance(tensors, TensorSet):
             return tensors
         out = Ref()
-        _check(self.c.nrt_allocate_tensor_set(out), "nrt_allocate_tensor_set")
+        _check(self.c, self.c.nrt_allocate_tensor_set(out), "nrt_allocate_tensor_set")
         for name, tensor in tensors.items():
-            _check(self.c.nrt_add_tensor_to_tensor_set(out.value, name, tensor), f"add {name!r}")
+            _check(self.c, self.c.nrt_add_tensor_to_tensor_set(out.value, name, tensor), f"add {name!r}")
         return out.value
 
     # -- scheduling -----------------------------------------------------------------------------------
@@ -174,7 +179,7 @@ class NeuronRuntime:
                 unit = self.c.execution_unit(*unit_key)
                 self._wait_unit(unit, unit.completed_num + 1)  # the oldest in flight
                 continue
-            _check(status, what)
+            _check(self.c, status, what)
             unit = self.c._xu_by_id[NRTA_SEQ_GET_XU_ID(seq.value)]  # noqa: SLF001 - same package
             return Future(self, seq.value, ret, value, unit)
 
@@ -229,7 +234,7 @@ class NeuronRuntime:
 
     def comm_init(self, core: int, global_id: int, world_size: int) -> None:
         """``nrt_cc_global_comm_init``: logical core ``core`` is global rank ``global_id`` of ``world_size``."""
-        _check(self.c.nrt_cc_global_comm_init(core, global_id, world_size), "nrt_cc_global_comm_init")
+        _check(self.c, self.c.nrt_cc_global_comm_init(core, global_id, world_size), "nrt_cc_global_comm_init")
 
     def collective(self, cc_op: int, input: Tensor, output: Tensor, *, group: Sequence[int], rank: int,  # noqa: A002
                    dtype: int, op: int = nrt_op_type_t.NRT_OP_ADD, counts: Any = None, pairs: Any = None,
@@ -239,12 +244,13 @@ class NeuronRuntime:
         ``cc_op`` is an ``nrt_cc_op_type_t`` (``NRT_CC_ALLGATHERV`` / ``NRT_CC_ALLTOALLV`` take this rank's
         ``counts``, a :class:`~neuronsim.collectives.data.VariableCounts`; ``NRT_CC_PERMUTE`` may take
         ``pairs``); ``group`` lists the ranks' global ids (``comm_init``) in rank order. A refused prepare
-        raises ``NrtError`` at once (the reason is logged); the future completes when the collective does.
+        raises ``NrtError`` at once, saying why; the future completes when the collective does.
         """
         ctx = Ref()
         comm = nrt_cc_comm_t(replica_group=list(group), rank=rank, rank_n=len(group), vnc=input.vnc)
-        _check(self.c.nrta_cc_prepare(comm, nrt_tensor_list_t([input]), nrt_tensor_list_t([output]), dtype, op, cc_op,
-                                      ctx, counts=counts, pairs=pairs), "nrta_cc_prepare")
+        status = self.c.nrta_cc_prepare(comm, nrt_tensor_list_t([input]), nrt_tensor_list_t([output]), dtype, op, cc_op,
+                                        ctx, counts=counts, pairs=pairs)
+        _check(self.c, status, "nrta_cc_prepare")
         return self._schedule(self.c.nrta_cc_schedule, (ctx, queue), (input.vnc, COLLECTIVES, queue),
                               f"nrta_cc_schedule({nrt_cc_op_type_t(cc_op).name})")
 
@@ -257,7 +263,7 @@ class NeuronRuntime:
         """``nrta_get_sequence``: the full sequence id of the last request completed on one queue (its
         counter is 0 before any); raises ``NrtError`` for a queue that does not exist."""
         out: Ref[int] = Ref()
-        _check(self.c.nrta_get_sequence(core, xu, queue, out), f"nrta_get_sequence({core}, {int(xu)}, {queue})")
+        _check(self.c, self.c.nrta_get_sequence(core, xu, queue, out), f"nrta_get_sequence({core}, {int(xu)}, {queue})")
         return int(out.value)
 
     def wait_all(self) -> None:

@@ -38,10 +38,27 @@ def test_refused_calls_raise_nrt_error_with_the_status():
     with pytest.raises(NrtError) as info:
         rt.write(t, np.zeros(128, np.uint8))  # more bytes than the tensor
     assert info.value.status == nrt.NRT_INVALID
-    assert str(info.value).startswith("NRT Error NRT_INVALID(2): nrta_tensor_write")
+    # nrtpy's format, then the reason the runtime logs at ERROR (the error says why without the log)
+    assert str(info.value) == ("NRT Error NRT_INVALID(2): nrta_tensor_write(''): offset 0 + size 128 is outside "
+                               "tensor '' of 64 bytes")
     with pytest.raises(NrtError) as info:
         rt.allocate(64 * 2**30)
     assert info.value.status == nrt.NRT_RESOURCE
+    assert str(info.value).endswith(": failed to allocate 68719476736 bytes for tensor '' on nc0")
+
+
+def test_an_nrt_error_carries_its_own_calls_reason_whatever_the_log_level():
+    sim = neuronsim.Simulator("trn1.2xlarge")
+    rt = sim.open(visible_cores="0", env={"NEURON_RT_LOG_LEVEL": "QUIET"})
+    with pytest.raises(NrtError) as info:
+        rt.sequence(0, queue=7)
+    assert str(info.value) == "NRT Error NRT_INVALID(2): nrta_get_sequence(0, 1, 7): queue 7 out of range 0..0 (compute queues)"
+    # a refusal of a call made outside the facade is dropped by the next facade call: no later error reports it
+    assert rt.c.nrt_tensor_free(None) == nrt.NRT_INVALID
+    t = rt.allocate(64)
+    f = rt.read(t)
+    assert f.result().nbytes == 64
+    assert rt.c._log.last_refusal is None  # noqa: SLF001 - consumed by the facade call that followed
 
 
 def test_a_list_to_write_is_a_type_error_that_says_what_to_pass():

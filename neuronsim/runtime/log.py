@@ -76,11 +76,13 @@ class RuntimeLog:
         clock: the simulated time in ns, for the console line.
     """
 
-    __slots__ = ("level", "_console", "_clock")
+    __slots__ = ("level", "_console", "_clock", "last_refusal")
 
     def __init__(self, env: Mapping[str, str], clock: Callable[[], float]) -> None:
         self._clock = clock
         self._console: _Console | None = None
+        # (call, reason, status) of the last refused call, logged or not: the facade's NrtError says why
+        self.last_refusal: tuple[str, str, Any] | None = None
         self.level: int | None = logging.ERROR
         for key in ("NEURON_RT_LOG_LEVEL", "NEURON_RT_LOG_LEVEL_NRT"):  # the component's own wins
             text = env.get(key)
@@ -111,7 +113,9 @@ class RuntimeLog:
             self._console.handle(record)
 
     def refused(self, call: str, reason: str, status: Any) -> None:
-        """The ERROR line of a refused call: ``"<call>: <reason> -> <STATUS>"``."""
+        """The ERROR line of a refused call: ``"<call>: <reason> -> <STATUS>"``; kept as ``last_refusal``
+        whatever the level."""
+        self.last_refusal = (call, reason, status)
         if self.level is not None and self.level <= logging.ERROR:
             self.log(logging.ERROR, call, "%s: %s -> %s", call, reason or "refused", getattr(status, "name", status),
                      status=status)
