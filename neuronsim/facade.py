@@ -55,10 +55,12 @@ def _check(rt: NrtRuntime, status: int, what: str) -> None:
 class Future:
     """A scheduled request: its sequence id now, its status and value when it completes."""
 
-    __slots__ = ("_rt", "seq", "_ret", "_value", "_unit")
+    __slots__ = ("_rt", "seq", "_ret", "_value", "_unit", "_what")
 
-    def __init__(self, rt: NeuronRuntime, seq: int, ret: Ref, value: Any, unit: ExecutionUnit) -> None:
+    def __init__(self, rt: NeuronRuntime, seq: int, ret: Ref, value: Any, unit: ExecutionUnit,
+                 what: str = "request") -> None:
         self._rt = rt
+        self._what = what  # the schedule call that made it, for the error
         self.seq = seq
         self._ret = ret
         self._value = value
@@ -86,7 +88,8 @@ class Future:
         """Wait, then return the value (the host array for a read) or raise ``NrtError``."""
         status = self.wait()
         if status != S.NRT_SUCCESS:
-            raise NrtError(status, f"request {self.seq:#x} failed")
+            raise NrtError(status, f"{self._what} request {self.seq:#x} completed with {status.name} "
+                                   "(the runtime's log says why)")
         return self._value
 
     def __repr__(self) -> str:
@@ -165,7 +168,7 @@ class NeuronRuntime:
         out = Ref()
         _check(self.c, self.c.nrt_allocate_tensor_set(out), "nrt_allocate_tensor_set")
         for name, tensor in tensors.items():
-            _check(self.c, self.c.nrt_add_tensor_to_tensor_set(out.value, name, tensor), f"add {name!r}")
+            _check(self.c, self.c.nrt_add_tensor_to_tensor_set(out.value, name, tensor), f"nrt_add_tensor_to_tensor_set({name!r})")
         return out.value
 
     # -- scheduling -----------------------------------------------------------------------------------
@@ -181,7 +184,7 @@ class NeuronRuntime:
                 continue
             _check(self.c, status, what)
             unit = self.c._xu_by_id[NRTA_SEQ_GET_XU_ID(seq.value)]  # noqa: SLF001 - same package
-            return Future(self, seq.value, ret, value, unit)
+            return Future(self, seq.value, ret, value, unit, what)
 
     def _wait_unit(self, unit: ExecutionUnit, num: int) -> None:
         env = self.sim.env
@@ -212,8 +215,8 @@ class NeuronRuntime:
              core: int | None = None, queue: int = 0) -> Future:
         """``nrta_tensor_read`` into ``out`` (a new uint8 array by default); the future's value is ``out``."""
         nbytes = (tensor.size - offset) if size is None else size
-        if out is None:
-            out = np.zeros(nbytes, dtype=np.uint8)
+        if out is None:  # an offset past the end leaves no bytes: the runtime refuses the call, saying why
+            out = np.zeros(max(nbytes, 0), dtype=np.uint8)
         lnc = tensor.vnc if core is None else core
         return self._schedule(self.c.nrta_tensor_read, (out, tensor, offset, nbytes, lnc, queue),
                               (lnc, TENSOR_OP, queue), f"nrta_tensor_read({tensor.name!r})", value=out)
@@ -256,8 +259,18 @@ class NeuronRuntime:
 
     def pending(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
         """How many requests one queue holds: accepted and not yet completed (its depth, against
-        ``runtime.queue_capacity``). Reads the simulator's state: no host time, no C call."""
-        return self.c.execution_unit(core, xu, queue).depth
+        ``runtime.queue_capacity``). Reads the simulator's state: no host time, no C call.
+
+        Raises:
+            ValueError: no such queue in this process (not a C call, so no status)."""
+        units = self.c._xus  # noqa: SLF001 - same package
+        unit = units.get((core, int(xu), queue))
+        if unit is None:
+            queues = sorted(q for (c, x, q) in units if c == core and x == int(xu))
+            raise ValueError(f"pending({core}, {nrta_xu_t(int(xu)).name}, queue={queue}): this process has "
+                             + (f"queues {queues[0]}..{queues[-1]} of that unit on core {core}" if queues else
+                                f"no such unit on core {core}"))
+        return unit.depth
 
     def sequence(self, core: int, xu: nrta_xu_t = nrta_xu_t.NRTA_XU_COMPUTE, queue: int = 0) -> int:
         """``nrta_get_sequence``: the full sequence id of the last request completed on one queue (its

@@ -82,6 +82,24 @@ def test_failed_request_raises_on_result():
     with pytest.raises(NrtError) as info:
         future.result()
     assert info.value.status == nrt.NRT_FAILURE and future.status == nrt.NRT_FAILURE
+    assert str(info.value) == (f"NRT Error NRT_FAILURE(1): nrta_execute_schedule('{neff.name}') request {future.seq:#x} "
+                               "completed with NRT_FAILURE (the runtime's log says why)")
+
+
+def test_user_mistakes_the_facade_makes_before_any_c_call_say_what_is_wrong():
+    sim = neuronsim.Simulator("trn1.2xlarge")
+    rt = sim.open(visible_cores="0", env={"NEURON_RT_LOG_LEVEL": "QUIET"})
+    t = rt.allocate(16, name="a")
+    with pytest.raises(NrtError) as info:  # past the end: no bytes to read into, the runtime refuses it
+        rt.read(t, offset=99)
+    assert str(info.value) == ("NRT Error NRT_INVALID(2): nrta_tensor_read('a'): offset 99, size -83: need offset >= 0 "
+                               "and size > 0")
+    with pytest.raises(ValueError, match=r"^pending\(0, NRTA_XU_COMPUTE, queue=7\): this process has queues 0\.\.0 "):
+        rt.pending(0, queue=7)
+    rt.free(t)
+    with pytest.raises(NrtError) as info:
+        rt.tensor_set({"x": t})
+    assert str(info.value) == "NRT Error NRT_INVALID(2): nrt_add_tensor_to_tensor_set('x'): tensor 'a' was freed"
 
 
 def test_queue_full_is_retried_after_the_oldest_completes():
