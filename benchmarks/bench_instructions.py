@@ -18,8 +18,12 @@ An instruction count is not a time: our code runs fewer instructions a cycle tha
 (more objects, more memory), so the ratio by instructions is higher than ``bench_engine.py``'s ratio on CPU
 time (docs/performance.md gives both). It is what to compare two versions by: ``--against PATH`` (another
 checkout's tree, e.g. from ``git worktree add``) measures that tree the same way, in the same run, and
-prints the change. ``--accel`` sets ``NEURONSIM_ACCEL=1`` (the compiled build, when built). Needs valgrind
-(Debian's package); about 3 minutes a tree (callgrind runs programs ~50x slower).
+prints the change; both trees run this checkout's harness (``bench_engine.py``, ``rawsimpy.py`` and the decode
+example), so the other tree must take the same calls and workload file. ``--accel`` sets ``NEURONSIM_ACCEL=1``
+and needs a compiled build of each tree's own sources (``python -m neuronsim.hw.accel build`` run with that
+tree's package); a tree without one is refused rather than measured in pure Python under the compiled label.
+Needs valgrind (Debian's package); about 3 minutes a tree (callgrind runs programs ~50x slower). Exits 2, naming
+the problem, without valgrind, for a tree with no ``neuronsim`` package, or with ``--accel`` and no build.
 """
 
 from __future__ import annotations
@@ -80,6 +84,21 @@ def instructions(code: str, tree: Path, accel: bool) -> int:
     return int(found.group(1))
 
 
+def refusal(tree: Path, accel: bool) -> str | None:
+    """Why ``tree`` cannot be measured (no package; with ``accel``, no compiled build of its sources), or None."""
+    if not (tree / "neuronsim" / "__init__.py").is_file():
+        return f"{tree}: no neuronsim package there (give the checkout's root, the folder that holds neuronsim/)"
+    if accel:
+        probe = "from neuronsim.hw._accel_path import enabled; print(enabled() is not None)"
+        with tempfile.TemporaryDirectory() as cwd:
+            done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=False,
+                                  env=dict(os.environ, PYTHONPATH=str(tree), NEURONSIM_ACCEL="1"))
+        if done.stdout.strip() != "True":
+            return (f"{tree}: no compiled build of its sources (run `python -m neuronsim.hw.accel build` with "
+                    f"PYTHONPATH={tree}), so --accel would measure it in pure Python")
+    return None
+
+
 def measure(trees: list[Path], accel: bool, fidelity: str) -> dict[Path, dict[str, float]]:
     """Per tree, instructions a unit of each kind (a raw timeout, a mirror request, a decode token); the
     callgrind runs two at a time (one a core)."""
@@ -110,12 +129,18 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure (default: this one)")
     parser.add_argument("--against", type=Path, help="another checkout's tree, measured the same way")
     parser.add_argument("--accel", action="store_true", help="NEURONSIM_ACCEL=1 (the compiled build)")
-    parser.add_argument("--fidelity", choices=("step", "analytical"), default="step")
+    parser.add_argument("--fidelity", choices=("step", "analytical"), default="step",
+                        help="the decode example's collectives (default: step, the example's own)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind): nothing measured", file=sys.stderr)
         raise SystemExit(2)
     trees = [args.tree.resolve()] + ([args.against.resolve()] if args.against else [])
+    for tree in trees:
+        why = refusal(tree, args.accel)
+        if why is not None:
+            print(f"bench_instructions: {why}", file=sys.stderr)
+            raise SystemExit(2)
     figures = measure(trees, args.accel, args.fidelity)
     print(f"callgrind instruction counts ({'compiled build' if args.accel else 'pure Python'}; "
           f"{sys.version.split()[0]})")
