@@ -211,6 +211,47 @@ def test_bad_arguments_from_c_get_the_mirrors_statuses(flags, tmp_path):
     assert int(expected[1]) == 2 and int(after_close) == 14  # NRT_INVALID; NRT_CLOSED after nrt_close
 
 
+NULLS = r"""
+#include <stdio.h>
+#include "nrt/nrt.h"
+#include "nrt/nrt_async.h"
+int main(void) {
+    nrt_init(NRT_FRAMEWORK_TYPE_NO_FW, NULL, NULL);
+    nrt_tensor_set_t *set = NULL;
+    nrt_allocate_tensor_set(&set);
+    printf("%d\n", nrt_get_visible_nc_count(NULL));
+    printf("%d\n", nrt_allocate_tensor_set(NULL));
+    printf("%d\n", nrt_get_tensor_from_tensor_set(set, "x", NULL));
+    nrt_instance_info_t info;
+    printf("%d\n", nrt_get_instance_info(&info, 3));
+    printf("%d\n", nrt_tensor_write((nrt_tensor_t *)0xdeadbeef, &info, 0, 1));
+    nrt_tensor_t *never = NULL;
+    nrt_tensor_free(&never);             /* cleanup of a tensor never allocated: a no-op, as free(NULL) */
+    nrt_destroy_tensor_set(&set);
+    nrt_destroy_tensor_set(&set);        /* already destroyed: set is NULL now */
+    nrt_close();
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def test_null_out_parameters_and_stray_handles_from_c_say_which_in_the_log(flags, tmp_path):
+    """A NULL out-parameter is NRT_INVALID with the runtime's ERROR line naming it (it had none); a pointer the
+    library never handed out is shown by its address, not called NULL; freeing NULL logs nothing (A136)."""
+    result = run_source(NULLS, "nulls", tmp_path, flags)
+    assert result.stdout.split() == ["2", "2", "2", "2", "2", "done"]
+    lines = [line.split("ERROR  ", 1)[1] for line in result.stderr.splitlines() if "ERROR  " in line]
+    assert lines == [
+        "NRT:nrt_get_visible_nc_count: vnc_count is NULL -> NRT_INVALID",
+        "NRT:nrt_allocate_tensor_set: result is NULL -> NRT_INVALID",
+        "NRT:nrt_get_tensor_from_tensor_set: tensor is NULL -> NRT_INVALID",
+        "NRT:nrt_get_instance_info: instance_info_len 3 is less than sizeof(nrt_instance_info_t), 32 -> NRT_INVALID",
+        "NRT:nrt_tensor_write: tensor is 0xdeadbeef (a handle this process never gave out), not an nrt_tensor_t "
+        "-> NRT_INVALID",
+    ], result.stderr
+
+
 def test_trace_and_runtime_variables(flags, tmp_path):
     from neuronsim import Simulator
 

@@ -62,6 +62,12 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     def rt() -> Any:
         return state.runtime()
 
+    def null(call: str, reason: str) -> int:
+        """A NULL pointer (or a struct size too small) where the call needs one it can write: ``NRT_INVALID``,
+        with the runtime's ERROR line saying which (as the mirror's own refusals do)."""
+        rt()._log.refused(call, reason, S.NRT_INVALID)  # noqa: SLF001 - the process's log
+        return int(S.NRT_INVALID)
+
     o = state.obj
 
     @export(error=ffi.NULL)
@@ -74,7 +80,9 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_get_instance_info(info: Any, length: int) -> int:
         if info == ffi.NULL or length < ffi.sizeof("nrt_instance_info_t"):
-            return int(S.NRT_INVALID)
+            return null("nrt_get_instance_info", "info is NULL" if info == ffi.NULL else
+                        f"instance_info_len {int(length)} is less than sizeof(nrt_instance_info_t), "
+                        f"{ffi.sizeof('nrt_instance_info_t')}")
         cell = Ref()
         status = rt().nrt_get_instance_info(cell, int(length))
         if status == S.NRT_SUCCESS:
@@ -98,7 +106,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     def nrt_load(neff_bytes: Any, size: int, vnc: int, vnc_count: int, model: Any) -> int:
         runtime = rt()
         if model == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_load", "model is NULL")
         cell = Ref()
         status = runtime.nrt_load(state.neff(neff_bytes, size), int(vnc), int(vnc_count), cell)
         return state.out_handle(model, "nrt_model_t *", status, cell.value)
@@ -108,7 +116,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
                              ctx_device_count: int, model: Any) -> int:
         runtime = rt()
         if model == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_load_collectives", "model is NULL")
         cell = Ref()
         status = runtime.nrt_load_collectives(state.neff(neff_bytes, size), int(vnc), int(vnc_count), int(ctx_device_id),
                                               int(ctx_device_count), cell)
@@ -121,7 +129,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     def count(call: str, *args: Any) -> int:
         out = args[-1]
         if out == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null(call, "vnc_count is NULL")
         cell = Ref()
         status = getattr(rt(), call)(*args[:-1], cell)
         if status == S.NRT_SUCCESS:
@@ -155,14 +163,14 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_allocate_tensor_set(result: Any) -> int:
         if result == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_allocate_tensor_set", "result is NULL")
         cell = Ref()
         return state.out_handle(result, "nrt_tensor_set_t *", rt().nrt_allocate_tensor_set(cell), cell.value)
 
     @export(error=None)
     def nrt_destroy_tensor_set(tensor_set: Any) -> None:
-        if tensor_set == ffi.NULL:
-            return
+        if tensor_set == ffi.NULL or tensor_set[0] == ffi.NULL:
+            return  # free(NULL): nothing to destroy, nothing logged (A136)
         if rt().nrt_destroy_tensor_set(Ref(o(tensor_set[0]))) == S.NRT_SUCCESS:
             tensor_set[0] = ffi.NULL
 
@@ -173,7 +181,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_get_tensor_from_tensor_set(tensor_set: Any, name: Any, tensor: Any) -> int:
         if tensor == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_get_tensor_from_tensor_set", "tensor is NULL")
         cell = Ref()
         status = rt().nrt_get_tensor_from_tensor_set(o(tensor_set), state.text(name), cell)
         return state.out_handle(tensor, "nrt_tensor_t *", status, cell.value)
@@ -201,15 +209,15 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_tensor_allocate(placement: int, vnc: int, size: int, name: Any, tensor: Any) -> int:
         if tensor == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_tensor_allocate", "tensor is NULL")
         cell = Ref()
         status = rt().nrt_tensor_allocate(int(placement), int(vnc), int(size), state.text(name) or "", cell)
         return state.out_handle(tensor, "nrt_tensor_t *", status, cell.value)
 
     @export(error=None)
     def nrt_tensor_free(tensor: Any) -> None:
-        if tensor == ffi.NULL:
-            return
+        if tensor == ffi.NULL or tensor[0] == ffi.NULL:
+            return  # free(NULL): a cleanup path's already-freed or never-allocated tensor; nothing logged (A136)
         if rt().nrt_tensor_free(Ref(o(tensor[0]))) == S.NRT_SUCCESS:
             tensor[0] = ffi.NULL
 
@@ -236,7 +244,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_tensor_allocate_slice(source: Any, offset: int, size: int, name: Any, tensor: Any) -> int:
         if tensor == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_tensor_allocate_slice", "tensor is NULL")
         cell = Ref()
         status = rt().nrt_tensor_allocate_slice(o(source), int(offset), int(size), state.text(name) or "", cell)
         return state.out_handle(tensor, "nrt_tensor_t *", status, cell.value)
@@ -244,7 +252,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_tensor_get_device_allocation_info(tensor: Any, info: Any) -> int:
         if info == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_tensor_get_device_allocation_info", "info is NULL")
         cell = Ref()
         status = rt().nrt_tensor_get_device_allocation_info(o(tensor), cell)
         if status == S.NRT_SUCCESS:
@@ -263,7 +271,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_get_model_tensor_info(model: Any, tensor_info: Any) -> int:
         if tensor_info == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrt_get_model_tensor_info", "tensor_info is NULL")
         cell = Ref()
         status = rt().nrt_get_model_tensor_info(o(model), cell)
         if status != S.NRT_SUCCESS:
@@ -295,7 +303,8 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         from neuronsim import __version__
 
         if ver == ffi.NULL or size < ffi.sizeof("nrt_version_t"):
-            return int(S.NRT_INVALID)
+            return null("nrt_get_version", "ver is NULL" if ver == ffi.NULL else
+                        f"size {int(size)} is less than sizeof(nrt_version_t), {ffi.sizeof('nrt_version_t')}")
         ver.rt_major, ver.rt_minor, ver.rt_patch, ver.rt_maintenance = VERSION
         ver.rt_detail = f"neuronsim {__version__} (simulated libnrt)".encode()[:127]
         ver.git_hash = b"neuronsim"
@@ -304,7 +313,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrta_cc_prepare(comm: Any, inputs: Any, outputs: Any, dtype: int, op: int, cc_op: int, cc_ctx: Any) -> int:
         if comm == ffi.NULL or cc_ctx == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrta_cc_prepare", f"{'comm' if comm == ffi.NULL else 'cc_ctx'} is NULL")
         py_comm = state.comm(comm)
         if py_comm is None:
             return int(S.NRT_INVALID)
@@ -341,13 +350,13 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         @export()
         def nrta_cc_schedule(cc_ctx: Any, queue: int, err: Any, seq: Any) -> int:
             if cc_ctx == ffi.NULL:
-                return int(S.NRT_INVALID)
+                return null("nrta_cc_schedule", "cc_ctx is NULL")
             return int(rt().nrta_cc_schedule(Ref(o(cc_ctx[0])), int(queue), tracker(err), state.cell(seq)))
 
         @export()
         def nrta_get_completion_handle(seq: int, fd: Any) -> int:
             if fd == ffi.NULL:
-                return int(S.NRT_INVALID)
+                return null("nrta_get_completion_handle", "fd is NULL")
             cell = Ref()
             status = rt().nrta_get_completion_handle(int(seq), cell)
             if status == S.NRT_SUCCESS:
@@ -357,7 +366,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         @export()
         def nrta_error_tracker_create(lnc_idx: int, error_tracker: Any) -> int:
             if error_tracker == ffi.NULL:
-                return int(S.NRT_INVALID)
+                return null("nrta_error_tracker_create", "error_tracker is NULL")
             cell = Ref()
             status = rt().nrta_error_tracker_create(int(lnc_idx), cell)
             return state.out_handle(error_tracker, "nrta_error_tracker_t *", status, cell.value)
@@ -370,7 +379,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         @export()
         def nrta_error_tracker_get_list(error_tracker: Any, errors: Any, error_count: Any) -> int:
             if errors == ffi.NULL or error_count == ffi.NULL:
-                return int(S.NRT_INVALID)
+                return null("nrta_error_tracker_get_list", f"{'errors' if errors == ffi.NULL else 'error_count'} is NULL")
             items, count = Ref(), Ref()
             status = rt().nrta_error_tracker_get_list(o(error_tracker), items, count)
             if status == S.NRT_SUCCESS:
@@ -405,7 +414,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
         @export()
         def nrta_cc_schedule(cc_ctx: Any, queue: int, ret: Any, seq: Any) -> int:
             if cc_ctx == ffi.NULL:
-                return int(S.NRT_INVALID)
+                return null("nrta_cc_schedule", "cc_ctx is NULL")
             return int(rt().nrta_cc_schedule(Ref(o(cc_ctx[0])), int(queue), state.cell(ret), state.cell(seq)))
 
         @export()
@@ -421,7 +430,7 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrta_is_completed(seq: int, is_completed: Any) -> int:
         if is_completed == ffi.NULL:
-            return int(S.NRT_INVALID)
+            return null("nrta_is_completed", "is_completed is NULL")
         cell = Ref()
         status = rt().nrta_is_completed(int(seq), cell)
         if status == S.NRT_SUCCESS:
@@ -478,9 +487,13 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     def nrt_get_model_info(model: Any, info: Any, info_size_in: int, info_size_out: Any) -> int:
         m = o(model)
         runtime = rt()
-        if info == ffi.NULL or info_size_in < ffi.sizeof("nrt_model_info_t") or not isinstance(m, Model) \
-                or m.unloaded or m.owner is not runtime:
-            return int(S.NRT_INVALID)
+        if info == ffi.NULL or info_size_in < ffi.sizeof("nrt_model_info_t"):
+            return null("nrt_get_model_info", "info is NULL" if info == ffi.NULL else f"info_size_in {int(info_size_in)} "
+                        f"is less than sizeof(nrt_model_info_t), {ffi.sizeof('nrt_model_info_t')}")
+        if not isinstance(m, Model) or m.unloaded or m.owner is not runtime:
+            return null("nrt_get_model_info", "model is NULL" if model == ffi.NULL else
+                        "model was unloaded" if isinstance(m, Model) and m.unloaded else
+                        "model is not one this process loaded")
         info.vnc = int(m.vnc)
         if info_size_out != ffi.NULL:
             info_size_out[0] = ffi.sizeof("nrt_model_info_t")
@@ -489,7 +502,9 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_get_vnc_memory_stats(vnc: int, stats: Any, stats_size_in: int, stats_size_out: Any) -> int:
         if stats == ffi.NULL or stats_size_out == ffi.NULL or stats_size_in < ffi.sizeof("nrt_vnc_memory_stats_t"):
-            return int(S.NRT_INVALID)
+            return null("nrt_get_vnc_memory_stats", "stats is NULL" if stats == ffi.NULL else "stats_size_out is NULL"
+                        if stats_size_out == ffi.NULL else f"stats_size_in {int(stats_size_in)} is less than "
+                        f"sizeof(nrt_vnc_memory_stats_t), {ffi.sizeof('nrt_vnc_memory_stats_t')}")
         cell, size = Ref(), Ref()
         status = rt().nrt_get_vnc_memory_stats(int(vnc), cell, int(stats_size_in), size)
         if status == S.NRT_SUCCESS:
@@ -500,8 +515,11 @@ def install(ffi: Any, lib: Any, api: str = "3.0") -> None:  # noqa: C901 - one s
     @export()
     def nrt_get_model_instance_count(model: Any, instance_count: Any) -> int:
         m = o(model)
-        if instance_count == ffi.NULL or not isinstance(m, Model) or m.unloaded:
-            return int(S.NRT_INVALID)
+        if instance_count == ffi.NULL:
+            return null("nrt_get_model_instance_count", "instance_count is NULL")
+        if not isinstance(m, Model) or m.unloaded:
+            return null("nrt_get_model_instance_count", "model is NULL" if model == ffi.NULL else
+                        "model was unloaded" if isinstance(m, Model) else "model is not one this process loaded")
         instance_count[0] = 1
         return int(S.NRT_SUCCESS)
 

@@ -24,6 +24,7 @@ from neuronsim.nrt import (
     nrt_tensor_batch_t,
     nrt_tensor_list_t,
 )
+from neuronsim.runtime.checks import ForeignHandle
 from neuronsim.runtime.objects import Tensor
 
 __all__ = ["Library", "Cell", "MAX_BYTES", "BAD"]
@@ -248,9 +249,13 @@ class Library:
         return self.ffi.cast(ctype, address)
 
     def obj(self, ptr: Any) -> Any:
+        """The runtime object behind a handle: None for NULL, a :class:`ForeignHandle` (refused, its address in the
+        log line) for a pointer the library never handed out."""
         if ptr == self.ffi.NULL:
             return None
-        return self.objects.get(int(self.ffi.cast("uintptr_t", ptr)))
+        address = int(self.ffi.cast("uintptr_t", ptr))
+        found = self.objects.get(address)
+        return found if found is not None else ForeignHandle(address)
 
     def cell(self, ptr: Any) -> Cell | None:
         return None if ptr == self.ffi.NULL else Cell(ptr)

@@ -15,7 +15,7 @@ import numpy as np
 
 from neuronsim.nrt import NRT_STATUS, Ref
 
-__all__ = ["_Status", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "_show", "S"]
+__all__ = ["ForeignHandle", "_Status", "_refuse", "_ref", "_int", "_enum", "_host_buffer", "_show", "S"]
 
 S = NRT_STATUS
 E = TypeVar("E", bound=IntEnum)
@@ -77,10 +77,23 @@ def _host_buffer(buf: Any, size: int, writable: bool, what: str = "buf") -> memo
     return view
 
 
+class ForeignHandle:
+    """A non-NULL C pointer passed where a runtime object's handle goes that the C library never handed out (a
+    stray or corrupted pointer): it reaches the mirror as this, which every check refuses, and the log line
+    shows its address instead of calling it NULL."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, address: int) -> None:
+        self.address = address
+
+
 def _show(value: Any) -> str:
     """A short description of an argument for a log line."""
     if value is None:
         return "NULL (None)"
+    if type(value) is ForeignHandle:
+        return f"{value.address:#x} (a handle this process never gave out)"
     if isinstance(value, (int, float, str, bytes)) and not isinstance(value, bool):
         text = repr(value)
         return text if len(text) <= 40 else text[:37] + "..."
