@@ -242,3 +242,21 @@ def test_the_small_real_neff_executes_with_a_kernel(tmp_path):
     assert rt.nrt_tensor_read(to, back, 0, len(back)) == S.NRT_SUCCESS
     expected = (x.astype(np.float32) @ y.astype(np.float32)).astype(np.float16)
     assert np.array_equal(np.frombuffer(bytes(back), np.float16).reshape(128, 128), expected)
+
+
+def test_bytes_that_are_neither_a_neff_nor_a_description_are_refused_in_one_line():
+    """What nrt_load logs for a file that is not a NEFF: one line with the reason, not the YAML parser's
+    diagram or pydantic's multi-line text with links."""
+    from neuronsim.runtime.neff_file import NeffError, neff_from_bytes
+
+    cases = {
+        b"a: [1, 2\nb: 3\n": "not a compiled NEFF (no NEFF header) nor a NEFF description (YAML/JSON): expected ',' "
+                             "or ']', but got ':' at line 2, column 2",
+        b"\x00\x01abc": "not a compiled NEFF (no NEFF header) nor a NEFF description (YAML/JSON): unacceptable "
+                        "character #x0000: special characters are not allowed",
+        b'{"inputs": {}, "outputs": {}}': "not a NEFF description: cost: Field required",
+    }
+    for data, message in cases.items():
+        with pytest.raises(NeffError) as info:
+            neff_from_bytes(data)
+        assert str(info.value) == message and "\n" not in str(info.value)

@@ -385,15 +385,23 @@ def neff_from_bytes(data: bytes, *, source: str = "NEFF", validate_hash: bool = 
 
     try:
         raw = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise NeffError(S.NRT_INVALID, f"not a NEFF description (YAML/JSON) nor a compiled NEFF: {exc}") from None
+    except (yaml.YAMLError, RecursionError) as exc:  # one line: the parser's problem and where (it prints a diagram)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise NeffError(S.NRT_INVALID, f"not a compiled NEFF (no NEFF header) nor a NEFF description (YAML/JSON): "
+                                       f"{problem}{where}") from None
     if not isinstance(raw, dict):
         raise NeffError(S.NRT_INVALID, f"not a NEFF description (a mapping with inputs, outputs and cost) nor a "
                                        f"compiled NEFF (a {HEADER_BYTES}-byte header, then a gzipped tar)")
     try:
         description = NeffDescription.model_validate(raw)
         neff = neff_from_description(description.name, description)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:  # one line: each field and its reason (pydantic's text spans lines, with links)
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'the description'}: {e['msg']}"
+                           for e in exc.errors(include_url=False))
+        raise NeffError(S.NRT_INVALID, f"not a NEFF description: {fields}") from None
+    except ValueError as exc:
         raise NeffError(S.NRT_INVALID, f"not a NEFF description: {exc}") from None
     neff.source = "description"
     return neff
