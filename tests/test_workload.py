@@ -305,6 +305,21 @@ def test_a_bad_workload_names_the_file_the_field_and_the_reason(tmp_path, capsys
     assert f"{path}: {field}:" in err and reason in err
 
 
+def test_set_through_a_yaml_alias_changes_only_the_path_it_names():
+    """inference-server.yaml's four threads share one program (``program: *serve``): ``--set`` on thread 0's
+    program changes thread 0 only, and a bad value is reported once, at thread 0."""
+    from neuronsim.errors import ConfigError
+    from neuronsim.workload.spec import load_workload
+
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+    spec = load_workload(example, ["threads.0.program.3.compute=1 ms"])
+    assert [t.program[3].compute for t in spec.threads] == [1_000_000] + [spec.threads[1].program[3].compute] * 3
+    assert spec.threads[1].program[3].compute != 1_000_000
+    with pytest.raises(ConfigError) as info:
+        load_workload(example, ["threads.0.program.3.compute=soon"])
+    assert [issue.field for issue in info.value.issues] == ["threads[0].program[3].compute"]
+
+
 def test_missing_and_malformed_files_exit_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "none.yaml")]) == 2
     assert "file not found" in capsys.readouterr().err

@@ -312,7 +312,9 @@ class WorkloadSpec(Spec):
 
 
 def set_path(data: Any, path: str, value: Any, source: str) -> None:
-    """Set the field at dotted ``path`` (list items by index) of raw workload data to ``value``."""
+    """Set the field at dotted ``path`` (list items by index) of raw workload data to ``value``. Every mapping and
+    list on the path is copied first, so a node the file shares through a YAML alias changes only where the
+    path leads (``threads.0.program...`` changes thread 0's program, not every thread's)."""
     parts = path.split(".")
     node = data
     for depth, part in enumerate(parts):
@@ -328,7 +330,10 @@ def set_path(data: Any, path: str, value: Any, source: str) -> None:
         else:
             if isinstance(node, dict) and key not in node:
                 node[key] = {}
-            node = node[key]
+            child = node[key]
+            if isinstance(child, (dict, list)):  # a YAML alias (``program: *serve``) shares it: change this path's copy
+                child = node[key] = copy.copy(child)
+            node = child
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> None:
