@@ -268,6 +268,9 @@ def _write(tmp_path, name, data):
     (["allr", "-c", "sometimes"], "unrecognized arguments: sometimes"),
     (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/nonexistent/dir/r.json"],
      "/nonexistent/dir/r.json: cannot write the JSON report"),
+    # a folder os.access lets root write to, where no file can be made: refused before anything runs
+    (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/proc/r.json"],
+     "--report-to-json-file: cannot write '/proc/r.json'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
     files = {"META": {"metadata": [{"send_counts": [4], "send_displs": [0], "recv_counts": [4] * 4,

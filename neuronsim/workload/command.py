@@ -40,6 +40,12 @@ def check_output(path: str | Path, source: str, field: str, *, directory: bool =
                           field=field)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(source, f"cannot write {str(target)!r}: permission denied in {str(folder)!r}", field=field)
+    if not directory and folder == target.parent:  # os.access says yes to root everywhere (/proc, /sys): try it
+        try:
+            target.open("x").close()
+            target.unlink()
+        except OSError as exc:
+            raise ConfigError(source, f"cannot write {str(target)!r}: {exc.strerror or exc}", field=field) from None
     return target
 
 
