@@ -305,6 +305,19 @@ def test_a_bad_workload_names_the_file_the_field_and_the_reason(tmp_path, capsys
     assert f"{path}: {field}:" in err and reason in err
 
 
+@pytest.mark.parametrize(("change", "field", "reason"), [
+    ("threads.0.program.3.collective.dtype=fp8_e4", "threads[0].program[3].collective.dtype",
+     "an allreduce cannot reduce fp8_e4: the runtime has no reduction of it (A21)"),
+    ("threads.0.program.3.collective.size=3 B", "threads[0].program[3].collective.size",
+     "3 bytes is not a whole number of 2-byte bfloat16 elements"),
+])
+def test_a_collective_step_the_runtime_would_refuse_is_refused_in_the_file(capsys, change, field, reason):
+    """Found before the run (exit 2, the field), not by nrta_cc_prepare on every core after simulating (exit 1)."""
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "dp-training.yaml"
+    assert main(["run", str(example), "--set", change]) == 2
+    assert f"{example}: {field}: {reason}" in capsys.readouterr().err
+
+
 def test_set_through_a_yaml_alias_changes_only_the_path_it_names():
     """inference-server.yaml's four threads share one program (``program: *serve``): ``--set`` on thread 0's
     program changes thread 0 only, and a bad value is reported once, at thread 0."""

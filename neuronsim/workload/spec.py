@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from neuronsim.collectives.algorithms import ALGORITHMS
+from neuronsim.collectives.data import REDUCIBLE
 from neuronsim.errors import ConfigError
 from neuronsim.idlist import parse_id_list
 from neuronsim.sim.faults import FaultSpec
@@ -123,6 +124,17 @@ class CollectiveStepSpec(Spec):
     reduce: Literal["add", "max", "min"] = "add"
     group: str | None = Field(None, min_length=1, description="Threads whose collective steps name the same group "
                               "meet in one collective (their lanes, in thread order); default: this thread's lanes.")
+
+    @model_validator(mode="after")
+    def _elements(self) -> CollectiveStepSpec:
+        """What ``nrta_cc_prepare`` would refuse on every rank, found in the file instead (A21: no FP8 or FP32R
+        reduction; whole elements)."""
+        itemsize, _, nrt_dtype = DTYPES[self.dtype]
+        if self.op in ("allreduce", "reducescatter") and int(nrt_dtype) not in REDUCIBLE:
+            raise _fail("dtype", f"an {self.op} cannot reduce {self.dtype}: the runtime has no reduction of it (A21)")
+        if self.size % itemsize:
+            raise _fail("size", f"{self.size} bytes is not a whole number of {itemsize}-byte {self.dtype} elements")
+        return self
 
 
 class StepSpec(Spec):
