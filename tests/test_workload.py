@@ -310,12 +310,30 @@ def test_a_bad_workload_names_the_file_the_field_and_the_reason(tmp_path, capsys
      "an allreduce cannot reduce fp8_e4: the runtime has no reduction of it (A21)"),
     ("threads.0.program.3.collective.size=3 B", "threads[0].program[3].collective.size",
      "3 bytes is not a whole number of 2-byte bfloat16 elements"),
+    ("threads.0.program.3.collective.size=0 MB", "threads[0].program[3].collective.size",
+     "0 bytes: a collective moves at least one 2-byte element a rank"),
+    ("env.NEURON_RT_VISIBLE_CORES=abc", "env.NEURON_RT_VISIBLE_CORES",  # it was replaced, silently
+     "the workload sets the visible cores itself, from its threads' cores: remove it"),
 ])
 def test_a_collective_step_the_runtime_would_refuse_is_refused_in_the_file(capsys, change, field, reason):
     """Found before the run (exit 2, the field), not by nrta_cc_prepare on every core after simulating (exit 1)."""
     example = Path(__file__).parents[1] / "examples" / "workloads" / "dp-training.yaml"
     assert main(["run", str(example), "--set", change]) == 2
     assert f"{example}: {field}: {reason}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("env.NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS=abc",
+     "nrt_init failed: NRT_INVALID (NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS='abc' is not an integer)"),
+    ("models.fwd_bwd.inputs.batch.shape=[4, 1024, 1024, 1024]",
+     "nrt_load(fwd_bwd) failed: NRT_RESOURCE (fwd_bwd.neff: model io of 17179869188 bytes do not fit nc0's HBM)"),
+])
+def test_a_workload_whose_set_up_the_runtime_refuses_says_why(capsys, change, message):
+    """The status of the set-up call and the runtime's reason (it gave the status alone; the reason was only on
+    an earlier log line, absent at a quiet log level)."""
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "dp-training.yaml"
+    assert main(["run", str(example), "--set", change]) == 2
+    assert f"{example}: {message}" in capsys.readouterr().err
 
 
 def test_set_through_a_yaml_alias_changes_only_the_path_it_names():

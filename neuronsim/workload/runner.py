@@ -61,9 +61,13 @@ def neff_from_spec(name: str, spec: Any, execution: ExecutionSpec | None = None)
     return neff_from_description(name, spec)  # a cost validated to have a duration or flops
 
 
-def _check(status: int, what: str, source: str) -> None:
+def _check(rt: Any, status: int, what: str, source: str) -> None:
+    """A set-up call of the workload that failed is the file's mistake: its status and the reason the runtime
+    refused it with (logged at ERROR, kept whatever the level)."""
+    refusal, rt._log.last_refusal = rt._log.last_refusal, None  # noqa: SLF001 - this call's, or none
     if status != S.NRT_SUCCESS:
-        raise ConfigError(source, f"{what} failed: {NRT_STATUS(status).name}")
+        reason = f" ({refusal[1]})" if refusal is not None and refusal[1] and refusal[2] == status else ""
+        raise ConfigError(source, f"{what} failed: {NRT_STATUS(status).name}{reason}")
 
 
 def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
@@ -311,10 +315,10 @@ def _start(spec: WorkloadSpec, sim: Simulator, until_ns: int | None, source: str
         if spec.threads[0].style == "implicit_async":
             env["NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS"] = str(max(t.in_flight for t in spec.threads))
         rt = sim.runtime(env, instance=i)
-        _check(rt.nrt_init(1, "", ""), "nrt_init", source)
+        _check(rt, rt.nrt_init(1, "", ""), "nrt_init", source)
         if groups:
             for core in range(top[i] + 1):
-                _check(rt.nrt_cc_global_comm_init(core, offsets[i] + core, world), "nrt_cc_global_comm_init", source)
+                _check(rt, rt.nrt_cc_global_comm_init(core, offsets[i] + core, world), "nrt_cc_global_comm_init", source)
         placed[i] = (rt, *_allocate(spec, rt, i, neffs, groups, source))
     start = sim.now_ns
     run = WorkloadRun(spec, sim, start, start, until_ns)
@@ -352,7 +356,7 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
                             status = rt.nrt_load_collectives(neff, core, -1, rank, ranks, out)
                         else:
                             status = rt.nrt_load(neff, core, -1, out)
-                        _check(status, f"nrt_load({step.execute})", source)
+                        _check(rt, status, f"nrt_load({step.execute})", source)
                         models[(step.execute, core)] = out.value
     for core in used:
         for slot in range(slots[core]):
@@ -362,7 +366,7 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
                     out = Ref()
                     status = rt.nrt_tensor_allocate(0, core, decl.size_bytes, f"{model_name}.{tensor_name}[{slot}]",
                                                     out)
-                    _check(status, f"allocating {model_name}.{tensor_name} on core {core}", source)
+                    _check(rt, status, f"allocating {model_name}.{tensor_name} on core {core}", source)
                     tensors[f"{model_name}.{tensor_name}"] = out.value
                 for io in ("inputs", "outputs"):
                     ref = Ref()
@@ -385,7 +389,7 @@ def _allocate(spec: WorkloadSpec, rt: Any, instance: int, neffs: dict[str, Neff]
                     pair = []
                     for what, nbytes in (("in", in_size), ("out", out_size)):
                         out = Ref()
-                        _check(rt.nrt_tensor_allocate(0, core, nbytes, f"t{t}.cc{k}.{what}[{slot}]", out),
+                        _check(rt, rt.nrt_tensor_allocate(0, core, nbytes, f"t{t}.cc{k}.{what}[{slot}]", out),
                                f"allocating the collective's {what}put on core {core}", source)
                         pair.append(out.value)
                     buffers[(core, slot)][f"t{t}.cc{k}"] = tuple(pair)

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from neuronsim.collectives.algorithms import ALGORITHMS
 from neuronsim.collectives.data import REDUCIBLE
@@ -130,6 +130,8 @@ class CollectiveStepSpec(Spec):
         """What ``nrta_cc_prepare`` would refuse on every rank, found in the file instead (A21: no FP8 or FP32R
         reduction; whole elements)."""
         itemsize, _, nrt_dtype = DTYPES[self.dtype]
+        if self.size <= 0:
+            raise _fail("size", f"{self.size} bytes: a collective moves at least one {itemsize}-byte element a rank")
         if self.op in ("allreduce", "reducescatter") and int(nrt_dtype) not in REDUCIBLE:
             raise _fail("dtype", f"an {self.op} cannot reduce {self.dtype}: the runtime has no reduction of it (A21)")
         if self.size % itemsize:
@@ -253,6 +255,15 @@ class WorkloadSpec(Spec):
             return model, tensor, tensor in spec.inputs
         found = [(m, ref, ref in s.inputs) for m, s in self.models.items() if ref in s.inputs or ref in s.outputs]
         return found[0] if len(found) == 1 else None
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES"):
+            if name in env:  # the runner gives each instance's runtime the cores its threads use
+                raise _fail(name, "the workload sets the visible cores itself, from its threads' cores: remove it "
+                                  "(a thread's cores field picks them)")
+        return env
 
     @model_validator(mode="after")
     def _references(self) -> WorkloadSpec:
