@@ -108,3 +108,9 @@ def test_python_dash_m_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "neuronsim", "ls", "--instance", "trn1.2xlarge"],
                          capture_output=True, text=True, check=True).stdout
     assert out.startswith("instance-type: trn1.2xlarge\n")
+
+
+def test_a_topology_file_that_does_not_exist_is_file_not_found(capsys):
+    """A path (it has a /) is a file, never a preset's name: it said "unknown instance preset '/nonexist'"."""
+    assert main(["ls", "--topology-file", "/nonexistent/instance"]) == 2
+    assert "/nonexistent/instance: file not found" in capsys.readouterr().err

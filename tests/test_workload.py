@@ -314,6 +314,7 @@ def test_a_bad_workload_names_the_file_the_field_and_the_reason(tmp_path, capsys
      "0 bytes: a collective moves at least one 2-byte element a rank"),
     ("env.NEURON_RT_VISIBLE_CORES=abc", "env.NEURON_RT_VISIBLE_CORES",  # it was replaced, silently
      "the workload sets the visible cores itself, from its threads' cores: remove it"),
+    ("instance=./nope.yaml", "instance", "nope.yaml: file not found"),  # it named neither the workload nor the field
 ])
 def test_a_collective_step_the_runtime_would_refuse_is_refused_in_the_file(capsys, change, field, reason):
     """Found before the run (exit 2, the field), not by nrta_cc_prepare on every core after simulating (exit 1)."""

@@ -147,7 +147,8 @@ def with_runtime(spec: InstanceSpec | ClusterSpec, override: dict[str, Any], sou
 
 def _resolve(ref: str, base: Path | None) -> tuple[Path, str]:
     candidate = Path(ref) if base is None else base / ref
-    if ref.endswith((".yaml", ".yml")) or candidate.is_file():
+    # a file's name (or a path: /, ./) is a file, never a preset's name: "file not found", not "unknown preset"
+    if ref.endswith((".yaml", ".yml")) or "/" in ref or candidate.is_file():
         if not candidate.is_file():
             raise ConfigError(str(candidate), "file not found")
         return candidate, str(candidate)

@@ -107,8 +107,8 @@ def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instanc
                         faults=FaultPlan(faults=tuple(faults)) if faults else None,
                         runtime=spec.runtime if spec else None)
     except ConfigError as exc:
-        if instance is None and exc.source == name:  # the workload's instance does not load: name the file
-            raise ConfigError(source, [ConfigIssue("instance", issue.render(name).removeprefix(f"{name}: "))
+        if instance is None and Path(exc.source) == Path(name):  # the workload's instance does not load: name the file
+            raise ConfigError(source, [ConfigIssue("instance", issue.render(exc.source).removeprefix(f"{name}: "))
                                        for issue in exc.issues]) from None
         if faults and exc.source == "faults":  # a fault of the workload's plan names what does not exist
             raise ConfigError(source, [ConfigIssue(("faults" if i.field.startswith("[") else "") + i.field, i.reason)
