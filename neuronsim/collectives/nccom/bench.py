@@ -88,9 +88,9 @@ def run_benches(benches: list[Bench], *, instance: str | None = None, ranks: int
         raise ConfigError("nccom-test", f"need at least one node, not {nodes}", field="-N")
     if ranks < 1:
         raise ConfigError("nccom-test", f"need at least one rank, not {ranks}", field="-r")
-    if iterations < 1 or warmup < 0 or (neff_iters is not None and neff_iters < 1) or \
-            (neff_warmup is not None and neff_warmup < 0):
-        raise ConfigError("nccom-test", "need -n >= 1, -w >= 0, -I >= 1, -W >= 0", field="-n")
+    for flag, value, least in (("-n", iterations, 1), ("-w", warmup, 0), ("-I", neff_iters, 1), ("-W", neff_warmup, 0)):
+        if value is not None and value < least:  # the flag that is wrong, not always -n
+            raise ConfigError("nccom-test", f"need {flag} >= {least}, not {value}", field=flag)
     for bench in benches:
         if bench.op not in OPS:
             raise ConfigError("nccom-test", f"unknown operation {bench.op!r}; known: {', '.join(OPS)}")
