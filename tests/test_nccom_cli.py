@@ -265,6 +265,7 @@ def _write(tmp_path, name, data):
     (["-r", "2", "alltoallv", "--variable-size-op-metadata", "BADMETA"], "metadata[0].recv_counts: rank 0 expects 3 elements from rank 1, which sends 2"),
     (["--hosts-file", "/nonexistent/hosts", "allr"], "/nonexistent/hosts: cannot read the hosts file"),
     (["--streams-json", "BADSTREAM", "allr"], "streams[0]: unknown key 'colour'"),
+    (["--streams-json", "BADOP", "allr"], "BADOP.json: streams[0].operation: unknown operation 'nope'"),  # was doubled
     (["allr", "-c", "sometimes"], "unrecognized arguments: sometimes"),
     (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/nonexistent/dir/r.json"],
      "/nonexistent/dir/r.json: cannot write the JSON report"),
@@ -283,7 +284,8 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
                                        "recv_displs": [0, 1]},
                                       {"send_counts": [2, 1], "send_displs": [0, 2], "recv_counts": [3, 1],
                                        "recv_displs": [0, 3]}]},
-             "BADSTREAM": {"streams": [{"operation": "allr", "colour": "red"}]}}
+             "BADSTREAM": {"streams": [{"operation": "allr", "colour": "red"}]},
+             "BADOP": {"streams": [{"operation": "nope"}]}}
     argv = [_write(tmp_path, f"{a}.json", files[a]) if a in files else a for a in argv]
     if "-r" not in argv:
         argv = ["-r", "2", *argv]

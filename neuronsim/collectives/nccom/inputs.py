@@ -205,8 +205,9 @@ def load_streams(path: str | Path, defaults: dict[str, Any], ranks: int) -> list
             sizes = sizes_for(low, high, parse_size(str(factor), f"{where}.stepfactor") if factor is not None
                               else None, parse_size(str(step), f"{where}.stepbytes") if step is not None else None)
         except ConfigError as exc:
-            raise ConfigError(source, exc.issues[0].reason, field=f"{where}.{exc.issues[0].field.lstrip('-')}") \
-                from None
+            field = exc.issues[0].field.lstrip("-")
+            raise ConfigError(source, exc.issues[0].reason,  # a field raised above already names the stream
+                              field=field if field.startswith(where) else f"{where}.{field}") from None
         ops_per_iter = merged.get("ops_per_iter", 1)
         if isinstance(ops_per_iter, bool) or not isinstance(ops_per_iter, int) or ops_per_iter < 1:
             raise ConfigError(source, f"must be an integer >= 1, not {ops_per_iter!r}", field=f"{where}.ops_per_iter")
