@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from neuronsim.cli import main
 from neuronsim.workload.builtin_pipeline import run_demo
@@ -68,3 +71,11 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
         err = proc.stderr.read().decode()
     assert proc.wait() == 1
     assert err == ""
+
+
+@pytest.mark.parametrize("flag", ["--out", "--trace"])
+def test_an_empty_output_path_is_refused_before_the_run(flag, capsys):
+    """An empty --out ran, exited 0 and wrote nothing (Path("") is the current folder)."""
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+    assert main(["run", str(example), "--until", "1ms", "--no-progress", flag, ""]) == 2
+    assert f"neuronsim run: {flag}: an empty" in capsys.readouterr().err

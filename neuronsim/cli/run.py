@@ -108,9 +108,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("neuronsim run", "must be > 0", field="--until")
     if args.seed is not None and args.seed < 0:
         raise ConfigError("neuronsim run", f"must be >= 0, not {args.seed}", field="--seed")
-    if args.trace:
+    if args.trace is not None:
         check_output(args.trace, "neuronsim run", "--trace")
-    if args.out:
+    if args.out is not None:
         check_output(args.out, "neuronsim run", "--out", directory=True)
     source = args.workload
     if ":" in source and source.rpartition(":")[0].endswith(".py"):

@@ -23,6 +23,8 @@ def check_output(path: str | Path, source: str, field: str, *, directory: bool =
     Raises:
         ConfigError: naming ``source`` and ``field`` (``neuronsim run``, ``--trace``) and the reason.
     """
+    if not str(path).strip():  # Path("") is the current folder: an empty argument is a mistake, not "here"
+        raise ConfigError(source, f"an empty {'folder' if directory else 'file'} name", field=field)
     target = Path(path)
     if directory and target.exists() and not target.is_dir():
         raise ConfigError(source, f"{str(target)!r} is a file, not a folder", field=field)
