@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 import neuronsim
@@ -86,14 +88,19 @@ def test_execute_repeat_feeds_outputs_back():
     assert rt.nrt_execute_repeat(m2, i2, o2, 2) == nrt.NRT_INVALID  # not a repeatable NEFF
 
 
-def test_exec_timeout_turns_a_long_execution_into_nrt_timeout():
+def test_exec_timeout_turns_a_long_execution_into_nrt_timeout(caplog):
     sim = neuronsim.Simulator("trn1.2xlarge", record=True)
     rt = sim.runtime(env={"NEURON_RT_EXEC_TIMEOUT": "1"})
     rt.nrt_init(1, "", "")
     model, ins, outs = model_with_io(rt, neff(duration_ns=3 * 10**9))
     t0 = sim.now_ns
-    assert rt.nrt_execute(model, ins, outs) == nrt.NRT_TIMEOUT
+    with caplog.at_level(logging.ERROR, logger="neuronsim"):
+        assert rt.nrt_execute(model, ins, outs) == nrt.NRT_TIMEOUT
     assert sim.now_ns - t0 == 2000 + 10**9
+    # the runtime's line (nrt-api.md §3), at the timeout (it logged nothing)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"NRT:nrt_execute (FATAL-RT-UNDEFINED-STATE) execution timeout (1000 ms) on Neuron Device 0 NC 0, model "
+        f"{model.neff.name}, waiting for execution completion notification"]
     assert rt.nrt_execute(model, ins, outs) == nrt.NRT_EXEC_UNIT_UNRECOVERABLE  # the unit is dead
     assert neuronsim.check_invariants(sim) == []
 

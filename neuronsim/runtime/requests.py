@@ -19,6 +19,7 @@ it complete.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -220,7 +221,7 @@ class _EmbeddedArrival:
 
 
 class ExecuteRequest(_Request):
-    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel", "service", "flow")
+    __slots__ = ("model", "inputs", "outputs", "snapshot", "run_kernel", "service", "flow", "hung")
     kind = "execute"
 
     def __init__(self, model: Model, inputs: dict[str, Tensor], outputs: dict[str, Tensor], ret: Ref | None,
@@ -239,6 +240,7 @@ class ExecuteRequest(_Request):
         self.run_kernel = run_kernel
         self.service: Any = None  # the collective service, for a NEFF loaded with nrt_load_collectives
         self.flow: Any = None  # a roofline's HBM traffic, while it runs
+        self.hung = False  # past NEURON_RT_EXEC_TIMEOUT: its end logs the runtime's execution-timeout line
 
     def start(self, now_ns: int) -> int | Flow | None:
         end = self._compute(now_ns)
@@ -250,7 +252,7 @@ class ExecuteRequest(_Request):
         if timeout and end - now_ns > timeout:
             # NEURON_RT_EXEC_TIMEOUT: "(FATAL-RT-UNDEFINED-STATE) execution timeout": NRT_TIMEOUT, unit dead
             self.status = NRT_STATUS.NRT_TIMEOUT
-            self.fatal = True
+            self.fatal = self.hung = True
             self.snapshot = None
             if flow is not None:
                 flow.on_done = None  # its bytes still load the stack, as the hung kernel's would
@@ -273,7 +275,7 @@ class ExecuteRequest(_Request):
         if timeout and now - self.start_ns > timeout:
             # contention stretched it past the timeout after it started: seen at its end (docs/assumptions.md A52)
             self.status = NRT_STATUS.NRT_TIMEOUT
-            self.fatal = True
+            self.fatal = self.hung = True
             self.snapshot = None
             self.unit.end_now(self)
             return
@@ -320,7 +322,7 @@ class ExecuteRequest(_Request):
         if timeout and end_ns - self.start_ns > timeout and self.status == _SUCCESS:
             # its collectives took it past NEURON_RT_EXEC_TIMEOUT: "execution timeout", unit dead
             self.status = NRT_STATUS.NRT_TIMEOUT
-            self.fatal = True
+            self.fatal = self.hung = True
             end_ns = self.start_ns + timeout
         # a failed collective (a network fault) ends the execution: it issues no more
         last = index + 1 == len(self.model.neff.collectives) or self.status != _SUCCESS
@@ -387,6 +389,8 @@ class ExecuteRequest(_Request):
     def finish(self, now_ns: int) -> None:
         status = self.status
         if status is not _SUCCESS:  # the common case skips both comparisons
+            if self.hung:
+                self._log_timeout()
             if status == _NUM_ERR:
                 self._nan_outputs()
                 self.snapshot = None
@@ -396,6 +400,16 @@ class ExecuteRequest(_Request):
             self._run_kernel()
         if self.ret is not None:  # _complete, inlined
             self.ret.value = self.status
+
+    def _log_timeout(self) -> None:
+        """The runtime's line for an execution past ``NEURON_RT_EXEC_TIMEOUT`` (nrt-api.md §3), at its end."""
+        model, core = self.model, self.model.core
+        owner: Any = model.owner
+        owner._log.log(  # noqa: SLF001 - the owning process's log (NEURON_RT_LOG_LEVEL)
+            logging.ERROR, "nrt_execute", "NRT:nrt_execute (FATAL-RT-UNDEFINED-STATE) execution timeout (%d ms) on "
+            "Neuron Device %d NC %d, model %s, waiting for execution completion notification",
+            self.unit.timeout_ns // 1_000_000, core.device.index, core.local_index, model.neff.name,
+            status=NRT_STATUS.NRT_TIMEOUT)
 
     def _run_kernel(self) -> None:
         """Run the NEFF's kernel on the inputs read at start and write its outputs."""

@@ -341,13 +341,15 @@ class FaultInjector:
             elif effect == "hang":
                 request.status = NRT_STATUS.NRT_TIMEOUT
                 request.fatal = spec.is_fatal
+                if request.kind == "execute":
+                    request.hung = True  # the runtime's execution-timeout line at its end
                 return now + xu.timeout_ns
             else:
                 slowed = now + math.ceil((end - now) * (spec.slowdown or 1.0))
                 timeout = xu.timeout_ns
                 if timeout and request.kind == "execute" and slowed - request.start_ns > timeout:
                     request.status = NRT_STATUS.NRT_TIMEOUT  # "(FATAL-RT-UNDEFINED-STATE) execution timeout"
-                    request.fatal = True
+                    request.fatal = request.hung = True
                     return request.start_ns + timeout
                 return slowed
             return end
