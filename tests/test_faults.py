@@ -52,6 +52,19 @@ def test_nth_request_fails_with_the_status_and_the_unit_dies():
     assert sim.faults_fired == [(0, results[2][2].value, rt.request(results[2][2].value).start_ns)]
 
 
+def test_an_nth_fault_counts_requests_another_fault_of_the_plan_hit_too():
+    """``nth: 4`` hits the 4th matching request whether or not an earlier fault of the plan fired on the 2nd
+    (it hit the 5th when one listed before it had fired: plan order changed the outcome) (A137)."""
+    a = {"target": "xu", "core": 0, "xu": "compute", "nth": 2, "status": "NRT_EXEC_COMPLETED_WITH_ERR"}
+    b = {"target": "xu", "core": 0, "xu": "compute", "nth": 4, "status": "NRT_EXEC_BAD_INPUT"}
+    outcomes = []
+    for plan in ([a, b], [b, a]):
+        _, _, results, _ = run_executes(plan, n=6)
+        outcomes.append([ret.value for _, ret, _ in results])
+    assert outcomes[0] == outcomes[1] == [nrt.NRT_SUCCESS, nrt.NRT_EXEC_COMPLETED_WITH_ERR, nrt.NRT_SUCCESS,
+                                          nrt.NRT_EXEC_BAD_INPUT, nrt.NRT_SUCCESS, nrt.NRT_SUCCESS]
+
+
 def test_the_terminal_state_lasts_until_close_and_reinit():
     plan = [{"target": "core", "core": 0, "status": "NRT_EXEC_HW_ERR_HBM_UE"}]
     sim, rt, results, (model, ins, outs) = run_executes(plan, n=1)

@@ -305,17 +305,26 @@ class FaultInjector:
         looked at in rank order, each counting as one matching request of its unit); the service then
         applies it to every rank. ``parts``: each rank's ``(execution unit, request)``."""
         for xu, request in parts:
-            for armed in self.armed:
-                spec = armed.spec
-                if spec.target in ("link", "efa") or armed.fired >= spec.max_times or \
-                        not self._matches(spec, xu, request):
-                    continue
-                if not self._triggered(armed, end):
-                    continue
+            armed = self._first(xu, request, end, collective=True)
+            if armed is not None:
                 armed.fired += 1
                 self.fired.append((armed.index, request.seq_id, start))
-                return spec
+                return armed.spec
         return None
+
+    def _first(self, xu: ExecutionUnit, request: Any, end: int, collective: bool = False) -> _Armed | None:
+        """The first fault of the plan (in plan order) that fires on the request: every armed fault that matches
+        it counts it (an ``nth``'s count, a ``probability``'s draw) whether or not an earlier one fires, so a
+        fault's trigger does not depend on the others in the plan (A137)."""
+        hit = None
+        for armed in self.armed:
+            spec = armed.spec
+            if (collective and spec.target in ("link", "efa")) or armed.fired >= spec.max_times or \
+                    not self._matches(spec, xu, request):
+                continue
+            if self._triggered(armed, end) and hit is None:
+                hit = armed
+        return hit
 
     def on_start(self, xu: ExecutionUnit, request: Any, now: int, end: int) -> int:
         """The end time of ``request`` after the plan's faults; may set its status and fatal flag.
@@ -325,32 +334,29 @@ class FaultInjector:
         (``NEURON_RT_EXEC_TIMEOUT``) ends it with ``NRT_TIMEOUT`` at the timeout, fatally."""
         if request.kind == "collective":
             return end
-        for armed in self.armed:
-            spec = armed.spec
-            if armed.fired >= spec.max_times or not self._matches(spec, xu, request):
-                continue
-            if not self._triggered(armed, end):
-                continue
-            armed.fired += 1
-            request.fault = spec
-            self.fired.append((armed.index, request.seq_id, now))
-            effect = spec.effect
-            if effect == "status":
-                request.status = spec.status
-                request.fatal = spec.is_fatal
-            elif effect == "hang":
-                request.status = NRT_STATUS.NRT_TIMEOUT
-                request.fatal = spec.is_fatal
-                if request.kind == "execute":
-                    request.hung = True  # the runtime's execution-timeout line at its end
-                return now + xu.timeout_ns
-            else:
-                slowed = now + math.ceil((end - now) * (spec.slowdown or 1.0))
-                timeout = xu.timeout_ns
-                if timeout and request.kind == "execute" and slowed - request.start_ns > timeout:
-                    request.status = NRT_STATUS.NRT_TIMEOUT  # "(FATAL-RT-UNDEFINED-STATE) execution timeout"
-                    request.fatal = request.hung = True
-                    return request.start_ns + timeout
-                return slowed
+        armed = self._first(xu, request, end)
+        if armed is None:
             return end
+        spec = armed.spec
+        armed.fired += 1
+        request.fault = spec
+        self.fired.append((armed.index, request.seq_id, now))
+        effect = spec.effect
+        if effect == "status":
+            request.status = spec.status
+            request.fatal = spec.is_fatal
+        elif effect == "hang":
+            request.status = NRT_STATUS.NRT_TIMEOUT
+            request.fatal = spec.is_fatal
+            if request.kind == "execute":
+                request.hung = True  # the runtime's execution-timeout line at its end
+            return now + xu.timeout_ns
+        else:
+            slowed = now + math.ceil((end - now) * (spec.slowdown or 1.0))
+            timeout = xu.timeout_ns
+            if timeout and request.kind == "execute" and slowed - request.start_ns > timeout:
+                request.status = NRT_STATUS.NRT_TIMEOUT  # "(FATAL-RT-UNDEFINED-STATE) execution timeout"
+                request.fatal = request.hung = True
+                return request.start_ns + timeout
+            return slowed
         return end
