@@ -379,3 +379,38 @@ def test_simulators_do_not_interfere_and_are_deterministic():
     b_sim, b_rt = open_runtime()
     assert a_rt.nrt_tensor_allocate(DEV, 0, 16, "a", nrt.Ref()) == nrt.NRT_SUCCESS
     assert b_sim.now_ns < a_sim.now_ns
+
+
+def test_nrt_close_lets_the_work_in_flight_finish_before_another_process_gets_the_cores():
+    """Four 2 ms executions in flight at nrt_close: from the host the call waits for them (their status cells
+    are written), and a second process's execution on core 0 starts only after them; from a process-mode
+    thread the close returns at once and the cores stay held (NRT_RESOURCE) until the last completes (A138).
+    It released the cores at once: the second process ran on core 0 under the first one's executions."""
+    two_ms = neuronsim.Neff(inputs={"x": ((4,), "float32")}, outputs={"y": ((4,), "float32")}, duration_ns=2_000_000)
+    sim, a = open_runtime("trn1.2xlarge", env={"NEURON_RT_VISIBLE_CORES": "0"})
+    model, ins, outs = model_with_io(a, two_ms)
+    rets = [schedule_execute(a, model, ins, outs)[1] for _ in range(4)]
+    started = sim.now_ns
+    a.nrt_close()
+    assert [r.value for r in rets] == [nrt.NRT_SUCCESS] * 4 and sim.now_ns >= started + 4 * 2_000_000
+    b = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"})
+    assert b.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS
+    assert b.nrt_close() == nrt.NRT_SUCCESS
+
+    sim, a = open_runtime("trn1.2xlarge", env={"NEURON_RT_VISIBLE_CORES": "0"})
+    model, ins, outs = model_with_io(a, two_ms)
+    seen = {}
+
+    def closer(thread):
+        for _ in range(4):
+            ret, seq = nrt.Ref(), nrt.Ref()
+            yield from thread.call(a.nrta_execute_schedule, model, ins, outs, 0, ret, seq)
+        yield from thread.call(a.nrt_close)
+        seen["closed_at"] = sim.now_ns
+
+    sim.spawn(closer, a, cpus="0")
+    sim.run_for_ns(2_000_000)  # the close has returned; two executions are still to run
+    b = sim.runtime(env={"NEURON_RT_VISIBLE_CORES": "0"})
+    assert "closed_at" in seen and b.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_RESOURCE
+    sim.run_until_idle()
+    assert b.nrt_init(nrt.NRT_FRAMEWORK_TYPE_NO_FW, "", "") == nrt.NRT_SUCCESS

@@ -121,12 +121,32 @@ class RuntimeBase(SyncMixin, CollectivesMixin, CompletionMixin, RuntimeProcess):
 
     @_mirror(None, needs_init=False)
     def nrt_close(self, *, caller: ThreadCall | None = None) -> NRT_STATUS:
-        """``void nrt_close()``: releases the cores, models and tensors of this process."""
+        """``void nrt_close()``: releases the cores, models and tensors of this process.
+
+        Requests still in flight run to their end first (docs/assumptions.md A138): from the host (direct mode) the call waits for
+        them; from a process-mode thread, which cannot block inside a call, the cores stay this process's
+        until the last of them completes. Either way no other process (or a new ``nrt_init``) runs on a core
+        while this one's work is still on it."""
         if self._state != "open":
             return S.NRT_SUCCESS
+        units = [*self._xus.values(), *self._sync_units.values()]
+        if caller is None:
+            for unit in units:
+                if unit.completed_num < unit.last_submitted_num:
+                    self._wait_for(unit, unit.last_submitted_num)
         self._spend(self._costs.init_ns, caller)
-        for key in [key for key, owner in self.sim.core_owners.items() if owner is self]:
-            del self.sim.core_owners[key]
+        owned = [key for key, owner in self.sim.core_owners.items() if owner is self]
+        left = [unit for unit in units if unit.completed_num < unit.last_submitted_num]
+
+        def release() -> None:
+            if all(unit.completed_num >= unit.last_submitted_num for unit in left):
+                for key in owned:
+                    if self.sim.core_owners.get(key) is self:
+                        del self.sim.core_owners[key]
+
+        for unit in left:  # a thread's close: the cores are released when the last of them completes
+            unit.seq_waiters.setdefault(unit.last_submitted_num, []).append(release)
+        release()
         for model in list(self._models.values()):
             self._release_model(model)
         for t in list(self._tensors.values()):
