@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from hypothesis import event, given
@@ -31,7 +33,7 @@ def run_executes(faults, n=5, preset="trn1.2xlarge", kernel=None, **kwargs):
     return sim, rt, results, (model, ins, outs)
 
 
-def test_nth_request_fails_with_the_status_and_the_unit_dies():
+def test_nth_request_fails_with_the_status_and_the_unit_dies(caplog):
     plan = [{"target": "xu", "core": 0, "xu": "compute", "queue": 0, "nth": 3, "status": "NRT_EXEC_HW_ERR_NC_UE"}]
     sim, rt, results, (model, ins, outs) = run_executes(plan)
     statuses = [ret.value for _, ret, _ in results]
@@ -39,8 +41,12 @@ def test_nth_request_fails_with_the_status_and_the_unit_dies():
     assert statuses == [nrt.NRT_SUCCESS, nrt.NRT_SUCCESS, nrt.NRT_EXEC_HW_ERR_NC_UE,
                         nrt.NRT_EXEC_UNIT_UNRECOVERABLE, nrt.NRT_EXEC_UNIT_UNRECOVERABLE]
     assert rt.execution_unit(0, nrt.NRTA_XU_COMPUTE, 0).fatal_status == nrt.NRT_EXEC_HW_ERR_NC_UE
-    status, _, seq = schedule_execute(rt, model, ins, outs)
+    with caplog.at_level(logging.ERROR, logger="neuronsim"):
+        status, _, seq = schedule_execute(rt, model, ins, outs)
     assert status == nrt.NRT_EXEC_UNIT_UNRECOVERABLE and seq.value is None
+    assert [r.getMessage() for r in caplog.records] == [  # it was refused without a line
+        "nrta_execute_schedule: nc0/xu.compute.0 is in its terminal state after NRT_EXEC_HW_ERR_NC_UE: nrt_close "
+        "and nrt_init to use it again (A17) -> NRT_EXEC_UNIT_UNRECOVERABLE"]
     # other units keep working: the Tensor Op queues of core 0 and the compute unit of core 1
     t = tensor(rt, 256)
     ret = nrt.Ref()

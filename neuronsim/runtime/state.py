@@ -55,6 +55,9 @@ SCRATCHPAD_PAGE_BYTES = 512 * MiB  # device-memory.rst: "The default scratchpad 
 SCRATCHPAD_PAGE_ALIGN = 4 * MiB  # the runtime's OOM line for a page: "(alignment: 4.000MB, usage: shared scratchpad)"
 # hot-path statuses as module constants (an enum member read off its class costs ~100 ns in CPython 3.11)
 _SUCCESS, _QUEUE_FULL, _UNRECOVERABLE = S.NRT_SUCCESS, S.NRT_QUEUE_FULL, S.NRT_EXEC_UNIT_UNRECOVERABLE
+# the schedule call of each request kind, for the line of a call refused on a dead unit
+_SCHEDULE_CALLS = {"tensor_write": "nrta_tensor_write", "tensor_read": "nrta_tensor_read",
+                   "tensor_copy": "nrta_tensor_copy", "execute": "nrta_execute_schedule", "collective": "nrta_cc_schedule"}
 API_KINDS = frozenset({"tensor_op", "compute", "collectives", "tensor_read", "tensor_write"})
 
 
@@ -242,6 +245,9 @@ class ProcessState:
             _refuse("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS (implicit async) is set: the explicit nrta_* calls "
                     "are refused in this mode (A23)")
         if xu.fatal_status is not None:
+            self._log.refused(_SCHEDULE_CALLS.get(request.kind, "schedule"), f"{xu.name} is in its terminal state "
+                              f"after {S(xu.fatal_status).name}: nrt_close and nrt_init to use it again (A17)",
+                              _UNRECOVERABLE)
             return _UNRECOVERABLE
         if not xu.submit(request):
             if self._log.level is not None and self._log.level <= 10:
