@@ -17,6 +17,10 @@ from neuronsim.runtime.requests import ReadRequest, WriteRequest
 from neuronsim.sim.events import EventFd, describe
 from neuronsim.text import plural
 
+# the blocking call of each request kind, for the line of a call refused on a unit in its terminal state (A17)
+_BLOCKING_CALLS = {"tensor_write": "nrt_tensor_write", "tensor_read": "nrt_tensor_read", "tensor_copy": "nrt_tensor_copy",
+                   "execute": "nrt_execute"}
+
 if TYPE_CHECKING:
     from neuronsim.runtime.caller import ThreadCall
     from neuronsim.runtime.objects import Model, Tensor
@@ -87,12 +91,12 @@ class RuntimeProcess(DeviceMemory):
                 raise NeuronSimError("this call blocks more than once (repeat or batch calls): use it from "
                                      "direct mode, or one blocking call per request from a thread")
             if unit.fatal_status is not None:
-                return S.NRT_EXEC_UNIT_UNRECOVERABLE
+                return self._dead(unit, _BLOCKING_CALLS.get(request.kind, "blocking call"))
             caller.block = (unit, request)
             return S.NRT_SUCCESS
         while True:
             if unit.fatal_status is not None:
-                return S.NRT_EXEC_UNIT_UNRECOVERABLE
+                return self._dead(unit, _BLOCKING_CALLS.get(request.kind, "blocking call"))
             status = self._schedule(unit, request, Ref())
             if status != S.NRT_QUEUE_FULL:
                 break
@@ -106,7 +110,7 @@ class RuntimeProcess(DeviceMemory):
         """Implicit async: enqueue and return; the callback reports the status."""
         unit = self._sync_unit(m.vnc, "exec")
         if unit.fatal_status is not None:
-            return S.NRT_EXEC_UNIT_UNRECOVERABLE
+            return self._dead(unit, "nrt_execute")
         if unit.depth >= self.async_depth:
             return S.NRT_QUEUE_FULL  # "Too many pending nrt_execute() requests"
         job_id = next(self._job_ids)

@@ -245,10 +245,7 @@ class ProcessState:
             _refuse("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS (implicit async) is set: the explicit nrta_* calls "
                     "are refused in this mode (A23)")
         if xu.fatal_status is not None:
-            self._log.refused(_SCHEDULE_CALLS.get(request.kind, "schedule"), f"{xu.name} is in its terminal state "
-                              f"after {S(xu.fatal_status).name}: nrt_close and nrt_init to use it again (A17)",
-                              _UNRECOVERABLE)
-            return _UNRECOVERABLE
+            return self._dead(xu, _SCHEDULE_CALLS.get(request.kind, "schedule"))
         if not xu.submit(request):
             if self._log.level is not None and self._log.level <= 10:
                 self._log.log(10, "schedule", "%s is full (%d in flight) -> NRT_QUEUE_FULL", xu.name, xu.depth)
@@ -260,6 +257,12 @@ class ProcessState:
         if self._log.level == TRACE:
             self._log.log(TRACE, "schedule", "%s accepted %s as %#x", xu.name, type(request).__name__, request.seq_id)
         return _SUCCESS
+
+    def _dead(self, xu: ExecutionUnit, call: str) -> NRT_STATUS:
+        """``call`` refused on ``xu``, in its terminal state (A17): the runtime's line, and the status."""
+        self._log.refused(call, f"{xu.name} is in its terminal state after {S(xu.fatal_status or 0).name}: nrt_close and "
+                                f"nrt_init to use it again (A17)", _UNRECOVERABLE)
+        return _UNRECOVERABLE
 
     def _transfer_engine(self, core: CoreHW, queue: int, to_device: bool) -> Channel:
         """The host DMA engine a tensor-op queue of ``core`` uses (A8), cached."""
