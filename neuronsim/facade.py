@@ -71,13 +71,22 @@ class Future:
         return NRTA_SEQ_GET_SEQ_NUM(self.seq)
 
     def done(self) -> bool:
-        """True once the request has completed (no host time is spent asking)."""
-        return NRTA_SEQ_GET_SEQ_NUM(self.seq) <= self._unit.completed_num
+        """True once the request has completed (no host time is spent asking). Seeing it true is seeing the
+        completion, as ``nrta_is_completed`` returning true is (the race detector counts it)."""
+        num = NRTA_SEQ_GET_SEQ_NUM(self.seq)
+        if num > self._unit.completed_num:
+            return False
+        self._rt.c._observe(self._unit, num)  # noqa: SLF001 - same package
+        return True
 
     @property
     def status(self) -> NRT_STATUS | None:
-        """The request's final status, ``None`` while it runs."""
-        return None if self._ret.value is None else NRT_STATUS(self._ret.value)
+        """The request's final status, ``None`` while it runs; a status seen is a completion seen, as with
+        :meth:`done`."""
+        if self._ret.value is None:
+            return None
+        self._rt.c._observe(self._unit, NRTA_SEQ_GET_SEQ_NUM(self.seq))  # noqa: SLF001 - same package
+        return NRT_STATUS(self._ret.value)
 
     def wait(self) -> NRT_STATUS:
         """Advance simulated time until the request completes; returns its status."""

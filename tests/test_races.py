@@ -91,3 +91,26 @@ def test_same_queue_and_disjoint_ranges_do_not_race():
 def test_detection_is_off_by_default():
     plain = neuronsim.Simulator("trn1.2xlarge")
     assert plain.race_detector is None and plain.hazards == []
+
+
+def test_a_facade_future_seen_done_or_with_its_status_counts_as_a_completion_seen():
+    """Polling ``Future.done()`` (the facade's nrta_is_completed) or its ``status`` before executing is correct
+    code: no hazard (both were flagged read-after-write); executing without looking is still flagged."""
+    for look in ("done", "status", None):
+        sim = neuronsim.Simulator("trn1.2xlarge", detect_races=True)
+        rt = sim.open(visible_cores="0")
+        neff = neuronsim.Neff(inputs={"x": ((256,), "float32")}, outputs={"y": ((256,), "float32")},
+                              duration_ns=5000, kernel=lambda x: {"y": x * 3})
+        model = rt.load(neff)
+        ins, outs = rt.allocate_io(model)
+        write = rt.write(ins["x"], np.ones(256, np.float32))
+        if look == "done":
+            while not write.done():
+                sim.run_for_ns(1000)
+        elif look == "status":
+            while write.status is None:
+                sim.run_for_ns(1000)
+        else:
+            sim.run_for_ns(100_000)  # it completed, but nobody looked
+        rt.execute(model, ins, outs).result()
+        assert [h.kind for h in sim.hazards] == ([] if look else ["read-after-write"]), look
