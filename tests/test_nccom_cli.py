@@ -267,8 +267,8 @@ def _write(tmp_path, name, data):
     (["--streams-json", "BADSTREAM", "allr"], "streams[0]: unknown key 'colour'"),
     (["--streams-json", "BADOP", "allr"], "BADOP.json: streams[0].operation: unknown operation 'nope'"),  # was doubled
     (["allr", "-c", "sometimes"], "unrecognized arguments: sometimes"),
-    (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/nonexistent/dir/r.json"],
-     "/nonexistent/dir/r.json: cannot write the JSON report"),
+    (["-b", "1kb", "-e", "1kb", "allr", "--report-to-json-file", "/etc/hostname/r.json"],
+     "--report-to-json-file: cannot write '/etc/hostname/r.json': '/etc/hostname' is a file, not a folder"),
     (["allr", "-w", "-1"], "nccom-test: -w: need -w >= 0, not -1"),  # it named -n whichever was wrong
     (["allr", "-I", "0"], "nccom-test: -I: need -I >= 1, not 0"),
     # a folder os.access lets root write to, where no file can be made: refused before anything runs

@@ -154,3 +154,18 @@ def test_the_example_sweep_depth_against_host_step(tmp_path):
     # every open iteration waits on the device and the thread idles: within 4 % of the bound, not at it.
     assert by[(8, "400 us")]["bottleneck.kind"] == "host thread"
     assert 0.96 * 1e9 / 406_000 < by[(8, "400 us")]["throughput_per_s"] <= 1e9 / 406_000
+
+
+def test_a_sweep_never_overwrites_a_file_that_is_not_its_results_and_plots_only_numbers(tmp_path, capsys):
+    """--out naming another CSV (no key column) is refused, the file untouched (it was replaced); --y naming a
+    text metric is exit 2 naming --y (a ValueError traceback after the run)."""
+    path = sweep_file(tmp_path, {"threads.0.in_flight": [1]}, metrics=["throughput_per_s", "instance"])
+    other = tmp_path / "mydata.csv"
+    other.write_text("customer,revenue\nacme,10\n")
+    assert main(["sweep", str(path), "--out", str(other), "--no-progress"]) == 2
+    assert f"{other}: is not the results of a sweep (it has no key column)" in capsys.readouterr().err
+    assert other.read_text() == "customer,revenue\nacme,10\n"
+    pytest.importorskip("matplotlib")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "p.png"), "--y",
+                 "instance", "--no-progress"]) == 2
+    assert "--y: 'instance' is not a number (point 0: 'trn1.2xlarge')" in capsys.readouterr().err

@@ -36,6 +36,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     bar = None if args.no_progress or not sys.stderr.isatty() else Progress()
     try:
         result = run_sweep(spec, base, source, args.out, workers=args.workers, dask=args.dask, progress=bar)
+    except KeyboardInterrupt:  # Ctrl-C: the points done are in the results; the same command resumes
+        sys.stderr.write(f"neuronsim sweep: interrupted; the points that finished are in {args.out}: run the same "
+                         "command to run the rest\n")
+        return 130
     finally:
         if bar is not None:
             bar.close()

@@ -50,6 +50,12 @@ def plot_sweep(rows: list[dict[str, Any]], parameters: list[str], metrics: list[
             raise ConfigError("neuronsim sweep", f"{name!r} is not a {what} of the sweep ({', '.join(known)})",
                               field="--x" if name == x else "--y" if name == y else "--series")
     good = [r for r in rows if not r.get("error") and r.get(y) not in (None, "")]
+    for r in good:
+        try:
+            float(r[y])
+        except (TypeError, ValueError):
+            raise ConfigError("neuronsim sweep", f"{y!r} is not a number (point {r.get('point')}: {r[y]!r}): plot a "
+                              f"numeric metric (the results are written)", field="--y") from None
     xs = list(dict.fromkeys(r[x] for r in rows))
     positions, unit = axis_values(xs)
     where = dict(zip(xs, positions, strict=True))

@@ -208,14 +208,22 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(path).to_pylist()
+            table = pq.read_table(path)
         except Exception as exc:  # noqa: BLE001 - a damaged file is the user's to move aside
             raise ConfigError(str(path), f"cannot read the earlier results: {exc}") from None
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(str(path), f"cannot read the earlier results (move the file aside): {exc}") from None
+        columns, rows = list(table.column_names), table.to_pylist()
+    else:
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+                columns = list(reader.fieldnames or ())
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ConfigError(str(path), f"cannot read the earlier results (move the file aside): {exc}") from None
+    if "key" not in columns:  # another file of the same name: never overwrite it
+        raise ConfigError(str(path), "is not the results of a sweep (it has no key column): move it aside or give "
+                                     "--out another name")
+    return rows
 
 
 @dataclass

@@ -18,7 +18,8 @@ __all__ = ["Progress", "check_output"]
 
 def check_output(path: str | Path, source: str, field: str, *, directory: bool = False) -> Path:
     """``path``, checked before anything runs to be a file (or, with ``directory``, a folder) that can
-    be written: not a folder (a file), not a file (a folder), in a folder that exists or can be made.
+    be written: not a folder (a file), not a file (a folder), in a folder that exists or can be made (a file's
+    folder is made here, and the file made and removed, so that a place no file can go is found now).
 
     Raises:
         ConfigError: naming ``source`` and ``field`` (``neuronsim run``, ``--trace``) and the reason.
@@ -42,8 +43,9 @@ def check_output(path: str | Path, source: str, field: str, *, directory: bool =
                           field=field)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(source, f"cannot write {str(target)!r}: permission denied in {str(folder)!r}", field=field)
-    if not directory and folder == target.parent:  # os.access says yes to root everywhere (/proc, /sys): try it
+    if not directory:  # os.access says yes to root everywhere (/proc, /sys): make the folder and the file to know
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.open("x").close()
             target.unlink()
         except OSError as exc:
