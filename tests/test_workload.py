@@ -567,3 +567,12 @@ def test_implicit_async_read_waits_for_every_pending_execution_of_the_process():
     (read,) = [r for r in run.requests if r.kind == "tensor_read"]
     assert read.submit_ns >= execute.done_ns
     assert all(i.done_ns >= 0 and i.failed == 0 for i in run.iterations)
+
+
+def test_a_bare_number_is_one_core_or_cpu():
+    """--set threads.0.cores=0 (YAML reads a number) was "Input should be a valid string"."""
+    from neuronsim.workload.spec import load_workload
+
+    example = Path(__file__).parents[1] / "examples" / "workloads" / "inference-server.yaml"
+    spec = load_workload(example, ["threads.0.cores=3", "threads.0.cpus=1"])
+    assert (spec.threads[0].cores, spec.threads[0].cpus) == ("3", "1")

@@ -68,6 +68,8 @@ BytesPerNs = Annotated[float, _unit(parse_bandwidth), Field(gt=0)]
 
 
 def _cpu_list(value: Any) -> Any:
+    if type(value) is int and value >= 0:  # one id, as YAML reads a bare number (cores: 0, --set threads.0.cores=3)
+        value = str(value)
     if isinstance(value, str):
         try:
             parse_id_list(value)
