@@ -45,11 +45,9 @@ COLLECTIVES = int(nrta_xu_t.NRTA_XU_COLLECTIVES)
 def _check(rt: NrtRuntime, status: int, what: str) -> None:
     """Raise ``NrtError`` for a failed call: ``what``, then the reason the runtime refused it with (the one it
     logs at ERROR, whatever the log level)."""
-    refusal, rt._log.last_refusal = rt._log.last_refusal, None  # noqa: SLF001 - this call's, or none
+    reason = rt._log.take_reason(status)  # noqa: SLF001 - this call's refusal, or none
     if status != S.NRT_SUCCESS:
-        if refusal is not None and refusal[1] and refusal[2] == status:
-            what = f"{what}: {refusal[1]}"
-        raise NrtError(status, what)
+        raise NrtError(status, f"{what}: {reason}" if reason else what)
 
 
 class Future:
@@ -57,8 +55,7 @@ class Future:
 
     __slots__ = ("_rt", "seq", "_ret", "_value", "_unit", "_what")
 
-    def __init__(self, rt: NeuronRuntime, seq: int, ret: Ref, value: Any, unit: ExecutionUnit,
-                 what: str = "request") -> None:
+    def __init__(self, rt: NeuronRuntime, seq: int, ret: Ref, value: Any, unit: ExecutionUnit, what: str) -> None:
         self._rt = rt
         self._what = what  # the schedule call that made it, for the error
         self.seq = seq

@@ -112,6 +112,15 @@ class RuntimeLog:
                 self._console = _Console(self._clock)
             self._console.handle(record)
 
+    def take_reason(self, status: Any) -> str | None:
+        """The reason of the last refusal if it gave ``status`` (the call just made was refused with it), else
+        None; either way the refusal is forgotten, so no later failure reports it (the facade's ``NrtError``,
+        a workload's set-up error)."""
+        refusal, self.last_refusal = self.last_refusal, None
+        if refusal is None or not refusal[1] or refusal[2] != status:
+            return None
+        return refusal[1]
+
     def refused(self, call: str, reason: str, status: Any) -> None:
         """The ERROR line of a refused call: ``"<call>: <reason> -> <STATUS>"``; kept as ``last_refusal``
         whatever the level."""

@@ -64,10 +64,9 @@ def neff_from_spec(name: str, spec: Any, execution: ExecutionSpec | None = None)
 def _check(rt: Any, status: int, what: str, source: str) -> None:
     """A set-up call of the workload that failed is the file's mistake: its status and the reason the runtime
     refused it with (logged at ERROR, kept whatever the level)."""
-    refusal, rt._log.last_refusal = rt._log.last_refusal, None  # noqa: SLF001 - this call's, or none
+    reason = rt._log.take_reason(status)  # noqa: SLF001 - this call's refusal, or none
     if status != S.NRT_SUCCESS:
-        reason = f" ({refusal[1]})" if refusal is not None and refusal[1] and refusal[2] == status else ""
-        raise ConfigError(source, f"{what} failed: {NRT_STATUS(status).name}{reason}")
+        raise ConfigError(source, f"{what} failed: {NRT_STATUS(status).name}" + (f" ({reason})" if reason else ""))
 
 
 def run_workload(workload: WorkloadSpec | Callable[[Simulator], Any], *, instance: str | None = None,
